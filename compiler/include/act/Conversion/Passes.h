@@ -1,0 +1,33 @@
+// act: passes that cross dialects (act -> kernels -> LLVM).
+#pragma once
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <string>
+
+namespace act {
+
+#define GEN_PASS_DECL
+#include "act/Conversion/Passes.h.inc"
+
+/// The kernel function name for an activation, element type and layout.
+std::string kernelName(llvm::StringRef activation, llvm::StringRef kind,
+                       llvm::StringRef dtype, llvm::StringRef layout);
+
+/// Lowers kernels (func/scf/memref/arith/math) to the LLVM dialect for the CPU.
+void buildKernelsToLLVMPipeline(mlir::OpPassManager &pm);
+
+/// Registers the `act-kernels-to-llvm` pipeline with mlir-opt style drivers.
+void registerKernelsToLLVMPipeline();
+
+#define GEN_PASS_REGISTRATION
+#include "act/Conversion/Passes.h.inc"
+
+} // namespace act

@@ -1,0 +1,33 @@
+//===- Passes.td - passes that cross dialects ----------------------------===//
+
+#ifndef ACT_CONVERSION_PASSES_TD
+#define ACT_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertActToKernels : Pass<"convert-act-to-kernels", "mlir::ModuleOp"> {
+  let summary = "Wrap expanded act.activation bodies into fused loop kernels";
+  let description = [{
+    For every `act.activation` (after `act-expand`), emits one `func.func` per element
+    type and layout, named `<name>__fwd_<f32|f64>_<ncs|nsc>`, that reads each input,
+    broadcasts each parameter by its declared shape, runs the scalar body inline and
+    writes the result: one loop nest, no intermediate buffers. The activation ops are
+    removed.
+
+    Kernel signature: `(in_0..in_k: memref<?xT>, out: memref<?xT>,
+    p_0..p_m: memref<?xT>, N, C, S, row_begin, row_end: index)`. Rows are (n, c)
+    pairs of length S for the `ncs` layout and (n, s) pairs of length C for `nsc`;
+    a caller splits [0, rows) between threads.
+  }];
+  let options = [
+    ListOption<"dtypes", "dtypes", "std::string",
+               "element types to emit kernels for (f32, f64)">,
+    ListOption<"layouts", "layouts", "std::string",
+               "tensor layouts to emit kernels for (ncs, nsc)">,
+  ];
+  let dependentDialects = ["mlir::func::FuncDialect", "mlir::scf::SCFDialect",
+                           "mlir::memref::MemRefDialect", "mlir::arith::ArithDialect",
+                           "mlir::math::MathDialect"];
+}
+
+#endif // ACT_CONVERSION_PASSES_TD

@@ -1,0 +1,62 @@
+// act: the compilation pipeline, stage by stage (the rungs of `actc emit --emit=`).
+//
+//   source --parse/check--> AST --mlirGen--> act --canonicalize--> act
+//          --act-expand + convert-act-to-kernels--> kernels --act-kernels-to-llvm-->
+//          LLVM dialect --translate--> LLVM IR --ExecutionEngine--> machine code
+#pragma once
+
+#include "act/Diagnostic.h"
+#include "act/Parse/AST.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace act {
+
+/// Every dialect and translation act's pipeline produces or consumes.
+void registerAllDialects(mlir::DialectRegistry &registry);
+
+/// Turns MLIR diagnostics emitted while alive into act::Diagnostics (no stderr).
+class DiagnosticCollector {
+public:
+  DiagnosticCollector(mlir::MLIRContext &ctx, std::vector<Diagnostic> &out,
+                      const std::string *source = nullptr);
+  ~DiagnosticCollector();
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl;
+};
+
+/// Parses and checks `source`, then emits and verifies the act module. The AST is
+/// kept in `ast` (for --emit=ast and for the API's parameter listing). Null on error.
+mlir::OwningOpRef<mlir::ModuleOp> compileToAct(mlir::MLIRContext &ctx,
+                                               const std::string &source,
+                                               const std::string &filename,
+                                               ast::File &ast,
+                                               std::vector<Diagnostic> &diags);
+
+/// Canonicalize + CSE on act bodies (folders, x*1, smooth_max(a, a) ...).
+mlir::LogicalResult simplifyAct(mlir::ModuleOp module);
+
+struct KernelOptions {
+  std::vector<std::string> dtypes = {"f32", "f64"};
+  std::vector<std::string> layouts = {"ncs", "nsc"};
+};
+
+/// act-expand then convert-act-to-kernels: func/scf/memref/arith/math kernels.
+mlir::LogicalResult lowerToKernels(mlir::ModuleOp module, const KernelOptions &opts);
+
+/// Kernels to the LLVM dialect (act-kernels-to-llvm).
+mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module);
+
+/// The LLVM IR of an LLVM-dialect module, optimised at -O2 for the host CPU.
+std::string translateToLLVMIR(mlir::ModuleOp module);
+
+} // namespace act

@@ -1,0 +1,134 @@
+// act: the pipeline's stages, shared by actc and the runtime.
+#include "act/Pipeline/Pipeline.h"
+
+#include "act/Conversion/Passes.h"
+#include "act/Dialect/ActPasses.h"
+#include "act/Gen/MLIRGen.h"
+#include "act/Parse/Parser.h"
+
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "mlir/Transforms/Passes.h"
+
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+
+namespace act {
+
+void registerAllDialects(DialectRegistry &registry) {
+  registry.insert<ActDialect, arith::ArithDialect, math::MathDialect,
+                  memref::MemRefDialect, func::FuncDialect, scf::SCFDialect,
+                  cf::ControlFlowDialect, LLVM::LLVMDialect>();
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+}
+
+struct DiagnosticCollector::Impl {
+  MLIRContext &ctx;
+  DiagnosticEngine::HandlerID id;
+};
+
+DiagnosticCollector::DiagnosticCollector(MLIRContext &ctx, std::vector<Diagnostic> &out,
+                                         const std::string *source)
+    : impl(new Impl{ctx, {}}) {
+  impl->id = ctx.getDiagEngine().registerHandler([&out, source](mlir::Diagnostic &d) {
+    Diagnostic diag;
+    diag.severity = d.getSeverity() == DiagnosticSeverity::Error ? Diagnostic::Severity::Error
+                    : d.getSeverity() == DiagnosticSeverity::Warning
+                        ? Diagnostic::Severity::Warning
+                        : Diagnostic::Severity::Note;
+    diag.message = d.str();
+    if (auto loc = dyn_cast<FileLineColLoc>(d.getLocation())) {
+      diag.file = loc.getFilename().str();
+      diag.line = loc.getLine();
+      diag.column = loc.getColumn();
+      if (source) {
+        StringRef text(*source);
+        for (unsigned i = 1; i < diag.line && !text.empty(); ++i)
+          text = text.split('\n').second;
+        diag.sourceLine = text.split('\n').first.str();
+      }
+    }
+    out.push_back(std::move(diag));
+    return success();
+  });
+}
+
+DiagnosticCollector::~DiagnosticCollector() {
+  impl->ctx.getDiagEngine().eraseHandler(impl->id);
+}
+
+OwningOpRef<ModuleOp> compileToAct(MLIRContext &ctx, const std::string &source,
+                                   const std::string &filename, ast::File &ast,
+                                   std::vector<Diagnostic> &diags) {
+  size_t before = diags.size();
+  ast = parse::parseAndCheck(source, filename, diags);
+  for (size_t i = before; i < diags.size(); ++i)
+    if (diags[i].severity == Diagnostic::Severity::Error)
+      return nullptr;
+  return mlirGen(ctx, ast, diags);
+}
+
+LogicalResult simplifyAct(ModuleOp module) {
+  PassManager pm(module.getContext());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  return pm.run(module);
+}
+
+LogicalResult lowerToKernels(ModuleOp module, const KernelOptions &opts) {
+  PassManager pm(module.getContext());
+  pm.addPass(createActExpand());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  ConvertActToKernelsOptions kernelOpts;
+  kernelOpts.dtypes = opts.dtypes;
+  kernelOpts.layouts = opts.layouts;
+  pm.addPass(createConvertActToKernels(kernelOpts));
+  return pm.run(module);
+}
+
+LogicalResult lowerToLLVMDialect(ModuleOp module) {
+  PassManager pm(module.getContext());
+  buildKernelsToLLVMPipeline(pm);
+  return pm.run(module);
+}
+
+std::string translateToLLVMIR(ModuleOp module) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule = translateModuleToLLVMIR(module, llvmContext);
+  if (!llvmModule)
+    return "";
+  auto tmBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (tmBuilder) {
+    if (auto tm = tmBuilder->createTargetMachine()) {
+      llvmModule->setDataLayout((*tm)->createDataLayout());
+      llvmModule->setTargetTriple((*tm)->getTargetTriple().getTriple());
+      auto optimize = makeOptimizingTransformer(2, 0, tm->get());
+      if (auto err = optimize(llvmModule.get()))
+        llvm::consumeError(std::move(err));
+    } else {
+      llvm::consumeError(tm.takeError());
+    }
+  } else {
+    llvm::consumeError(tmBuilder.takeError());
+  }
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  llvmModule->print(os, nullptr);
+  return out;
+}
+
+} // namespace act

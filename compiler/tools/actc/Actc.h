@@ -1,0 +1,39 @@
+// actc: shared pieces of the command-line driver's subcommands.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace actc {
+
+/// Thrown for usage and input errors; main prints "actc: error: <msg>" and exits 1.
+struct UsageError {
+  std::string message;
+};
+
+/// Command-line arguments after the subcommand, consumed front to back.
+class Args {
+public:
+  explicit Args(std::vector<std::string> args) : args(std::move(args)) {}
+  bool empty() const { return pos >= args.size(); }
+  const std::string &peek() const { return args[pos]; }
+  std::string next() { return args[pos++]; }
+  /// For "--name VALUE" and "--name=VALUE": true and `value` set when the next
+  /// argument is that option.
+  bool option(const std::string &name, std::string &value);
+  bool flag(const std::string &name);
+
+private:
+  std::vector<std::string> args;
+  size_t pos = 0;
+};
+
+/// The contents of a file, or a UsageError naming it.
+std::string readFile(const std::string &path);
+/// "1,2,-3.5" -> numbers; a UsageError naming `what` on bad input.
+std::vector<double> parseNumberList(const std::string &text, const std::string &what);
+
+int runEval(Args &args);
+int runTour(Args &args);
+
+} // namespace actc

@@ -1,0 +1,178 @@
+// actc eval: evaluate an activation at given points; one JSON object on stdout.
+#include "Actc.h"
+
+#include "act/act.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <iostream>
+#include <map>
+
+using namespace actc;
+
+namespace {
+
+/// Shortest text that reads back as the same value in `T`; non-finite as strings.
+template <typename T>
+std::string jsonNumber(T v) {
+  if (std::isnan(v))
+    return "\"nan\"";
+  if (std::isinf(v))
+    return v > 0 ? "\"inf\"" : "\"-inf\"";
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, res.ptr);
+}
+
+template <typename T>
+std::string jsonArray(const std::vector<T> &values) {
+  std::string out = "[";
+  for (size_t i = 0; i < values.size(); ++i)
+    out += (i ? ", " : "") + jsonNumber(values[i]);
+  return out + "]";
+}
+
+std::string jsonString(const std::string &s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+/// "NAME=V1,V2" -> (NAME, values).
+std::pair<std::string, std::vector<double>> parseAssignment(const std::string &text,
+                                                            const std::string &opt) {
+  size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw UsageError{opt + " expects NAME=VALUE, got '" + text + "'"};
+  std::string name = text.substr(0, eq);
+  return {name, parseNumberList(text.substr(eq + 1), opt + " " + name)};
+}
+
+template <typename T>
+int evaluate(const act::Activation &fn, const std::string &dtypeName,
+             const std::vector<double> &xs,
+             const std::map<std::string, std::vector<double>> &paramValues,
+             const std::map<std::string, std::vector<double>> &inputValues) {
+  // The points form one sample, one channel, xs.size() positions.
+  act::TensorShape shape{1, 1, (int64_t)xs.size(), act::Layout::NCS};
+  size_t count = xs.size();
+  std::vector<std::vector<T>> inputs(fn.inputs().size());
+  inputs[0].assign(xs.begin(), xs.end());
+  for (size_t i = 1; i < fn.inputs().size(); ++i) {
+    auto it = inputValues.find(fn.inputs()[i]);
+    if (it == inputValues.end())
+      throw UsageError{"'" + fn.name() + "' has a second input '" + fn.inputs()[i] +
+                       "'; pass it with --input " + fn.inputs()[i] + "=V1,V2,..."};
+    const std::vector<double> &v = it->second;
+    if (v.size() != 1 && v.size() != count)
+      throw UsageError{"--input " + fn.inputs()[i] + " has " + std::to_string(v.size()) +
+                       " values; expected 1 or " + std::to_string(count) +
+                       " (one per --x point)"};
+    for (size_t k = 0; k < count; ++k)
+      inputs[i].push_back((T)v[v.size() == 1 ? 0 : k]);
+  }
+  for (const auto &[name, _] : inputValues)
+    if (name == fn.inputs()[0] ||
+        std::find(fn.inputs().begin(), fn.inputs().end(), name) == fn.inputs().end())
+      throw UsageError{"'" + fn.name() + "' has no extra input named '" + name + "'"};
+
+  std::vector<std::vector<T>> params(fn.params().size());
+  for (size_t p = 0; p < fn.params().size(); ++p) {
+    const act::ParamInfo &info = fn.params()[p];
+    size_t n = (size_t)info.numValues(shape);
+    auto it = paramValues.find(info.name);
+    if (it == paramValues.end()) {
+      if (info.init.empty())
+        throw UsageError{"parameter '" + info.name + "' of '" + fn.name() +
+                         "' has no initial value; pass --param " + info.name + "=VALUE"};
+      std::vector<double> init = info.initialValues(shape);
+      params[p].assign(init.begin(), init.end());
+      continue;
+    }
+    const std::vector<double> &v = it->second;
+    if (v.size() != 1 && v.size() != n)
+      throw UsageError{"--param " + info.name + " has " + std::to_string(v.size()) +
+                       " values; expected 1 or " + std::to_string(n)};
+    for (size_t k = 0; k < n; ++k)
+      params[p].push_back((T)v[v.size() == 1 ? 0 : k]);
+  }
+  for (const auto &[name, _] : paramValues)
+    if (!fn.findParam(name))
+      throw UsageError{"'" + fn.name() + "' has no parameter named '" + name + "'"};
+
+  std::vector<const T *> inPtrs, paramPtrs;
+  for (auto &v : inputs)
+    inPtrs.push_back(v.data());
+  for (auto &v : params)
+    paramPtrs.push_back(v.data());
+  std::vector<T> y(count);
+  fn.forward(shape, inPtrs.data(), y.data(), paramPtrs.data());
+
+  std::cout << "{\"fn\": " << jsonString(fn.name()) << ", \"dtype\": \"" << dtypeName
+            << "\", \"x\": " << jsonArray(inputs[0]) << ", \"y\": " << jsonArray(y)
+            << "}\n";
+  return 0;
+}
+
+} // namespace
+
+int actc::runEval(Args &args) {
+  std::string path, source, fn, dtype = "f32";
+  std::vector<double> xs;
+  bool haveX = false;
+  std::map<std::string, std::vector<double>> params, inputs;
+  while (!args.empty()) {
+    std::string v;
+    if (args.option("-e", v)) {
+      source = v;
+      path = "<command line>";
+    } else if (args.option("--fn", v)) {
+      fn = v;
+    } else if (args.option("--x", v)) {
+      xs = parseNumberList(v, "--x");
+      haveX = true;
+    } else if (args.option("--param", v)) {
+      params.insert(parseAssignment(v, "--param"));
+    } else if (args.option("--input", v)) {
+      inputs.insert(parseAssignment(v, "--input"));
+    } else if (args.option("--dtype", v)) {
+      dtype = v;
+    } else if (args.flag("--grad")) {
+      throw UsageError{"--grad is not available yet: derivatives arrive with the "
+                       "act-autodiff pass"};
+    } else if (args.peek().size() > 1 && args.peek()[0] == '-') {
+      throw UsageError{"unknown option '" + args.peek() + "' for eval"};
+    } else if (path.empty()) {
+      path = args.next();
+      source = readFile(path);
+    } else {
+      throw UsageError{"unexpected argument '" + args.peek() + "'"};
+    }
+  }
+  if (path.empty())
+    throw UsageError{"eval needs a FILE or -e 'act f(x) = ...'"};
+  if (!haveX)
+    throw UsageError{"eval needs the points: --x -2,-1,0,1,2"};
+  if (dtype != "f32" && dtype != "f64")
+    throw UsageError{"--dtype must be f32 or f64 (got '" + dtype + "')"};
+
+  act::Module module = act::Module::compile(source, path);
+  if (fn.empty()) {
+    if (module.names().size() != 1) {
+      std::string names;
+      for (const std::string &n : module.names())
+        names += (names.empty() ? "" : ", ") + n;
+      throw UsageError{"choose an activation with --fn (" + names + ")"};
+    }
+    fn = module.names()[0];
+  }
+  const act::Activation &a = module.get(fn);
+  if (dtype == "f32")
+    return evaluate<float>(a, dtype, xs, params, inputs);
+  return evaluate<double>(a, dtype, xs, params, inputs);
+}

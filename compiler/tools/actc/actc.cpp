@@ -1,0 +1,229 @@
+// actc: the act command-line driver (check, emit, eval, tour).
+#include "Actc.h"
+
+#include "act/Pipeline/Pipeline.h"
+#include "act/act.h"
+
+#include "mlir/IR/MLIRContext.h"
+
+#include <fmt/core.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace actc {
+
+bool Args::option(const std::string &name, std::string &value) {
+  if (empty())
+    return false;
+  const std::string &a = args[pos];
+  if (a == name) {
+    if (pos + 1 >= args.size())
+      throw UsageError{"option " + name + " needs a value"};
+    value = args[pos + 1];
+    pos += 2;
+    return true;
+  }
+  if (a.compare(0, name.size() + 1, name + "=") == 0) {
+    value = a.substr(name.size() + 1);
+    ++pos;
+    return true;
+  }
+  return false;
+}
+
+bool Args::flag(const std::string &name) {
+  if (!empty() && args[pos] == name) {
+    ++pos;
+    return true;
+  }
+  return false;
+}
+
+std::string readFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw UsageError{"cannot open '" + path + "': " + std::strerror(errno)};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<double> parseNumberList(const std::string &text, const std::string &what) {
+  std::vector<double> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos)
+      end = text.size();
+    std::string item = text.substr(start, end - start);
+    while (!item.empty() && item.front() == ' ')
+      item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ')
+      item.pop_back();
+    char *stop = nullptr;
+    errno = 0;
+    double v = item.empty() ? 0 : std::strtod(item.c_str(), &stop);
+    if (item.empty() || *stop != '\0')
+      throw UsageError{"bad number '" + item + "' in " + what};
+    out.push_back(v);
+    start = end + 1;
+  }
+  return out;
+}
+
+} // namespace actc
+
+using namespace actc;
+
+namespace {
+
+const char *kUsage = R"(actc - the act activation compiler
+
+Usage:
+  actc check FILE                       parse and verify; report errors
+  actc emit --emit=STAGE FILE [--fn NAME]
+                                        print a pipeline stage:
+                                          ast, act, kernels, llvm-dialect, llvm
+  actc eval FILE --fn NAME --x LIST [--param NAME=V[,V...]]...
+            [--input NAME=LIST]... [--dtype f32|f64]
+  actc eval -e 'act f(x) = ...' --x LIST ...
+                                        evaluate; prints one JSON object
+  actc tour [DIR]                       compile every DIR/*.act (default: examples)
+                                        and print a table of each activation
+  actc --help | --version
+
+Errors are printed as FILE:LINE:COL: error: MESSAGE with the line and a caret;
+every error exits with status 1.
+)";
+
+int runCheck(Args &args) {
+  if (args.empty())
+    throw UsageError{"check needs a FILE"};
+  std::string path = args.next();
+  if (!args.empty())
+    throw UsageError{"unexpected argument '" + args.peek() + "'"};
+  act::Module m = act::Module::compile(readFile(path), path);
+  std::cout << path << ": " << m.names().size() << " activation"
+            << (m.names().size() == 1 ? "" : "s") << ", no errors\n";
+  return 0;
+}
+
+int runEmit(Args &args) {
+  std::string stage, path, fn;
+  while (!args.empty()) {
+    std::string v;
+    if (args.option("--emit", v))
+      stage = v;
+    else if (args.option("--fn", v))
+      fn = v;
+    else if (args.peek().size() > 1 && args.peek()[0] == '-')
+      throw UsageError{"unknown option '" + args.peek() + "' for emit"};
+    else if (path.empty())
+      path = args.next();
+    else
+      throw UsageError{"unexpected argument '" + args.peek() + "'"};
+  }
+  if (path.empty())
+    throw UsageError{"emit needs a FILE"};
+  static const char *stages[] = {"ast", "act", "kernels", "llvm-dialect", "llvm"};
+  int level = -1;
+  for (int i = 0; i < 5; ++i)
+    if (stage == stages[i])
+      level = i;
+  if (level < 0)
+    throw UsageError{"--emit must be one of ast, act, kernels, llvm-dialect, llvm (got '" +
+                     stage + "')"};
+
+  std::string source = readFile(path);
+  mlir::DialectRegistry registry;
+  act::registerAllDialects(registry);
+  mlir::MLIRContext ctx(registry, mlir::MLIRContext::Threading::DISABLED);
+  ctx.loadAllAvailableDialects();
+  std::vector<act::Diagnostic> diags;
+  act::DiagnosticCollector collect(ctx, diags, &source);
+  act::ast::File file;
+  auto module = act::compileToAct(ctx, source, path, file, diags);
+  auto fail = [&]() {
+    if (diags.empty())
+      diags.push_back({act::Diagnostic::Severity::Error, path, 0, 0, "emit failed", ""});
+    throw act::CompileError(diags);
+  };
+  if (!module)
+    fail();
+  if (level == 0) {
+    std::cout << act::ast::dump(file);
+    return 0;
+  }
+  if (!fn.empty()) { // keep one activation
+    bool found = false;
+    for (auto &op : llvm::make_early_inc_range(module->getBody()->getOperations())) {
+      auto sym = op.getAttrOfType<mlir::StringAttr>("sym_name");
+      if (sym && sym.getValue() == fn)
+        found = true;
+      else
+        op.erase();
+    }
+    if (!found)
+      throw UsageError{"no activation named '" + fn + "' in " + path};
+  }
+  if (mlir::failed(act::simplifyAct(*module)))
+    fail();
+  if (level >= 2 && mlir::failed(act::lowerToKernels(*module, {})))
+    fail();
+  if (level >= 3 && mlir::failed(act::lowerToLLVMDialect(*module)))
+    fail();
+  if (level == 4) {
+    std::string ir = act::translateToLLVMIR(*module);
+    if (ir.empty())
+      fail();
+    std::cout << ir;
+    return 0;
+  }
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  module->print(os);
+  std::cout << out << "\n";
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::vector<std::string> all(argv + 1, argv + argc);
+  if (all.empty() || all[0] == "--help" || all[0] == "-h" || all[0] == "help") {
+    std::cout << kUsage;
+    return all.empty() ? 1 : 0;
+  }
+  if (all[0] == "--version") {
+    std::cout << "actc (act) " << act::version() << "\n";
+    return 0;
+  }
+  std::string cmd = all[0];
+  Args args(std::vector<std::string>(all.begin() + 1, all.end()));
+  try {
+    if (cmd == "check")
+      return runCheck(args);
+    if (cmd == "emit")
+      return runEmit(args);
+    if (cmd == "eval")
+      return runEval(args);
+    if (cmd == "tour")
+      return runTour(args);
+    throw UsageError{"unknown command '" + cmd +
+                     "' (expected check, emit, eval or tour; see actc --help)"};
+  } catch (const act::CompileError &e) {
+    std::cerr << act::formatDiagnostics(e.diagnostics());
+    return 1;
+  } catch (const act::Error &e) {
+    std::cerr << "actc: error: " << e.what() << "\n";
+    return 1;
+  } catch (const UsageError &e) {
+    std::cerr << "actc: error: " << e.message << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,227 @@
+// act-expand: rewrite act primitives into arith/math/memref in stable forms.
+//
+// Each pattern writes one primitive as the formula in its comment. Patterns may emit
+// other act ops (gate -> sigmoid); the greedy driver expands those in turn.
+#include "act/Dialect/ActPasses.h"
+
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+using namespace mlir;
+using namespace act;
+
+namespace act {
+#define GEN_PASS_DEF_ACTEXPAND
+#include "act/Dialect/ActPasses.h.inc"
+} // namespace act
+
+namespace {
+/// Terse arithmetic on scalar floats of one type, so rules read like the math.
+struct Arith {
+  PatternRewriter &b;
+  Location loc;
+  Type type;
+
+  Value c(double v) {
+    return b.create<arith::ConstantOp>(loc, type, b.getFloatAttr(type, v));
+  }
+  Value add(Value x, Value y) { return b.create<arith::AddFOp>(loc, x, y); }
+  Value sub(Value x, Value y) { return b.create<arith::SubFOp>(loc, x, y); }
+  Value mul(Value x, Value y) { return b.create<arith::MulFOp>(loc, x, y); }
+  Value div(Value x, Value y) { return b.create<arith::DivFOp>(loc, x, y); }
+  Value neg(Value x) { return b.create<arith::NegFOp>(loc, x); }
+  Value max(Value x, Value y) { return b.create<arith::MaximumFOp>(loc, x, y); }
+  Value min(Value x, Value y) { return b.create<arith::MinimumFOp>(loc, x, y); }
+  Value abs(Value x) { return b.create<math::AbsFOp>(loc, x); }
+  Value exp(Value x) { return b.create<math::ExpOp>(loc, x); }
+  Value log(Value x) { return b.create<math::LogOp>(loc, x); }
+  Value log1p(Value x) { return b.create<math::Log1pOp>(loc, x); }
+  Value cmp(arith::CmpFPredicate p, Value x, Value y) {
+    return b.create<arith::CmpFOp>(loc, p, x, y);
+  }
+  Value select(Value cond, Value x, Value y) {
+    return b.create<arith::SelectOp>(loc, cond, x, y);
+  }
+  Value sigmoid(Value x) { return b.create<SigmoidOp>(loc, x); }
+  Value relu6(Value x) { return min(max(x, c(0)), c(6)); }
+};
+
+/// A pattern whose rule is a function from the op to its replacement value.
+template <typename OpT>
+struct ExpandPattern : OpRewritePattern<OpT> {
+  using Rule = Value (*)(OpT, Arith &);
+  ExpandPattern(MLIRContext *ctx, Rule rule) : OpRewritePattern<OpT>(ctx), rule(rule) {}
+  LogicalResult matchAndRewrite(OpT op, PatternRewriter &rewriter) const override {
+    Arith a{rewriter, op.getLoc(), op.getType()};
+    rewriter.replaceOp(op, rule(op, a));
+    return success();
+  }
+  Rule rule;
+};
+
+using P = arith::CmpFPredicate;
+
+/// smooth_max(a1..an; beta) = sum(ai wi) / sum(wi), wi = exp(beta ai - max_j beta aj).
+/// For n = 2 the same value is (a1 - a2) sigmoid(beta (a1 - a2)) + a2.
+Value smoothMax(ValueRange in, Value beta, Arith &a) {
+  if (in.size() == 2) {
+    Value d = a.sub(in[0], in[1]);
+    return a.add(a.mul(d, a.sigmoid(a.mul(beta, d))), in[1]);
+  }
+  SmallVector<Value> z;
+  for (Value v : in)
+    z.push_back(a.mul(beta, v));
+  Value m = z[0];
+  for (Value v : ArrayRef<Value>(z).drop_front())
+    m = a.max(m, v);
+  Value num = a.c(0), den = a.c(0);
+  for (auto [v, zi] : llvm::zip(in, z)) {
+    Value w = a.exp(a.sub(zi, m));
+    num = a.add(num, a.mul(v, w));
+    den = a.add(den, w);
+  }
+  return a.div(num, den);
+}
+
+void addRules(RewritePatternSet &patterns) {
+  MLIRContext *ctx = patterns.getContext();
+  // sigmoid(x) = 1/(1+e) for x >= 0, e/(1+e) otherwise, with e = exp(-|x|) <= 1.
+  patterns.add<ExpandPattern<SigmoidOp>>(ctx, [](SigmoidOp op, Arith &a) {
+    Value x = op.getInput();
+    Value e = a.exp(a.neg(a.abs(x)));
+    Value d = a.add(a.c(1), e);
+    return a.select(a.cmp(P::OGE, x, a.c(0)), a.div(a.c(1), d), a.div(e, d));
+  });
+  // softplus(x) = max(x, 0) + log1p(exp(-|x|))
+  patterns.add<ExpandPattern<SoftplusOp>>(ctx, [](SoftplusOp op, Arith &a) {
+    Value x = op.getInput();
+    return a.add(a.max(x, a.c(0)), a.log1p(a.exp(a.neg(a.abs(x)))));
+  });
+  // relu(x) = maximum(x, 0), NaN-propagating
+  patterns.add<ExpandPattern<ReluOp>>(
+      ctx, [](ReluOp op, Arith &a) { return a.max(op.getInput(), a.c(0)); });
+  patterns.add<ExpandPattern<Relu6Op>>(
+      ctx, [](Relu6Op op, Arith &a) { return a.relu6(op.getInput()); });
+  // hard_sigmoid(x) = relu6(x + 3) / 6
+  patterns.add<ExpandPattern<HardSigmoidOp>>(ctx, [](HardSigmoidOp op, Arith &a) {
+    return a.div(a.relu6(a.add(op.getInput(), a.c(3))), a.c(6));
+  });
+  // hard_swish(x) = x * relu6(x + 3) / 6
+  patterns.add<ExpandPattern<HardSwishOp>>(ctx, [](HardSwishOp op, Arith &a) {
+    Value x = op.getInput();
+    return a.div(a.mul(x, a.relu6(a.add(x, a.c(3)))), a.c(6));
+  });
+  // gelu(x) = 0.5 x (1 + erf(x / sqrt 2))
+  patterns.add<ExpandPattern<GeluOp>>(ctx, [](GeluOp op, Arith &a) {
+    Value x = op.getInput();
+    Value erf = a.b.create<math::ErfOp>(a.loc, a.mul(x, a.c(M_SQRT1_2)));
+    return a.mul(a.mul(a.c(0.5), x), a.add(a.c(1), erf));
+  });
+  // gelu_tanh(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+  patterns.add<ExpandPattern<GeluTanhOp>>(ctx, [](GeluTanhOp op, Arith &a) {
+    Value x = op.getInput();
+    Value x3 = a.mul(a.mul(x, x), x);
+    Value inner = a.mul(a.c(std::sqrt(2.0 / M_PI)), a.add(x, a.mul(a.c(0.044715), x3)));
+    Value t = a.b.create<math::TanhOp>(a.loc, inner);
+    return a.mul(a.mul(a.c(0.5), x), a.add(a.c(1), t));
+  });
+  // sinc(x) = sin(x) / x, sinc(0) = 1
+  patterns.add<ExpandPattern<SincOp>>(ctx, [](SincOp op, Arith &a) {
+    Value x = op.getInput();
+    Value s = a.div(a.b.create<math::SinOp>(a.loc, x), x);
+    return a.select(a.cmp(P::OEQ, x, a.c(0)), a.c(1), s);
+  });
+  // gauss(x) = exp(-x^2)
+  patterns.add<ExpandPattern<GaussOp>>(ctx, [](GaussOp op, Arith &a) {
+    Value x = op.getInput();
+    return a.exp(a.neg(a.mul(x, x)));
+  });
+  // sign(x) = 1 if x > 0, -1 if x < 0, else x (keeps ±0 and NaN)
+  patterns.add<ExpandPattern<SignOp>>(ctx, [](SignOp op, Arith &a) {
+    Value x = op.getInput();
+    return a.select(a.cmp(P::OGT, x, a.c(0)), a.c(1),
+                    a.select(a.cmp(P::OLT, x, a.c(0)), a.c(-1), x));
+  });
+  // gate(v, g) = v * sigmoid(g)
+  patterns.add<ExpandPattern<GateOp>>(ctx, [](GateOp op, Arith &a) {
+    return a.mul(op.getValue(), a.sigmoid(op.getGate()));
+  });
+  // hard_gate(v, g) = v * relu6(g + 3) / 6
+  patterns.add<ExpandPattern<HardGateOp>>(ctx, [](HardGateOp op, Arith &a) {
+    return a.div(a.mul(op.getValue(), a.relu6(a.add(op.getGate(), a.c(3)))), a.c(6));
+  });
+  // clamp(v, lo, hi) = minimum(maximum(v, lo), hi)
+  patterns.add<ExpandPattern<ClampOp>>(ctx, [](ClampOp op, Arith &a) {
+    return a.min(a.max(op.getValue(), op.getLo()), op.getHi());
+  });
+  patterns.add<ExpandPattern<SmoothMaxOp>>(ctx, [](SmoothMaxOp op, Arith &a) {
+    return smoothMax(op.getInputs(), op.getBeta(), a);
+  });
+  // smooth_min(a; beta) = smooth_max(a; -beta)
+  patterns.add<ExpandPattern<SmoothMinOp>>(ctx, [](SmoothMinOp op, Arith &a) {
+    return smoothMax(op.getInputs(), a.neg(op.getBeta()), a);
+  });
+  // logsumexp(a; beta) = (m + log(sum exp(beta ai - m))) / beta, m = max beta ai;
+  // for n = 2: (m + log1p(exp(-|beta a1 - beta a2|))) / beta.
+  patterns.add<ExpandPattern<LogSumExpOp>>(ctx, [](LogSumExpOp op, Arith &a) {
+    Value beta = op.getBeta();
+    SmallVector<Value> z;
+    for (Value v : op.getInputs())
+      z.push_back(a.mul(beta, v));
+    Value m = z[0];
+    for (Value v : ArrayRef<Value>(z).drop_front())
+      m = a.max(m, v);
+    Value lse;
+    if (z.size() == 2) {
+      lse = a.log1p(a.exp(a.neg(a.abs(a.sub(z[0], z[1])))));
+    } else {
+      Value s = a.c(0);
+      for (Value zi : z)
+        s = a.add(s, a.exp(a.sub(zi, m)));
+      lse = a.log(s);
+    }
+    return a.div(a.add(m, lse), beta);
+  });
+  // pwl: t = (x - bl) / d with d = (br - bl) / n; i = clamp(floor(t), 0, n - 1);
+  // inside y[i] + (y[i+1] - y[i]) (t - i); left y[0] + kl (x - bl); right
+  // y[n] + kr (x - br). The index clamp ignores NaN (maxnum) so a NaN x never
+  // reads out of bounds; the NaN still reaches the result through t.
+  patterns.add<ExpandPattern<PwlOp>>(ctx, [](PwlOp op, Arith &a) {
+    Value x = op.getInput(), table = op.getTable();
+    Value bl = op.getLeft(), br = op.getRight();
+    int64_t n = cast<MemRefType>(table.getType()).getDimSize(0) - 1;
+    Value d = a.div(a.sub(br, bl), a.c(double(n)));
+    Value t = a.div(a.sub(x, bl), d);
+    Value fi = a.b.create<math::FloorOp>(a.loc, t);
+    fi = a.b.create<arith::MaxNumFOp>(a.loc, fi, a.c(0));
+    fi = a.b.create<arith::MinNumFOp>(a.loc, fi, a.c(double(n - 1)));
+    Value i = a.b.create<arith::FPToSIOp>(a.loc, a.b.getI64Type(), fi);
+    i = a.b.create<arith::IndexCastOp>(a.loc, a.b.getIndexType(), i);
+    Value i1 = a.b.create<arith::AddIOp>(
+        a.loc, i, a.b.create<arith::ConstantIndexOp>(a.loc, 1));
+    auto load = [&](Value idx) {
+      return a.b.create<memref::LoadOp>(a.loc, table, ValueRange{idx}).getResult();
+    };
+    Value y0 = load(i), y1 = load(i1);
+    Value inside = a.add(y0, a.mul(a.sub(y1, y0), a.sub(t, fi)));
+    Value first = load(a.b.create<arith::ConstantIndexOp>(a.loc, 0));
+    Value last = load(a.b.create<arith::ConstantIndexOp>(a.loc, n));
+    Value left = a.add(first, a.mul(op.getLeftSlope(), a.sub(x, bl)));
+    Value right = a.add(last, a.mul(op.getRightSlope(), a.sub(x, br)));
+    return a.select(a.cmp(P::OLT, x, bl), left,
+                    a.select(a.cmp(P::OGT, x, br), right, inside));
+  });
+}
+
+struct ActExpandPass : act::impl::ActExpandBase<ActExpandPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    populateActExpandPatterns(patterns);
+    if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+} // namespace
+
+void act::populateActExpandPatterns(RewritePatternSet &patterns) {
+  addRules(patterns);
+}

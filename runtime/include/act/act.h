@@ -1,0 +1,135 @@
+// act: the C++ API for applications that embed the activation compiler.
+//
+//   #include <act/act.h>
+//   act::Module m = act::Module::compile("act swish(x; beta = 1.0) = x * sigmoid(beta * x)");
+//   const act::Activation &swish = m.get("swish");
+//   swish.forward(act::TensorShape{n, c, s}, inputs, y, params);
+//
+// No MLIR or LLVM types appear here. Compile errors are thrown as act::CompileError
+// carrying structured diagnostics; nothing is printed and nothing aborts.
+#pragma once
+
+#include "act/Diagnostic.h"
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace act {
+
+/// The library's version, "MAJOR.MINOR.PATCH".
+const char *version();
+
+enum class DType { F32, F64 };
+
+/// Memory order of a contiguous tensor seen as (N, C, S), S being the product of the
+/// spatial extents: NCS is NCHW-like (channels first), NSC is channels-last (NHWC).
+enum class Layout { NCS, NSC };
+
+struct TensorShape {
+  int64_t n = 1; ///< samples
+  int64_t c = 1; ///< channels
+  int64_t s = 1; ///< spatial positions per sample and channel
+  Layout layout = Layout::NCS;
+
+  int64_t numElements() const { return n * c * s; }
+};
+
+/// A learnable (or const) parameter as declared in the source, so that a host
+/// framework can create its tensors.
+struct ParamInfo {
+  std::string name;
+  bool perSample = false;  ///< broadcast shape has N
+  bool perChannel = false; ///< broadcast shape has C
+  int64_t tableLength = 0; ///< trailing table length (y[C,17] -> 17), 0 if none
+  bool isConst = false;    ///< `const`: not learnable
+  std::vector<double> init; ///< initial value(s); empty when the source gave none
+
+  /// The declared shape: "" (scalar), "[C]", "[N,C]", "[C,17]", ...
+  std::string shape() const;
+  /// Values the parameter tensor holds for a tensor of `shape`:
+  /// (perSample ? n : 1) * (perChannel ? c : 1) * max(tableLength, 1).
+  int64_t numValues(const TensorShape &shape) const;
+  /// The initial values expanded to numValues(shape); throws act::Error if none.
+  std::vector<double> initialValues(const TensorShape &shape) const;
+};
+
+/// Base of every exception act throws.
+class Error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Compilation failed: the diagnostics say where and why.
+class CompileError : public Error {
+public:
+  explicit CompileError(std::vector<Diagnostic> diagnostics);
+  const std::vector<Diagnostic> &diagnostics() const { return diags; }
+
+private:
+  std::vector<Diagnostic> diags;
+};
+
+class Module;
+
+/// One compiled activation. Cheap to copy; safe to call from several threads at once.
+/// Kernels are generated on the first call for each element type.
+class Activation {
+public:
+  const std::string &name() const;
+  /// The definition's source text.
+  const std::string &formula() const;
+  /// Elementwise inputs, main input first.
+  const std::vector<std::string> &inputs() const;
+  const std::vector<ParamInfo> &params() const;
+  const ParamInfo *findParam(std::string_view name) const;
+
+  /// y = f(inputs; params) over a contiguous tensor of `shape`.
+  /// `inputs`: one pointer per input, each numElements() values; `params`: one pointer
+  /// per parameter in declaration order, each numValues(shape) values, or null to use
+  /// the declared initial value (`params` itself may be null). `y` may alias inputs[0].
+  void forward(const TensorShape &shape, const float *const *inputs, float *y,
+               const float *const *params = nullptr) const;
+  void forward(const TensorShape &shape, const double *const *inputs, double *y,
+               const double *const *params = nullptr) const;
+  /// The same with the element type given at run time.
+  void forward(DType dtype, const TensorShape &shape, const void *const *inputs,
+               void *y, const void *const *params = nullptr) const;
+
+  struct Impl;
+
+private:
+  friend class Module;
+  std::shared_ptr<Impl> impl;
+};
+
+/// A compiled .act source: every definition in it.
+class Module {
+public:
+  /// Parses, checks and lowers `source`; throws CompileError.
+  static Module compile(std::string_view source, std::string filename = "<input>");
+  /// The same for a file; a file that cannot be read is a CompileError too.
+  static Module compileFile(const std::string &path);
+
+  /// Definition names in source order.
+  const std::vector<std::string> &names() const;
+  /// Throws act::Error (with a "did you mean" hint) when there is no such activation.
+  const Activation &get(std::string_view name) const;
+  /// Null when there is no such activation.
+  const Activation *find(std::string_view name) const;
+
+  Module(Module &&) noexcept;
+  Module &operator=(Module &&) noexcept;
+  ~Module();
+
+  struct Impl;
+
+private:
+  explicit Module(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl;
+};
+
+} // namespace act

@@ -1,0 +1,81 @@
+// act runtime: lowering one activation to machine code with mlir::ExecutionEngine.
+#include "JIT.h"
+
+#include "act/Conversion/Passes.h"
+#include "act/Dialect/ActOps.h"
+#include "act/Pipeline/Pipeline.h"
+
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/Builders.h"
+
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/Support/TargetSelect.h"
+
+#include <mutex>
+
+using namespace mlir;
+
+namespace act::detail {
+
+namespace {
+void initNativeTarget() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+}
+} // namespace
+
+KernelSet::~KernelSet() = default;
+
+std::unique_ptr<KernelSet> KernelSet::build(ModuleOp actModule, const std::string &name) {
+  initNativeTarget();
+  MLIRContext *ctx = actModule.getContext();
+  std::vector<Diagnostic> diags;
+  DiagnosticCollector collect(*ctx, diags);
+
+  // Work on a module holding only this activation.
+  OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(ctx));
+  auto act = actModule.lookupSymbol<ActivationOp>(name);
+  if (!act)
+    throw Error("internal: no activation '" + name + "' in the module");
+  OpBuilder builder(ctx);
+  builder.setInsertionPointToEnd(module->getBody());
+  builder.clone(*act.getOperation());
+
+  if (failed(lowerToKernels(*module, KernelOptions{})) ||
+      failed(lowerToLLVMDialect(*module)))
+    throw CompileError(diags);
+
+  auto tmBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!tmBuilder)
+    throw Error("cannot target the host CPU: " + llvm::toString(tmBuilder.takeError()));
+  tmBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  auto tm = tmBuilder->createTargetMachine();
+  if (!tm)
+    throw Error("cannot target the host CPU: " + llvm::toString(tm.takeError()));
+
+  ExecutionEngineOptions options;
+  options.transformer = makeOptimizingTransformer(3, 0, tm->get());
+  options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  auto engine = ExecutionEngine::create(*module, options, std::move(*tm));
+  if (!engine)
+    throw Error("JIT compilation of '" + name +
+                "' failed: " + llvm::toString(engine.takeError()));
+
+  std::unique_ptr<KernelSet> set(new KernelSet());
+  set->engine = std::move(*engine);
+  const char *dtypes[2] = {"f32", "f64"}, *layouts[2] = {"ncs", "nsc"};
+  for (int d = 0; d < 2; ++d)
+    for (int l = 0; l < 2; ++l) {
+      auto fn = set->engine->lookupPacked(kernelName(name, "fwd", dtypes[d], layouts[l]));
+      if (!fn)
+        throw Error("internal: kernel missing: " + llvm::toString(fn.takeError()));
+      set->fwd[d][l] = *fn;
+    }
+  return set;
+}
+
+} // namespace act::detail

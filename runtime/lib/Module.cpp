@@ -1,0 +1,261 @@
+// act runtime: the public API (Module, Activation) over the compiler and the JIT.
+#include "act/act.h"
+
+#include "JIT.h"
+
+#include "act/Dialect/ActOps.h"
+#include "act/Parse/Parser.h"
+#include "act/Pipeline/Pipeline.h"
+
+#include "mlir/IR/MLIRContext.h"
+
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+using namespace act;
+
+const char *act::version() { return ACT_VERSION; }
+
+//===----------------------------------------------------------------------===//
+// ParamInfo
+//===----------------------------------------------------------------------===//
+
+std::string ParamInfo::shape() const {
+  ast::Shape s{perSample, perChannel, tableLength};
+  return s.str();
+}
+
+int64_t ParamInfo::numValues(const TensorShape &t) const {
+  return (perSample ? t.n : 1) * (perChannel ? t.c : 1) * std::max<int64_t>(tableLength, 1);
+}
+
+std::vector<double> ParamInfo::initialValues(const TensorShape &t) const {
+  if (init.empty())
+    throw Error("parameter '" + name + "' has no initial value; pass its values");
+  int64_t count = numValues(t);
+  std::vector<double> out((size_t)count);
+  size_t period = init.size();
+  for (int64_t i = 0; i < count; ++i)
+    out[(size_t)i] = init[(size_t)i % period]; // one value, or one table row repeated
+  return out;
+}
+
+CompileError::CompileError(std::vector<Diagnostic> diagnostics)
+    : Error(diagnostics.empty() ? std::string("compilation failed")
+                                : formatDiagnostics(diagnostics)),
+      diags(std::move(diagnostics)) {}
+
+//===----------------------------------------------------------------------===//
+// Shared compiler state
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// What every activation of a module shares: the MLIR context and the act module.
+/// MLIR contexts are not safe for concurrent mutation, so JIT builds take `mutex`.
+struct Compiled {
+  mlir::MLIRContext ctx{mlir::MLIRContext::Threading::DISABLED};
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  std::mutex mutex;
+};
+} // namespace
+
+struct Activation::Impl {
+  std::shared_ptr<Compiled> compiled;
+  std::string name, formula;
+  std::vector<std::string> inputs;
+  std::vector<ParamInfo> params;
+
+  std::once_flag built;
+  std::unique_ptr<detail::KernelSet> kernels;
+
+  const detail::KernelSet &getKernels() {
+    std::call_once(built, [&] {
+      std::lock_guard<std::mutex> lock(compiled->mutex);
+      kernels = detail::KernelSet::build(*compiled->module, name);
+    });
+    return *kernels;
+  }
+};
+
+struct Module::Impl {
+  std::shared_ptr<Compiled> compiled = std::make_shared<Compiled>();
+  std::vector<std::string> names;
+  std::vector<Activation> activations;
+};
+
+//===----------------------------------------------------------------------===//
+// Module
+//===----------------------------------------------------------------------===//
+
+Module::Module(std::shared_ptr<Impl> impl) : impl(std::move(impl)) {}
+Module::Module(Module &&) noexcept = default;
+Module &Module::operator=(Module &&) noexcept = default;
+Module::~Module() = default;
+
+Module Module::compile(std::string_view source, std::string filename) {
+  auto impl = std::make_shared<Impl>();
+  Compiled &c = *impl->compiled;
+  mlir::DialectRegistry registry;
+  registerAllDialects(registry);
+  c.ctx.appendDialectRegistry(registry);
+  c.ctx.loadAllAvailableDialects();
+
+  std::vector<Diagnostic> diags;
+  std::string text(source);
+  ast::File file;
+  {
+    DiagnosticCollector collect(c.ctx, diags, &text);
+    c.module = compileToAct(c.ctx, text, filename, file, diags);
+    if (c.module && mlir::failed(simplifyAct(*c.module)))
+      c.module = nullptr;
+  }
+  if (!c.module) {
+    if (diags.empty())
+      diags.push_back(Diagnostic{Diagnostic::Severity::Error, filename, 0, 0,
+                                 "compilation failed", ""});
+    throw CompileError(std::move(diags));
+  }
+
+  for (const ast::Definition &def : file.defs) {
+    Activation a;
+    a.impl = std::make_shared<Activation::Impl>();
+    a.impl->compiled = impl->compiled;
+    a.impl->name = def.name;
+    a.impl->formula = def.text;
+    for (const ast::Input &in : def.inputs)
+      a.impl->inputs.push_back(in.name);
+    for (const ast::Param &p : def.params)
+      a.impl->params.push_back(ParamInfo{p.name, p.shape.perSample, p.shape.perChannel,
+                                         p.shape.tableLen, p.isConst, p.init});
+    impl->names.push_back(def.name);
+    impl->activations.push_back(std::move(a));
+  }
+  return Module(std::move(impl));
+}
+
+Module Module::compileFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw CompileError({Diagnostic{Diagnostic::Severity::Error, path, 0, 0,
+                                   "cannot open file", ""}});
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return compile(ss.str(), path);
+}
+
+const std::vector<std::string> &Module::names() const { return impl->names; }
+
+const Activation *Module::find(std::string_view name) const {
+  for (const Activation &a : impl->activations)
+    if (a.name() == name)
+      return &a;
+  return nullptr;
+}
+
+const Activation &Module::get(std::string_view name) const {
+  if (const Activation *a = find(name))
+    return *a;
+  std::string msg = "no activation named '" + std::string(name) + "'";
+  std::string close = parse::closestMatch(std::string(name), impl->names);
+  if (!close.empty())
+    msg += "; did you mean '" + close + "'?";
+  throw Error(msg);
+}
+
+//===----------------------------------------------------------------------===//
+// Activation
+//===----------------------------------------------------------------------===//
+
+const std::string &Activation::name() const { return impl->name; }
+const std::string &Activation::formula() const { return impl->formula; }
+const std::vector<std::string> &Activation::inputs() const { return impl->inputs; }
+const std::vector<ParamInfo> &Activation::params() const { return impl->params; }
+const ParamInfo *Activation::findParam(std::string_view name) const {
+  for (const ParamInfo &p : impl->params)
+    if (p.name == name)
+      return &p;
+  return nullptr;
+}
+
+namespace {
+/// A 1-D strided memref descriptor as the LLVM lowering of memref<?xT> expects.
+struct MemRefArg {
+  void *allocated;
+  void *aligned;
+  int64_t offset = 0, size, stride = 1;
+};
+
+template <typename T>
+void runForward(Activation::Impl &impl, DType dtype, const TensorShape &shape,
+                const void *const *inputs, void *y, const void *const *params) {
+  if (shape.n < 0 || shape.c < 0 || shape.s < 0)
+    throw Error("'" + impl.name + "': tensor extents must not be negative");
+  int64_t count = shape.numElements();
+  if (count == 0)
+    return;
+  if (!inputs || !y)
+    throw Error("'" + impl.name + "': inputs and output must not be null");
+  for (size_t i = 0; i < impl.inputs.size(); ++i)
+    if (!inputs[i])
+      throw Error("'" + impl.name + "': input '" + impl.inputs[i] + "' is null");
+
+  // Parameters left null take their initial values.
+  std::vector<std::vector<T>> defaults(impl.params.size());
+  std::vector<MemRefArg> bufs;
+  bufs.reserve(impl.inputs.size() + 1 + impl.params.size());
+  auto add = [&](const void *p, int64_t size) {
+    void *ptr = const_cast<void *>(p);
+    bufs.push_back(MemRefArg{ptr, ptr, 0, size, 1});
+  };
+  for (size_t i = 0; i < impl.inputs.size(); ++i)
+    add(inputs[i], count);
+  add(y, count);
+  for (size_t p = 0; p < impl.params.size(); ++p) {
+    const ParamInfo &info = impl.params[p];
+    const void *data = params ? params[p] : nullptr;
+    if (!data) {
+      if (info.init.empty())
+        throw Error("'" + impl.name + "': parameter '" + info.name +
+                    "' has no initial value; pass its values");
+      std::vector<double> init = info.initialValues(shape);
+      defaults[p].assign(init.begin(), init.end());
+      data = defaults[p].data();
+    }
+    add(data, info.numValues(shape));
+  }
+
+  const detail::KernelSet &kernels = impl.getKernels();
+  detail::PackedKernel fn = kernels.forward(dtype, shape.layout);
+  int64_t rows = shape.layout == Layout::NCS ? shape.n * shape.c : shape.n * shape.s;
+  int64_t dims[5] = {shape.n, shape.c, shape.s, 0, rows};
+  std::vector<void *> args;
+  for (MemRefArg &m : bufs)
+    for (void *field : {(void *)&m.allocated, (void *)&m.aligned, (void *)&m.offset,
+                        (void *)&m.size, (void *)&m.stride})
+      args.push_back(field);
+  for (int64_t &d : dims)
+    args.push_back(&d);
+  fn(args.data());
+}
+} // namespace
+
+void Activation::forward(DType dtype, const TensorShape &shape, const void *const *inputs,
+                         void *y, const void *const *params) const {
+  if (dtype == DType::F32)
+    runForward<float>(*impl, dtype, shape, inputs, y, params);
+  else
+    runForward<double>(*impl, dtype, shape, inputs, y, params);
+}
+
+void Activation::forward(const TensorShape &shape, const float *const *inputs, float *y,
+                         const float *const *params) const {
+  forward(DType::F32, shape, reinterpret_cast<const void *const *>(inputs), y,
+          reinterpret_cast<const void *const *>(params));
+}
+
+void Activation::forward(const TensorShape &shape, const double *const *inputs, double *y,
+                         const double *const *params) const {
+  forward(DType::F64, shape, reinterpret_cast<const void *const *>(inputs), y,
+          reinterpret_cast<const void *const *>(params));
+}
