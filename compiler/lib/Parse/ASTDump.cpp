@@ -155,10 +155,24 @@ std::string flat(const S &s) {
 
 constexpr size_t kWidth = 80;
 
+/// Whether `s` printed flat takes at most `budget` characters; stops counting early so
+/// that pretty-printing a large tree stays linear.
+bool fits(const S &s, size_t &budget) {
+  size_t own = s.prefix.size() + (s.list ? 2 + (s.items.empty() ? 0 : s.items.size() - 1)
+                                         : s.atom.size());
+  if (own > budget)
+    return false;
+  budget -= own;
+  for (const S &i : s.items)
+    if (!fits(i, budget))
+      return false;
+  return true;
+}
+
 void pretty(const S &s, size_t indent, std::string &out) {
-  std::string f = s.breakAlways ? std::string() : flat(s);
-  if (!s.list || (!s.breakAlways && indent + f.size() <= kWidth)) {
-    out += f;
+  size_t budget = indent < kWidth ? kWidth - indent : 0;
+  if (!s.list || (!s.breakAlways && fits(s, budget))) {
+    flat(s, out);
     return;
   }
   out += s.prefix + "(";

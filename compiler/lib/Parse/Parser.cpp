@@ -278,7 +278,8 @@ private:
       error(open, quoted(p.name) + " is not a table; give it one initial value, not a list");
       return false;
     }
-    while (!at(Tok::RBracket)) {
+    // After a ',' another value is required: `[1, ]` is an error.
+    while (!p.init.empty() || !at(Tok::RBracket)) {
       double v;
       if (!parseSignedNumber(v, what))
         return false;

@@ -54,6 +54,7 @@ namespace {
 struct Cost {
   double height = 1;
   double size = 1;
+  bool tooLarge = false; ///< already reported at a callee; not reported again
 };
 constexpr double kMaxInlinedHeight = 2048;
 constexpr double kMaxInlinedSize = 1e6;
@@ -82,8 +83,16 @@ public:
   void run() {
     costs_.resize(file_.defs.size());
     // All names first, so that a call to a later definition can say so.
-    for (size_t i = 0; i < file_.defs.size(); ++i)
+    names_.resize(file_.defs.size());
+    for (size_t i = 0; i < file_.defs.size(); ++i) {
       firstIndex_.emplace(file_.defs[i].name, i);
+      // Hashed lookups: a definition with thousands of parameters must not make the
+      // checks quadratic. The first of duplicated names wins, like Definition::find*.
+      for (const ast::Input &in : file_.defs[i].inputs)
+        names_[i].inputs.emplace(in.name, true);
+      for (const ast::Param &p : file_.defs[i].params)
+        names_[i].params.emplace(p.name, &p);
+    }
     for (size_t i = 0; i < file_.defs.size() && !d_.full(); ++i) {
       const ast::Definition &def = file_.defs[i];
       size_t first = firstIndex_[def.name];
@@ -98,12 +107,12 @@ public:
       checkSignature(def);
       lets_.clear();
       Cost c = def.body ? checkExpr(*def.body, false) : Cost{};
-      if (c.height > kMaxInlinedHeight || c.size > kMaxInlinedSize) {
+      if (!c.tooLarge && (c.height > kMaxInlinedHeight || c.size > kMaxInlinedSize)) {
         d_.error(def.loc, quoted(def.name) +
                               " is too large once the definitions it calls are inlined (limits: " +
                               std::to_string((long)kMaxInlinedHeight) + " levels, " +
                               std::to_string((long)kMaxInlinedSize) + " operations)");
-        c = Cost{}; // reported once, not again at every caller
+        c.tooLarge = true;
       }
       costs_[i] = c;
     }
@@ -133,12 +142,16 @@ private:
   const ast::Param *tableParam(const ast::Expr &e) const {
     if (e.kind != ast::Expr::Kind::Var || inLets(e.name))
       return nullptr;
-    const ast::Param *p = def_->findParam(e.name);
-    return p && p->shape.tableLen > 0 && def_->findInput(e.name) < 0 ? p : nullptr;
+    const ast::Param *p = param(cur_, e.name);
+    return p && p->shape.tableLen > 0 && !names_[cur_].inputs.count(e.name) ? p : nullptr;
   }
   bool isKnownVar(const std::string &n) const {
-    return inLets(n) || def_->findInput(n) >= 0 || def_->findParam(n) || n == "pi" ||
+    return inLets(n) || names_[cur_].inputs.count(n) || param(cur_, n) || n == "pi" ||
            n == "e";
+  }
+  const ast::Param *param(size_t def, const std::string &n) const {
+    auto it = names_[def].params.find(n);
+    return it == names_[def].params.end() ? nullptr : it->second;
   }
   /// Index of the definition a call to `n` means, or -1.
   long defIndex(const std::string &n) const {
@@ -183,9 +196,9 @@ private:
   }
 
   static Cost join(Cost a, Cost b) {
-    return {std::max(a.height, b.height), a.size + b.size};
+    return {std::max(a.height, b.height), a.size + b.size, a.tooLarge || b.tooLarge};
   }
-  static Cost bump(Cost c) { return {c.height + 1, c.size + 1}; }
+  static Cost bump(Cost c) { return {c.height + 1, c.size + 1, c.tooLarge}; }
 
   void checkVar(const ast::Expr &e) {
     if (isKnownVar(e.name)) {
@@ -213,12 +226,17 @@ private:
 
   /// Checks every argument expression without call-specific rules (after an error in
   /// the call itself, or for calls to unknown functions).
-  Cost checkArgs(const ast::Expr &call, bool cmpFirst, bool tableFirstTrailing) {
+  /// `tables`: 1 lets a table name be pwl's y, 2 lets it be any argument (after an
+  /// arity error, where the user's intent is unclear).
+  Cost checkArgs(const ast::Expr &call, bool cmpFirst, int tables) {
     Cost c;
-    for (size_t i = 0; i < call.args.size(); ++i)
+    for (size_t i = 0; i < call.args.size(); ++i) {
+      if (tables == 2 && tableParam(*call.args[i]))
+        continue;
       c = join(c, checkExpr(*call.args[i], cmpFirst && i == 0));
+    }
     for (size_t i = 0; i < call.trailing.size(); ++i) {
-      if (tableFirstTrailing && i == 0 && tableParam(*call.trailing[0]))
+      if (((tables == 1 && i == 0) || tables == 2) && tableParam(*call.trailing[i]))
         continue;
       c = join(c, checkExpr(*call.trailing[i], false));
     }
@@ -232,7 +250,7 @@ private:
       return bump(checkBuiltin(e, *b));
     long idx = defIndex(e.name);
     if (idx >= 0 && (size_t)idx < cur_)
-      return checkUserCall(e, file_.defs[idx], costs_[idx]);
+      return checkUserCall(e, (size_t)idx);
     if (idx >= 0 && (size_t)idx == cur_)
       d_.error(e.loc, quoted(e.name) + " cannot call itself: recursion is not allowed, "
                                        "only earlier definitions can be called");
@@ -254,7 +272,7 @@ private:
       d_.error(e.loc, "unknown function " + quoted(e.name) +
                           (m.empty() ? "" : "; did you mean " + quoted(m) + "?"));
     }
-    return bump(checkArgs(e, false, false));
+    return bump(checkArgs(e, false, 0));
   }
 
   /// One arity error per call at most; returns whether the call's shape was fine.
@@ -331,10 +349,12 @@ private:
         return c;
       }
     }
-    return checkArgs(e, isSelect, isPwl);
+    return checkArgs(e, isSelect, !ok && isPwl ? 2 : isPwl ? 1 : 0);
   }
 
-  Cost checkUserCall(const ast::Expr &e, const ast::Definition &callee, Cost calleeCost) {
+  Cost checkUserCall(const ast::Expr &e, size_t calleeIndex) {
+    const ast::Definition &callee = file_.defs[calleeIndex];
+    const Cost calleeCost = costs_[calleeIndex];
     const std::string cname = quoted(callee.name);
     if (e.args.size() != callee.inputs.size()) {
       std::string names;
@@ -359,7 +379,7 @@ private:
 
     std::unordered_set<std::string> named;
     for (const ast::NamedArg &n : e.named) {
-      const ast::Param *p = callee.findParam(n.name);
+      const ast::Param *p = param(calleeIndex, n.name);
       if (!p) {
         std::vector<std::string> cands;
         for (const ast::Param &q : callee.params)
@@ -396,7 +416,7 @@ private:
     for (const ast::Param &p : callee.params) {
       if (named.count(p.name))
         continue;
-      const ast::Param *q = def_->findParam(p.name);
+      const ast::Param *q = param(cur_, p.name);
       if (q) {
         if (p.shape.tableLen != q->shape.tableLen) {
           std::string qs = q->shape.str().empty() ? "a scalar" : "shape " + q->shape.str();
@@ -415,6 +435,7 @@ private:
     }
     c.height += calleeCost.height;
     c.size += calleeCost.size;
+    c.tooLarge |= calleeCost.tooLarge;
     return bump(c);
   }
 
@@ -422,6 +443,11 @@ private:
   std::unordered_set<std::string> broken_;
   DiagSink &d_;
   std::unordered_map<std::string, size_t> firstIndex_;
+  struct Names {
+    std::unordered_map<std::string, bool> inputs;
+    std::unordered_map<std::string, const ast::Param *> params;
+  };
+  std::vector<Names> names_; ///< per definition
   std::vector<Cost> costs_;
   std::vector<std::string> lets_;
   size_t cur_ = 0;

@@ -95,6 +95,9 @@ LogicalResult lowerToKernels(ModuleOp module, const KernelOptions &opts) {
   kernelOpts.dtypes = opts.dtypes;
   kernelOpts.layouts = opts.layouts;
   pm.addPass(createConvertActToKernels(kernelOpts));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createLoopInvariantCodeMotionPass());
   return pm.run(module);
 }
 

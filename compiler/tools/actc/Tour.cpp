@@ -29,12 +29,28 @@ std::string paramSummary(const act::Activation &a) {
   return out.empty() ? "-" : out;
 }
 
+/// The body of a definition's text: what follows the '=' after its header.
+std::string bodyOf(const std::string &text) {
+  int depth = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '(')
+      ++depth;
+    else if (text[i] == ')' && --depth == 0) {
+      size_t eq = text.find('=', i);
+      return eq == std::string::npos ? text : text.substr(eq + 1);
+    }
+  }
+  return text;
+}
+
 std::string oneLine(std::string s, size_t width) {
   std::replace(s.begin(), s.end(), '\n', ' ');
   std::string out;
   for (char c : s) // squeeze runs of spaces from multi-line definitions
     if (!(c == ' ' && !out.empty() && out.back() == ' '))
       out += c;
+  while (!out.empty() && out.front() == ' ')
+    out.erase(out.begin());
   if (out.size() > width)
     out = out.substr(0, width - 3) + "...";
   return out;
@@ -97,11 +113,11 @@ int actc::runTour(Args &args) {
     act::Module module = act::Module::compileFile(path.string());
     std::cout << fmt::format("\n== {} ({} activations)\n\n", path.string(),
                              module.names().size());
-    std::cout << fmt::format("{:<14} {:<46} {:<30}{}\n", "name", "formula", "parameters",
+    std::cout << fmt::format("{:<16} {:<40} {:<30}{}\n", "name", "f(x) =", "parameters",
                              header);
     for (const std::string &name : module.names()) {
       const act::Activation &a = module.get(name);
-      std::cout << fmt::format("{:<14} {:<46} {:<30}{}\n", name, oneLine(a.formula(), 46),
+      std::cout << fmt::format("{:<16} {:<40} {:<30}{}\n", name, oneLine(bodyOf(a.formula()), 40),
                                oneLine(paramSummary(a), 30), sampleValues(a, usedDefault));
       ++count;
     }

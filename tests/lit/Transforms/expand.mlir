@@ -1,0 +1,87 @@
+// RUN: act-opt %s -act-expand | FileCheck %s
+// act-expand writes each primitive in a stable form.
+
+// sigmoid from e = exp(-|x|): 1/(1+e) for x >= 0, e/(1+e) otherwise.
+// CHECK-LABEL: act.activation @sigmoid
+// CHECK: %[[A:.*]] = math.absf %arg0
+// CHECK: %[[N:.*]] = arith.negf %[[A]]
+// CHECK: %[[E:.*]] = math.exp %[[N]]
+// CHECK: %[[D:.*]] = arith.addf %[[E]]
+// CHECK-DAG: arith.divf %[[E]], %[[D]]
+// CHECK-DAG: arith.cmpf oge, %arg0
+// CHECK: arith.select
+// CHECK-NOT: act.sigmoid
+act.activation @sigmoid attributes {input_names = ["x"], param_names = [], param_shapes = [],
+    param_inits = [], param_const = array<i1>} {
+^bb0(%x: f64):
+  %0 = act.sigmoid %x : f64
+  act.yield %0 : f64
+}
+
+// softplus(x) = max(x, 0) + log1p(exp(-|x|))
+// CHECK-LABEL: act.activation @softplus
+// CHECK-DAG: %[[M:.*]] = arith.maximumf %arg0
+// CHECK-DAG: %[[A:.*]] = math.absf %arg0
+// CHECK-DAG: %[[E:.*]] = math.exp
+// CHECK-DAG: %[[L:.*]] = math.log1p %[[E]]
+// CHECK: arith.addf %[[M]], %[[L]]
+act.activation @softplus attributes {input_names = ["x"], param_names = [], param_shapes = [],
+    param_inits = [], param_const = array<i1>} {
+^bb0(%x: f64):
+  %0 = act.softplus %x : f64
+  act.yield %0 : f64
+}
+
+// Two-operand smooth_max: (a - b) sigmoid(beta (a - b)) + b, no exp of beta*a.
+// CHECK-LABEL: act.activation @smooth_max2
+// CHECK: %[[D:.*]] = arith.subf %arg0, %arg1
+// CHECK: arith.mulf %arg2, %[[D]]
+// CHECK-NOT: act.smooth_max
+act.activation @smooth_max2 attributes {input_names = ["a", "b"], param_names = ["beta"],
+    param_shapes = [""], param_inits = [array<f64: 1.0>], param_const = array<i1: false>} {
+^bb0(%a: f64, %b: f64, %beta: f64):
+  %0 = act.smooth_max %a, %b beta %beta : f64
+  act.yield %0 : f64
+}
+
+// Three operands: the maximum of beta*ai is subtracted before exp.
+// CHECK-LABEL: act.activation @smooth_max3
+// CHECK: arith.maximumf
+// CHECK: arith.maximumf
+// CHECK: arith.subf
+// CHECK: math.exp
+act.activation @smooth_max3 attributes {input_names = ["a", "b", "c"], param_names = ["beta"],
+    param_shapes = [""], param_inits = [array<f64: 1.0>], param_const = array<i1: false>} {
+^bb0(%a: f64, %b: f64, %c: f64, %beta: f64):
+  %0 = act.smooth_max %a, %b, %c beta %beta : f64
+  act.yield %0 : f64
+}
+
+// pwl: segment index clamped with NaN-ignoring maxnum/minnum, then table loads.
+// CHECK-LABEL: act.activation @pwl
+// CHECK: math.floor
+// CHECK: arith.maxnumf
+// CHECK: arith.minnumf
+// CHECK: arith.fptosi
+// CHECK: memref.load %arg1
+// CHECK-DAG: arith.cmpf olt, %arg0, %arg2
+// CHECK-DAG: arith.cmpf ogt, %arg0, %arg3
+act.activation @pwl attributes {input_names = ["x"], param_names = ["y", "bl", "br", "kl", "kr"],
+    param_shapes = ["C,5", "", "", "", ""], param_inits = [array<f64>, array<f64>, array<f64>,
+    array<f64>, array<f64>], param_const = array<i1: false, false, false, false, false>} {
+^bb0(%x: f64, %y: memref<5xf64>, %bl: f64, %br: f64, %kl: f64, %kr: f64):
+  %0 = act.pwl %x, %y, %bl, %br, %kl, %kr : f64, memref<5xf64>
+  act.yield %0 : f64
+}
+
+// gate expands through sigmoid.
+// CHECK-LABEL: act.activation @gate
+// CHECK: math.exp
+// CHECK-NOT: act.gate
+// CHECK-NOT: act.sigmoid
+act.activation @gate attributes {input_names = ["x"], param_names = [], param_shapes = [],
+    param_inits = [], param_const = array<i1>} {
+^bb0(%x: f64):
+  %0 = act.gate %x, %x : f64
+  act.yield %0 : f64
+}
