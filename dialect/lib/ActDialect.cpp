@@ -20,3 +20,27 @@ Operation *act::ActDialect::materializeConstant(OpBuilder &builder, Attribute va
     return builder.create<arith::ConstantOp>(loc, type, floatAttr);
   return nullptr;
 }
+
+namespace {
+/// v * sigmoid(g) (either operand order) -> act.gate(v, g): gating is one op, so its
+/// derivative and its stable expansion apply to every spelling of Swish-like units.
+struct MulSigmoidToGate : OpRewritePattern<arith::MulFOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(arith::MulFOp mul,
+                                PatternRewriter &rewriter) const override {
+    for (unsigned i = 0; i < 2; ++i) {
+      auto sig = mul->getOperand(i).getDefiningOp<act::SigmoidOp>();
+      if (!sig)
+        continue;
+      rewriter.replaceOpWithNewOp<act::GateOp>(mul, mul->getOperand(1 - i),
+                                               sig.getInput());
+      return success();
+    }
+    return failure();
+  }
+};
+} // namespace
+
+void act::ActDialect::getCanonicalizationPatterns(RewritePatternSet &results) const {
+  results.add<MulSigmoidToGate>(getContext());
+}

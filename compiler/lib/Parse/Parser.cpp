@@ -308,9 +308,9 @@ private:
   // ---- expressions -------------------------------------------------------------------
   /// Counts parser recursion; every recursive cycle passes through parseUnary.
   struct DepthGuard {
-    unsigned &d;
-    explicit DepthGuard(unsigned &d) : d(d) { ++d; }
-    ~DepthGuard() { --d; }
+    unsigned &depth;
+    explicit DepthGuard(unsigned &d) : depth(d) { ++depth; }
+    ~DepthGuard() { --depth; }
   };
 
   ast::ExprPtr makeNode(ast::Expr::Kind k, const Token &t) {

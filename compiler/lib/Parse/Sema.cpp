@@ -378,6 +378,7 @@ private:
       c = join(c, checkExpr(*a, false));
 
     std::unordered_set<std::string> named;
+    bool misnamed = false; // then "has no initial value" would only repeat the error
     for (const ast::NamedArg &n : e.named) {
       const ast::Param *p = param(calleeIndex, n.name);
       if (!p) {
@@ -385,6 +386,7 @@ private:
         for (const ast::Param &q : callee.params)
           cands.push_back(q.name);
         std::string m = closestMatch(n.name, cands);
+        misnamed = true;
         d_.error(n.loc, cname + " has no parameter " + quoted(n.name) +
                             (m.empty() ? "" : "; did you mean " + quoted(m) + "?"));
         c = join(c, checkExpr(*n.value, false));
@@ -428,7 +430,7 @@ private:
         }
         continue;
       }
-      if (p.init.empty())
+      if (p.init.empty() && !misnamed)
         d_.error(e.loc, cname + " parameter " + quoted(p.name) +
                             " has no initial value; pass it as " + callee.name + "(...; " +
                             p.name + " = ...)");
@@ -468,11 +470,20 @@ ast::File parseAndCheck(std::string_view source, const std::string &filename,
   ast::File file;
   *file.name = filename;
   file.source = std::string(source);
+  const size_t first = diags.size();
   detail::DiagSink sink(source, filename, diags);
   std::vector<std::string> broken;
   detail::parseFile(source, file, sink, broken);
   if (!sink.full())
     detail::check(file, broken, sink);
+  // Report in source order (syntax errors were found in a first pass); the
+  // position-less "too many errors" note stays last.
+  auto end = diags.end();
+  if (end - diags.begin() > (long)first && diags.back().line == 0)
+    --end;
+  std::stable_sort(diags.begin() + first, end, [](const Diagnostic &x, const Diagnostic &y) {
+    return x.line != y.line ? x.line < y.line : x.column < y.column;
+  });
   return file;
 }
 

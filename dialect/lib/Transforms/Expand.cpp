@@ -15,6 +15,8 @@ namespace act {
 } // namespace act
 
 namespace {
+using P = arith::CmpFPredicate;
+
 /// Terse arithmetic on scalar floats of one type, so rules read like the math.
 struct Arith {
   PatternRewriter &b;
@@ -42,6 +44,16 @@ struct Arith {
     return b.create<arith::SelectOp>(loc, cond, x, y);
   }
   Value sigmoid(Value x) { return b.create<SigmoidOp>(loc, x); }
+  /// v * s where a saturated factor wins over an infinite one: when the product is
+  /// NaN but neither factor is (inf * 0), the result is 0, the limit of a gate that
+  /// closes faster than its input grows. NaN inputs still propagate.
+  Value gateMul(Value v, Value s) {
+    Value r = mul(v, s);
+    Value nan = cmp(P::UNO, r, r);
+    Value ordered = cmp(P::ORD, v, s);
+    Value infTimesZero = b.create<arith::AndIOp>(loc, nan, ordered);
+    return select(infTimesZero, c(0), r);
+  }
   Value relu6(Value x) { return min(max(x, c(0)), c(6)); }
 };
 
@@ -58,14 +70,12 @@ struct ExpandPattern : OpRewritePattern<OpT> {
   Rule rule;
 };
 
-using P = arith::CmpFPredicate;
-
 /// smooth_max(a1..an; beta) = sum(ai wi) / sum(wi), wi = exp(beta ai - max_j beta aj).
 /// For n = 2 the same value is (a1 - a2) sigmoid(beta (a1 - a2)) + a2.
 Value smoothMax(ValueRange in, Value beta, Arith &a) {
   if (in.size() == 2) {
     Value d = a.sub(in[0], in[1]);
-    return a.add(a.mul(d, a.sigmoid(a.mul(beta, d))), in[1]);
+    return a.add(a.gateMul(d, a.sigmoid(a.mul(beta, d))), in[1]);
   }
   SmallVector<Value> z;
   for (Value v : in)
@@ -108,13 +118,13 @@ void addRules(RewritePatternSet &patterns) {
   // hard_swish(x) = x * relu6(x + 3) / 6
   patterns.add<ExpandPattern<HardSwishOp>>(ctx, [](HardSwishOp op, Arith &a) {
     Value x = op.getInput();
-    return a.div(a.mul(x, a.relu6(a.add(x, a.c(3)))), a.c(6));
+    return a.gateMul(x, a.div(a.relu6(a.add(x, a.c(3))), a.c(6)));
   });
   // gelu(x) = 0.5 x (1 + erf(x / sqrt 2))
   patterns.add<ExpandPattern<GeluOp>>(ctx, [](GeluOp op, Arith &a) {
     Value x = op.getInput();
     Value erf = a.b.create<math::ErfOp>(a.loc, a.mul(x, a.c(M_SQRT1_2)));
-    return a.mul(a.mul(a.c(0.5), x), a.add(a.c(1), erf));
+    return a.gateMul(x, a.mul(a.c(0.5), a.add(a.c(1), erf)));
   });
   // gelu_tanh(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
   patterns.add<ExpandPattern<GeluTanhOp>>(ctx, [](GeluTanhOp op, Arith &a) {
@@ -122,7 +132,7 @@ void addRules(RewritePatternSet &patterns) {
     Value x3 = a.mul(a.mul(x, x), x);
     Value inner = a.mul(a.c(std::sqrt(2.0 / M_PI)), a.add(x, a.mul(a.c(0.044715), x3)));
     Value t = a.b.create<math::TanhOp>(a.loc, inner);
-    return a.mul(a.mul(a.c(0.5), x), a.add(a.c(1), t));
+    return a.gateMul(x, a.mul(a.c(0.5), a.add(a.c(1), t)));
   });
   // sinc(x) = sin(x) / x, sinc(0) = 1
   patterns.add<ExpandPattern<SincOp>>(ctx, [](SincOp op, Arith &a) {
@@ -143,11 +153,11 @@ void addRules(RewritePatternSet &patterns) {
   });
   // gate(v, g) = v * sigmoid(g)
   patterns.add<ExpandPattern<GateOp>>(ctx, [](GateOp op, Arith &a) {
-    return a.mul(op.getValue(), a.sigmoid(op.getGate()));
+    return a.gateMul(op.getValue(), a.sigmoid(op.getGate()));
   });
   // hard_gate(v, g) = v * relu6(g + 3) / 6
   patterns.add<ExpandPattern<HardGateOp>>(ctx, [](HardGateOp op, Arith &a) {
-    return a.div(a.mul(op.getValue(), a.relu6(a.add(op.getGate(), a.c(3)))), a.c(6));
+    return a.gateMul(op.getValue(), a.div(a.relu6(a.add(op.getGate(), a.c(3))), a.c(6)));
   });
   // clamp(v, lo, hi) = minimum(maximum(v, lo), hi)
   patterns.add<ExpandPattern<ClampOp>>(ctx, [](ClampOp op, Arith &a) {

@@ -23,6 +23,7 @@ def Act_Dialect : Dialect {
   }];
   let cppNamespace = "::act";
   let hasConstantMaterializer = 1;
+  let hasCanonicalizer = 1;
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect",
                            "mlir::memref::MemRefDialect"];
 }
