@@ -83,3 +83,21 @@ act.activation @fold_families attributes {input_names = ["x"], param_names = [],
   %4 = arith.addf %3, %2 : f64
   act.yield %0, %1, %2, %4 : f64, f64, f64, f64
 }
+
+// -----
+
+// v * sigmoid(g) in either order becomes act.gate(v, g).
+// CHECK-LABEL: act.activation @gate_from_mul
+// CHECK: %[[G1:.*]] = act.gate %arg0, %arg1 : f64
+// CHECK: %[[G2:.*]] = act.gate %arg0, %arg0 : f64
+// CHECK-NOT: act.sigmoid
+act.activation @gate_from_mul attributes {input_names = ["x"], param_names = ["b"],
+    param_shapes = [""], param_inits = [array<f64: 1.0>], param_const = array<i1: false>} {
+^bb0(%x: f64, %b: f64):
+  %0 = act.sigmoid %b : f64
+  %1 = arith.mulf %x, %0 : f64
+  %2 = act.sigmoid %x : f64
+  %3 = arith.mulf %2, %x : f64
+  %4 = arith.addf %1, %3 : f64
+  act.yield %4 : f64
+}
