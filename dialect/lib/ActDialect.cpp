@@ -44,3 +44,5 @@ struct MulSigmoidToGate : OpRewritePattern<arith::MulFOp> {
 void act::ActDialect::getCanonicalizationPatterns(RewritePatternSet &results) const {
   results.add<MulSigmoidToGate>(getContext());
 }
+
+#include "act/Dialect/ActInterfaces.cpp.inc"

@@ -45,7 +45,7 @@ std::unique_ptr<KernelSet> KernelSet::build(ModuleOp actModule, const std::strin
   builder.setInsertionPointToEnd(module->getBody());
   builder.clone(*act.getOperation());
 
-  if (failed(lowerToKernels(*module, KernelOptions{})) ||
+  if (failed(differentiate(*module, 1)) || failed(lowerToKernels(*module, KernelOptions{})) ||
       failed(lowerToLLVMDialect(*module)))
     throw CompileError(diags);
 
@@ -70,10 +70,15 @@ std::unique_ptr<KernelSet> KernelSet::build(ModuleOp actModule, const std::strin
   const char *dtypes[2] = {"f32", "f64"}, *layouts[2] = {"ncs", "nsc"};
   for (int d = 0; d < 2; ++d)
     for (int l = 0; l < 2; ++l) {
-      auto fn = set->engine->lookupPacked(kernelName(name, "fwd", dtypes[d], layouts[l]));
-      if (!fn)
-        throw Error("internal: kernel missing: " + llvm::toString(fn.takeError()));
-      set->fwd[d][l] = *fn;
+      auto lookup = [&](const char *kind) {
+        auto fn = set->engine->lookupPacked(kernelName(name, kind, dtypes[d], layouts[l]));
+        if (!fn)
+          throw Error("internal: kernel missing: " + llvm::toString(fn.takeError()));
+        return *fn;
+      };
+      set->fwd[d][l] = lookup("fwd");
+      set->bwd[d][l] = lookup("bwd");
+      set->fwdbwd[d][l] = lookup("fwdbwd");
     }
   return set;
 }

@@ -29,11 +29,14 @@ public:
   PackedKernel forward(DType dtype, Layout layout) const {
     return fwd[dtype == DType::F64][layout == Layout::NSC];
   }
+  PackedKernel backward(DType dtype, Layout layout, bool withForward) const {
+    return (withForward ? fwdbwd : bwd)[dtype == DType::F64][layout == Layout::NSC];
+  }
 
 private:
   KernelSet() = default;
   std::unique_ptr<mlir::ExecutionEngine> engine;
-  PackedKernel fwd[2][2] = {};
+  PackedKernel fwd[2][2] = {}, bwd[2][2] = {}, fwdbwd[2][2] = {};
 };
 
 } // namespace act::detail

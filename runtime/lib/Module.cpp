@@ -186,31 +186,54 @@ struct MemRefArg {
   int64_t offset = 0, size, stride = 1;
 };
 
-template <typename T>
-void runForward(Activation::Impl &impl, DType dtype, const TensorShape &shape,
-                const void *const *inputs, void *y, const void *const *params) {
+/// Builds a kernel's packed argument list: memrefs first, in signature order.
+class KernelCall {
+public:
+  void add(const void *p, int64_t size) {
+    void *ptr = const_cast<void *>(p);
+    bufs.push_back(MemRefArg{ptr, ptr, 0, size, 1});
+  }
+  void run(detail::PackedKernel fn, const TensorShape &shape) {
+    int64_t rows = shape.layout == Layout::NCS ? shape.n * shape.c : shape.n * shape.s;
+    int64_t dims[5] = {shape.n, shape.c, shape.s, 0, rows};
+    std::vector<void *> args;
+    for (MemRefArg &m : bufs)
+      for (void *field : {(void *)&m.allocated, (void *)&m.aligned, (void *)&m.offset,
+                          (void *)&m.size, (void *)&m.stride})
+        args.push_back(field);
+    for (int64_t &d : dims)
+      args.push_back(&d);
+    fn(args.data());
+  }
+
+private:
+  std::vector<MemRefArg> bufs;
+};
+
+/// Checks extents and input pointers; false when there is nothing to do.
+bool checkCall(const Activation::Impl &impl, const TensorShape &shape,
+               const void *const *inputs, std::initializer_list<const void *> outputs) {
   if (shape.n < 0 || shape.c < 0 || shape.s < 0)
     throw Error("'" + impl.name + "': tensor extents must not be negative");
-  int64_t count = shape.numElements();
-  if (count == 0)
-    return;
-  if (!inputs || !y)
-    throw Error("'" + impl.name + "': inputs and output must not be null");
+  if (shape.numElements() == 0)
+    return false;
+  if (!inputs)
+    throw Error("'" + impl.name + "': inputs must not be null");
+  for (const void *o : outputs)
+    if (!o)
+      throw Error("'" + impl.name + "': output buffers must not be null");
   for (size_t i = 0; i < impl.inputs.size(); ++i)
     if (!inputs[i])
       throw Error("'" + impl.name + "': input '" + impl.inputs[i] + "' is null");
+  return true;
+}
 
-  // Parameters left null take their initial values.
-  std::vector<std::vector<T>> defaults(impl.params.size());
-  std::vector<MemRefArg> bufs;
-  bufs.reserve(impl.inputs.size() + 1 + impl.params.size());
-  auto add = [&](const void *p, int64_t size) {
-    void *ptr = const_cast<void *>(p);
-    bufs.push_back(MemRefArg{ptr, ptr, 0, size, 1});
-  };
-  for (size_t i = 0; i < impl.inputs.size(); ++i)
-    add(inputs[i], count);
-  add(y, count);
+/// Adds every parameter buffer; parameters left null take their initial values,
+/// materialised in `defaults`.
+template <typename T>
+void addParams(KernelCall &call, const Activation::Impl &impl, const TensorShape &shape,
+               const void *const *params, std::vector<std::vector<T>> &defaults) {
+  defaults.resize(impl.params.size());
   for (size_t p = 0; p < impl.params.size(); ++p) {
     const ParamInfo &info = impl.params[p];
     const void *data = params ? params[p] : nullptr;
@@ -222,23 +245,89 @@ void runForward(Activation::Impl &impl, DType dtype, const TensorShape &shape,
       defaults[p].assign(init.begin(), init.end());
       data = defaults[p].data();
     }
-    add(data, info.numValues(shape));
+    call.add(data, info.numValues(shape));
   }
+}
 
-  const detail::KernelSet &kernels = impl.getKernels();
-  detail::PackedKernel fn = kernels.forward(dtype, shape.layout);
-  int64_t rows = shape.layout == Layout::NCS ? shape.n * shape.c : shape.n * shape.s;
-  int64_t dims[5] = {shape.n, shape.c, shape.s, 0, rows};
-  std::vector<void *> args;
-  for (MemRefArg &m : bufs)
-    for (void *field : {(void *)&m.allocated, (void *)&m.aligned, (void *)&m.offset,
-                        (void *)&m.size, (void *)&m.stride})
-      args.push_back(field);
-  for (int64_t &d : dims)
-    args.push_back(&d);
-  fn(args.data());
+template <typename T>
+void runForward(Activation::Impl &impl, DType dtype, const TensorShape &shape,
+                const void *const *inputs, void *y, const void *const *params) {
+  if (!checkCall(impl, shape, inputs, {y}))
+    return;
+  KernelCall call;
+  for (size_t i = 0; i < impl.inputs.size(); ++i)
+    call.add(inputs[i], shape.numElements());
+  call.add(y, shape.numElements());
+  std::vector<std::vector<T>> defaults;
+  addParams<T>(call, impl, shape, params, defaults);
+  call.run(impl.getKernels().forward(dtype, shape.layout), shape);
+}
+
+template <typename T>
+void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &shape,
+                 const void *const *inputs, const void *dy, void *const *dinputs,
+                 void *const *dparams, const void *const *params, void *y) {
+  if (!checkCall(impl, shape, inputs, {dy, dinputs}))
+    return;
+  int64_t count = shape.numElements();
+  KernelCall call;
+  for (size_t i = 0; i < impl.inputs.size(); ++i)
+    call.add(inputs[i], count);
+  if (y)
+    call.add(y, count);
+  call.add(dy, count);
+  for (size_t i = 0; i < impl.inputs.size(); ++i) {
+    if (!dinputs[i])
+      throw Error("'" + impl.name + "': the gradient buffer for input '" +
+                  impl.inputs[i] + "' is null");
+    call.add(dinputs[i], count);
+  }
+  std::vector<std::vector<T>> defaults;
+  addParams<T>(call, impl, shape, params, defaults);
+  // Gradients accumulate in double, then round once into the caller's buffers.
+  std::vector<std::vector<double>> acc;
+  std::vector<size_t> learnable;
+  for (size_t p = 0; p < impl.params.size(); ++p)
+    if (!impl.params[p].isConst) {
+      acc.emplace_back((size_t)impl.params[p].numValues(shape), 0.0);
+      learnable.push_back(p);
+    }
+  for (std::vector<double> &a : acc)
+    call.add(a.data(), (int64_t)a.size());
+  call.run(impl.getKernels().backward(dtype, shape.layout, y != nullptr), shape);
+  for (size_t j = 0; j < learnable.size(); ++j) {
+    T *out = dparams ? static_cast<T *>(dparams[learnable[j]]) : nullptr;
+    if (out)
+      for (size_t k = 0; k < acc[j].size(); ++k)
+        out[k] = (T)acc[j][k];
+  }
 }
 } // namespace
+
+void Activation::backward(DType dtype, const TensorShape &shape, const void *const *inputs,
+                          const void *dy, void *const *dinputs, void *const *dparams,
+                          const void *const *params, void *y) const {
+  if (dtype == DType::F32)
+    runBackward<float>(*impl, dtype, shape, inputs, dy, dinputs, dparams, params, y);
+  else
+    runBackward<double>(*impl, dtype, shape, inputs, dy, dinputs, dparams, params, y);
+}
+
+void Activation::backward(const TensorShape &shape, const float *const *inputs,
+                          const float *dy, float *const *dinputs, float *const *dparams,
+                          const float *const *params, float *y) const {
+  backward(DType::F32, shape, reinterpret_cast<const void *const *>(inputs), dy,
+           reinterpret_cast<void *const *>(dinputs), reinterpret_cast<void *const *>(dparams),
+           reinterpret_cast<const void *const *>(params), y);
+}
+
+void Activation::backward(const TensorShape &shape, const double *const *inputs,
+                          const double *dy, double *const *dinputs, double *const *dparams,
+                          const double *const *params, double *y) const {
+  backward(DType::F64, shape, reinterpret_cast<const void *const *>(inputs), dy,
+           reinterpret_cast<void *const *>(dinputs), reinterpret_cast<void *const *>(dparams),
+           reinterpret_cast<const void *const *>(params), y);
+}
 
 void Activation::forward(DType dtype, const TensorShape &shape, const void *const *inputs,
                          void *y, const void *const *params) const {

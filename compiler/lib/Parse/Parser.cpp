@@ -317,14 +317,58 @@ private:
     return std::make_unique<ast::Expr>(k, locOf(t));
   }
 
+  // Error reporters for the recursive expression functions live out of line, so that
+  // their message strings do not enlarge every recursive stack frame.
+  enum class ExprError { TooDeep, TooLarge, Chained, NoExpr, UnclosedParen, LetName,
+                         LetAssign, LetIn, ArgSeparator, NamedSeparator };
+  [[gnu::noinline]] void exprError(ExprError what, const Token *a = nullptr,
+                                   const Token *b = nullptr) {
+    auto pos = [](const Token &t) { return std::to_string(t.line) + ":" + std::to_string(t.col); };
+    switch (what) {
+    case ExprError::TooDeep:
+      error(cur(), "expression nested too deeply (more than " + std::to_string(kMaxNesting) +
+                       " levels)");
+      break;
+    case ExprError::TooLarge:
+      error(*a, "expression too large (more than " + std::to_string(kMaxHeight) +
+                    " levels of operators); split it with 'let'");
+      break;
+    case ExprError::Chained:
+      error(cur(), "comparisons cannot be chained; select takes one comparison such as x > 0");
+      break;
+    case ExprError::NoExpr:
+      errorHere("expected an expression");
+      break;
+    case ExprError::UnclosedParen:
+      errorHere("expected ')' to match the '(' at " + pos(*a));
+      break;
+    case ExprError::LetName:
+      errorHere("expected a name after 'let'");
+      break;
+    case ExprError::LetAssign:
+      errorHere("expected '=' after 'let " + std::string(a->text) + "'");
+      break;
+    case ExprError::LetIn:
+      errorHere("expected 'in' after the value of 'let " + std::string(a->text) + " = ...'");
+      break;
+    case ExprError::ArgSeparator:
+    case ExprError::NamedSeparator:
+      errorHere(std::string(what == ExprError::NamedSeparator ? "expected ',' or ')'"
+                                                              : "expected ',', ';' or ')'") +
+                " in the arguments of " + quoted(a->text) + " (opened at " + pos(*b) + ")");
+      break;
+    }
+  }
+
   /// Builds `op(lhs, rhs)`, failing when the tree would grow too tall.
   Node binary(ast::Expr::Kind k, const Token &op, Node lhs, Node rhs) {
-    Node n{makeNode(k, op), 1 + std::max(lhs.h, rhs.h)};
-    if (n.h > kMaxHeight) {
-      error(op, "expression too large (more than " + std::to_string(kMaxHeight) +
-                    " levels of operators); split it with 'let'");
+    unsigned h = 1 + std::max(lhs.h, rhs.h);
+    if (h > kMaxHeight) {
+      exprError(ExprError::TooLarge, &op);
       return {};
     }
+    Node n{makeNode(k, op), h};
+    n.e->args.reserve(2);
     n.e->args.push_back(std::move(lhs.e));
     n.e->args.push_back(std::move(rhs.e));
     return n;
@@ -334,20 +378,18 @@ private:
     Node lhs = parseAdditive();
     if (!lhs)
       return {};
-    ast::CmpKind ck;
-    if (!cmpKind(cur().kind, ck))
+    ast::CmpKind kind;
+    if (!cmpKind(cur().kind, kind))
       return lhs;
     const Token &op = bump();
     Node rhs = parseAdditive();
     if (!rhs)
       return {};
-    if (cmpKind(cur().kind, ck)) {
-      error(cur(), "comparisons cannot be chained; select takes one comparison such as "
-                   "x > 0");
+    ast::CmpKind next;
+    if (cmpKind(cur().kind, next)) {
+      exprError(ExprError::Chained);
       return {};
     }
-    ast::CmpKind kind;
-    cmpKind(op.kind, kind);
     Node n = binary(ast::Expr::Kind::Cmp, op, std::move(lhs), std::move(rhs));
     if (n)
       n.e->cmp = kind;
@@ -395,8 +437,7 @@ private:
   Node parseUnary() {
     DepthGuard guard(depth_);
     if (depth_ > kMaxNesting) {
-      error(cur(), "expression nested too deeply (more than " +
-                       std::to_string(kMaxNesting) + " levels)");
+      exprError(ExprError::TooDeep);
       return {};
     }
     if (at(Tok::Minus)) {
@@ -447,15 +488,16 @@ private:
       Node inner = parseExpr();
       if (!inner)
         return {};
-      if (!expect(Tok::RParen, "expected ')' to match the '(' at " + std::to_string(t.line) +
-                                   ":" + std::to_string(t.col)))
+      if (!accept(Tok::RParen)) {
+        exprError(ExprError::UnclosedParen, &t);
         return {};
+      }
       return inner;
     }
     case Tok::KwLet:
       return parseLet();
     default:
-      errorHere("expected an expression");
+      exprError(ExprError::NoExpr);
       return {};
     }
   }
@@ -463,31 +505,55 @@ private:
   Node parseLet() {
     bump(); // 'let'
     if (!at(Tok::Ident)) {
-      errorHere("expected a name after 'let'");
+      exprError(ExprError::LetName);
       return {};
     }
     const Token &nameTok = bump();
-    std::string name(nameTok.text);
-    if (!expect(Tok::Assign, "expected '=' after 'let " + name + "'"))
+    if (!accept(Tok::Assign)) {
+      exprError(ExprError::LetAssign, &nameTok);
       return {};
+    }
     Node value = parseExpr();
     if (!value)
       return {};
-    if (!expect(Tok::KwIn, "expected 'in' after the value of 'let " + name + " = ...'"))
+    if (!accept(Tok::KwIn)) {
+      exprError(ExprError::LetIn, &nameTok);
       return {};
+    }
     Node body = parseExpr();
     if (!body)
       return {};
-    Node n{makeNode(ast::Expr::Kind::Let, nameTok), 1 + std::max(value.h, body.h)};
-    if (n.h > kMaxHeight) {
-      error(nameTok, "expression too large (more than " + std::to_string(kMaxHeight) +
-                         " levels of operators)");
+    unsigned h = 1 + std::max(value.h, body.h);
+    if (h > kMaxHeight) {
+      exprError(ExprError::TooLarge, &nameTok);
       return {};
     }
-    n.e->name = std::move(name);
+    Node n{makeNode(ast::Expr::Kind::Let, nameTok), h};
+    n.e->name = std::string(nameTok.text);
+    n.e->args.reserve(2);
     n.e->args.push_back(std::move(value.e));
     n.e->args.push_back(std::move(body.e));
     return n;
+  }
+
+  /// After an argument: ',' (another argument must follow), or the end of the list.
+  /// Returns 1 to go on, 0 at the end, -1 after an error.
+  int separator(bool afterSemi, const Token &nameTok, const Token &open) {
+    if (accept(Tok::Comma))
+      return 1;
+    if (at(Tok::RParen) || (!afterSemi && at(Tok::Semi)))
+      return 0;
+    exprError(afterSemi ? ExprError::NamedSeparator : ExprError::ArgSeparator, &nameTok, &open);
+    return -1;
+  }
+
+  /// Adds one argument's height to its call's; false (after an error) when too tall.
+  bool grow(Node &call, unsigned h, const Token &nameTok) {
+    call.h = std::max(call.h, h + 1);
+    if (call.h <= kMaxHeight)
+      return true;
+    exprError(ExprError::TooLarge, &nameTok);
+    return false;
   }
 
   /// NAME '(' [expr (',' expr)*] [';' item (',' item)*] ')' where an item is
@@ -497,37 +563,16 @@ private:
     const Token &open = bump(); // '('
     Node call{makeNode(ast::Expr::Kind::Call, nameTok), 1};
     call.e->name = std::string(nameTok.text);
-    const std::string where = "in the arguments of " + quoted(nameTok.text);
-    auto grow = [&](unsigned h) {
-      call.h = std::max(call.h, h + 1);
-      if (call.h <= kMaxHeight)
-        return true;
-      error(nameTok, "expression too large (more than " + std::to_string(kMaxHeight) +
-                         " levels of operators)");
-      return false;
-    };
-    // After an argument: ',' (another argument must follow), or the end of the list.
-    // Returns 1 to go on, 0 at the end, -1 after an error.
-    auto separator = [&](bool afterSemi) {
-      if (accept(Tok::Comma))
-        return 1;
-      if (at(Tok::RParen) || (!afterSemi && at(Tok::Semi)))
-        return 0;
-      errorHere(std::string(afterSemi ? "expected ',' or ')' " : "expected ',', ';' or ')' ") +
-                where + " (opened at " + std::to_string(open.line) + ":" +
-                std::to_string(open.col) + ")");
-      return -1;
-    };
 
     // Every pass consumes tokens or fails, so these loops terminate.
     if (!at(Tok::RParen) && !at(Tok::Semi)) {
       int more = 1;
       while (more == 1) {
         Node a = parseExpr();
-        if (!a || !grow(a.h))
+        if (!a || !grow(call, a.h, nameTok))
           return {};
         call.e->args.push_back(std::move(a.e));
-        if ((more = separator(false)) < 0)
+        if ((more = separator(false, nameTok, open)) < 0)
           return {};
       }
     }
@@ -535,20 +580,19 @@ private:
       call.e->hasSemicolon = true;
       int more = at(Tok::RParen) ? 0 : 1;
       while (more == 1) {
+        const Token *argName = nullptr;
         if (at(Tok::Ident) && peekTok(1).kind == Tok::Assign) {
-          const Token &argName = bump();
+          argName = &bump();
           bump(); // '='
-          Node v = parseExpr();
-          if (!v || !grow(v.h))
-            return {};
-          call.e->named.push_back({std::string(argName.text), locOf(argName), std::move(v.e)});
-        } else {
-          Node a = parseExpr();
-          if (!a || !grow(a.h))
-            return {};
-          call.e->trailing.push_back(std::move(a.e));
         }
-        if ((more = separator(true)) < 0)
+        Node a = parseExpr();
+        if (!a || !grow(call, a.h, nameTok))
+          return {};
+        if (argName)
+          call.e->named.push_back({std::string(argName->text), locOf(*argName), std::move(a.e)});
+        else
+          call.e->trailing.push_back(std::move(a.e));
+        if ((more = separator(true, nameTok, open)) < 0)
           return {};
       }
     }

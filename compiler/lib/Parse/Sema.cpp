@@ -24,7 +24,9 @@ std::string closestMatch(const std::string &name,
     size_t diff = c.size() > name.size() ? c.size() - name.size() : name.size() - c.size();
     if (diff >= bestDist) // the distance is at least the length difference
       continue;
-    // Levenshtein distance with two rows.
+    // Optimal string alignment distance (Levenshtein plus adjacent swaps, so
+    // 'alpah' is one edit from 'alpha'), with three rows.
+    std::vector<size_t> prev2(c.size() + 1, 0);
     prev.assign(c.size() + 1, 0);
     row.assign(c.size() + 1, 0);
     for (size_t j = 0; j <= c.size(); ++j)
@@ -34,7 +36,10 @@ std::string closestMatch(const std::string &name,
       for (size_t j = 1; j <= c.size(); ++j) {
         size_t sub = prev[j - 1] + (name[i - 1] == c[j - 1] ? 0 : 1);
         row[j] = std::min({prev[j] + 1, row[j - 1] + 1, sub});
+        if (i > 1 && j > 1 && name[i - 1] == c[j - 2] && name[i - 2] == c[j - 1])
+          row[j] = std::min(row[j], prev2[j - 2] + 1);
       }
+      prev2 = prev;
       std::swap(prev, row);
     }
     if (prev[c.size()] < bestDist) { // strict: the first of equals wins
@@ -108,10 +113,10 @@ public:
       lets_.clear();
       Cost c = def.body ? checkExpr(*def.body, false) : Cost{};
       if (!c.tooLarge && (c.height > kMaxInlinedHeight || c.size > kMaxInlinedSize)) {
-        d_.error(def.loc, quoted(def.name) +
-                              " is too large once the definitions it calls are inlined (limits: " +
-                              std::to_string((long)kMaxInlinedHeight) + " levels, " +
-                              std::to_string((long)kMaxInlinedSize) + " operations)");
+        d_.error(def.loc, quoted(def.name) + " is too large: more than " +
+                              std::to_string((long)kMaxInlinedSize) + " operations or " +
+                              std::to_string((long)kMaxInlinedHeight) +
+                              " levels of nesting once the definitions it calls are inlined");
         c.tooLarge = true;
       }
       costs_[i] = c;
@@ -169,7 +174,7 @@ private:
       return {};
     case K::Cmp:
       if (!allowCmp)
-        d_.error(e.loc, "comparisons are only allowed as the condition of select");
+        reportCmp(e);
       [[fallthrough]];
     case K::Neg:
     case K::Add:
@@ -200,7 +205,13 @@ private:
   }
   static Cost bump(Cost c) { return {c.height + 1, c.size + 1, c.tooLarge}; }
 
-  void checkVar(const ast::Expr &e) {
+  // Everything that builds a message is out of line (noinline), so that the recursive
+  // walk checkExpr -> checkCall -> checkArgs -> checkExpr keeps small stack frames.
+  [[gnu::noinline]] void reportCmp(const ast::Expr &e) {
+    d_.error(e.loc, "comparisons are only allowed as the condition of select");
+  }
+
+  [[gnu::noinline]] void checkVar(const ast::Expr &e) {
     if (isKnownVar(e.name)) {
       if (tableParam(e))
         d_.error(e.loc, "table parameter " + quoted(e.name) +
@@ -245,12 +256,40 @@ private:
     return c;
   }
 
-  Cost checkCall(const ast::Expr &e) {
-    if (const Builtin *b = findBuiltin(e.name))
-      return bump(checkBuiltin(e, *b));
+  [[gnu::noinline]] Cost checkCall(const ast::Expr &e) {
+    if (const Builtin *b = findBuiltin(e.name)) {
+      const bool ok = checkBuiltinArity(e, *b);
+      if (ok)
+        reportSelectPwl(e, *b);
+      const bool pwl = b->name == "pwl";
+      return bump(checkArgs(e, b->name == "select", pwl ? (ok ? 1 : 2) : 0));
+    }
     long idx = defIndex(e.name);
-    if (idx >= 0 && (size_t)idx < cur_)
-      return checkUserCall(e, (size_t)idx);
+    if (idx >= 0 && (size_t)idx < cur_) {
+      reportUserCall(e, (size_t)idx);
+      Cost c;
+      for (const ast::ExprPtr &a : e.args)
+        c = join(c, checkExpr(*a, false));
+      for (const ast::ExprPtr &a : e.trailing)
+        c = join(c, checkExpr(*a, false));
+      // Table bindings were checked by reportUserCall; they are names, not values.
+      for (const ast::NamedArg &n : e.named) {
+        const ast::Param *p = param((size_t)idx, n.name);
+        if (!p || p->shape.tableLen == 0)
+          c = join(c, checkExpr(*n.value, false));
+      }
+      const Cost &callee = costs_[(size_t)idx];
+      c.height += callee.height;
+      c.size += callee.size;
+      c.tooLarge |= callee.tooLarge;
+      return bump(c);
+    }
+    reportBadCallee(e, idx);
+    return bump(checkArgs(e, false, 0));
+  }
+
+  /// A call to something that is not a builtin or an earlier definition.
+  [[gnu::noinline]] void reportBadCallee(const ast::Expr &e, long idx) {
     if (idx >= 0 && (size_t)idx == cur_)
       d_.error(e.loc, quoted(e.name) + " cannot call itself: recursion is not allowed, "
                                        "only earlier definitions can be called");
@@ -272,11 +311,10 @@ private:
       d_.error(e.loc, "unknown function " + quoted(e.name) +
                           (m.empty() ? "" : "; did you mean " + quoted(m) + "?"));
     }
-    return bump(checkArgs(e, false, 0));
   }
 
   /// One arity error per call at most; returns whether the call's shape was fine.
-  bool checkBuiltinArity(const ast::Expr &e, const Builtin &b) {
+  [[gnu::noinline]] bool checkBuiltinArity(const ast::Expr &e, const Builtin &b) {
     const std::string name = quoted(b.name);
     const std::string sig(b.signature);
     const size_t n = e.args.size();
@@ -321,40 +359,31 @@ private:
     return true;
   }
 
-  Cost checkBuiltin(const ast::Expr &e, const Builtin &b) {
-    const bool ok = checkBuiltinArity(e, b);
-    const bool isSelect = b.name == "select", isPwl = b.name == "pwl";
-    if (ok && isSelect && e.args[0]->kind != ast::Expr::Kind::Cmp)
+  /// select's condition and pwl's table, once the arity is right.
+  [[gnu::noinline]] void reportSelectPwl(const ast::Expr &e, const Builtin &b) {
+    if (b.name == "select" && e.args[0]->kind != ast::Expr::Kind::Cmp)
       d_.error(startLoc(*e.args[0]),
                "select's first argument must be a comparison such as x > 0");
-    if (ok && isPwl) {
-      const ast::Expr &y = *e.trailing[0];
-      if (const ast::Param *p = tableParam(y)) {
-        if (p->shape.tableLen < 2)
-          d_.error(y.loc, "pwl's table " + quoted(p->name) +
-                              " needs at least 2 values, e.g. " + p->name + "[C,17]");
-      } else if (y.kind != ast::Expr::Kind::Var || isKnownVar(y.name)) {
-        std::string what =
-            y.kind == ast::Expr::Kind::Var ? "; " + quoted(y.name) + " is not a table" : "";
-        d_.error(startLoc(y), "pwl's first argument after ';' must be a table parameter "
-                              "such as y[C,17]" + what);
-        // Checked here so its own errors still appear, but not "only pwl's table".
-        if (y.kind != ast::Expr::Kind::Var)
-          checkExpr(y, false);
-        Cost c;
-        for (size_t i = 0; i < e.args.size(); ++i)
-          c = join(c, checkExpr(*e.args[i], false));
-        for (size_t i = 1; i < e.trailing.size(); ++i)
-          c = join(c, checkExpr(*e.trailing[i], false));
-        return c;
-      }
+    if (b.name != "pwl")
+      return;
+    const ast::Expr &y = *e.trailing[0];
+    if (const ast::Param *p = tableParam(y)) {
+      if (p->shape.tableLen < 2)
+        d_.error(y.loc, "pwl's table " + quoted(p->name) + " needs at least 2 values, e.g. " +
+                            p->name + "[C,17]");
+    } else if (y.kind != ast::Expr::Kind::Var || isKnownVar(y.name)) {
+      // (An unknown name is reported as such when the argument is checked.)
+      std::string what =
+          y.kind == ast::Expr::Kind::Var ? "; " + quoted(y.name) + " is not a table" : "";
+      d_.error(startLoc(y), "pwl's first argument after ';' must be a table parameter "
+                            "such as y[C,17]" + what);
     }
-    return checkArgs(e, isSelect, !ok && isPwl ? 2 : isPwl ? 1 : 0);
   }
 
-  Cost checkUserCall(const ast::Expr &e, size_t calleeIndex) {
+  /// Inputs, parameter bindings and table bindings of a call to an earlier definition
+  /// (the argument expressions themselves are checked by the caller).
+  [[gnu::noinline]] void reportUserCall(const ast::Expr &e, size_t calleeIndex) {
     const ast::Definition &callee = file_.defs[calleeIndex];
-    const Cost calleeCost = costs_[calleeIndex];
     const std::string cname = quoted(callee.name);
     if (e.args.size() != callee.inputs.size()) {
       std::string names;
@@ -371,12 +400,6 @@ private:
       d_.error(startLoc(*e.trailing[0]),
                "arguments after ';' must name a parameter of " + cname + example);
     }
-    Cost c;
-    for (const ast::ExprPtr &a : e.args)
-      c = join(c, checkExpr(*a, false));
-    for (const ast::ExprPtr &a : e.trailing)
-      c = join(c, checkExpr(*a, false));
-
     std::unordered_set<std::string> named;
     bool misnamed = false; // then "has no initial value" would only repeat the error
     for (const ast::NamedArg &n : e.named) {
@@ -389,7 +412,6 @@ private:
         misnamed = true;
         d_.error(n.loc, cname + " has no parameter " + quoted(n.name) +
                             (m.empty() ? "" : "; did you mean " + quoted(m) + "?"));
-        c = join(c, checkExpr(*n.value, false));
         continue;
       }
       if (!named.insert(n.name).second)
@@ -408,9 +430,7 @@ private:
                                   std::to_string(q->shape.tableLen) + ")"
                             : std::string()));
         }
-        continue;
       }
-      c = join(c, checkExpr(*n.value, false));
     }
 
     // Parameters not named are taken from the caller's same-named parameter, else their
@@ -435,10 +455,6 @@ private:
                             " has no initial value; pass it as " + callee.name + "(...; " +
                             p.name + " = ...)");
     }
-    c.height += calleeCost.height;
-    c.size += calleeCost.size;
-    c.tooLarge |= calleeCost.tooLarge;
-    return bump(c);
   }
 
   const ast::File &file_;

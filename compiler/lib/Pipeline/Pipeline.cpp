@@ -3,6 +3,7 @@
 
 #include "act/Conversion/Passes.h"
 #include "act/Dialect/ActPasses.h"
+#include "act/Dialect/Derivatives.h"
 #include "act/Gen/MLIRGen.h"
 #include "act/Parse/Parser.h"
 
@@ -29,6 +30,7 @@ void registerAllDialects(DialectRegistry &registry) {
   registry.insert<ActDialect, arith::ArithDialect, math::MathDialect,
                   memref::MemRefDialect, func::FuncDialect, scf::SCFDialect,
                   cf::ControlFlowDialect, LLVM::LLVMDialect>();
+  registerDerivativeModels(registry);
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
 }
@@ -81,6 +83,14 @@ OwningOpRef<ModuleOp> compileToAct(MLIRContext &ctx, const std::string &source,
 
 LogicalResult simplifyAct(ModuleOp module) {
   PassManager pm(module.getContext());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  return pm.run(module);
+}
+
+LogicalResult differentiate(ModuleOp module, unsigned order) {
+  PassManager pm(module.getContext());
+  pm.addPass(createActAutodiff(ActAutodiffOptions{order}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   return pm.run(module);

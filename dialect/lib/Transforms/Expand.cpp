@@ -3,6 +3,7 @@
 // Each pattern writes one primitive as the formula in its comment. Patterns may emit
 // other act ops (gate -> sigmoid); the greedy driver expands those in turn.
 #include "act/Dialect/ActPasses.h"
+#include "act/Dialect/ScalarBuilder.h"
 
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -17,45 +18,7 @@ namespace act {
 namespace {
 using P = arith::CmpFPredicate;
 
-/// Terse arithmetic on scalar floats of one type, so rules read like the math.
-struct Arith {
-  PatternRewriter &b;
-  Location loc;
-  Type type;
-
-  Value c(double v) {
-    return b.create<arith::ConstantOp>(loc, type, b.getFloatAttr(type, v));
-  }
-  Value add(Value x, Value y) { return b.create<arith::AddFOp>(loc, x, y); }
-  Value sub(Value x, Value y) { return b.create<arith::SubFOp>(loc, x, y); }
-  Value mul(Value x, Value y) { return b.create<arith::MulFOp>(loc, x, y); }
-  Value div(Value x, Value y) { return b.create<arith::DivFOp>(loc, x, y); }
-  Value neg(Value x) { return b.create<arith::NegFOp>(loc, x); }
-  Value max(Value x, Value y) { return b.create<arith::MaximumFOp>(loc, x, y); }
-  Value min(Value x, Value y) { return b.create<arith::MinimumFOp>(loc, x, y); }
-  Value abs(Value x) { return b.create<math::AbsFOp>(loc, x); }
-  Value exp(Value x) { return b.create<math::ExpOp>(loc, x); }
-  Value log(Value x) { return b.create<math::LogOp>(loc, x); }
-  Value log1p(Value x) { return b.create<math::Log1pOp>(loc, x); }
-  Value cmp(arith::CmpFPredicate p, Value x, Value y) {
-    return b.create<arith::CmpFOp>(loc, p, x, y);
-  }
-  Value select(Value cond, Value x, Value y) {
-    return b.create<arith::SelectOp>(loc, cond, x, y);
-  }
-  Value sigmoid(Value x) { return b.create<SigmoidOp>(loc, x); }
-  /// v * s where a saturated factor wins over an infinite one: when the product is
-  /// NaN but neither factor is (inf * 0), the result is 0, the limit of a gate that
-  /// closes faster than its input grows. NaN inputs still propagate.
-  Value gateMul(Value v, Value s) {
-    Value r = mul(v, s);
-    Value nan = cmp(P::UNO, r, r);
-    Value ordered = cmp(P::ORD, v, s);
-    Value infTimesZero = b.create<arith::AndIOp>(loc, nan, ordered);
-    return select(infTimesZero, c(0), r);
-  }
-  Value relu6(Value x) { return min(max(x, c(0)), c(6)); }
-};
+using Arith = ScalarBuilder;
 
 /// A pattern whose rule is a function from the op to its replacement value.
 template <typename OpT>
@@ -191,34 +154,19 @@ void addRules(RewritePatternSet &patterns) {
     }
     return a.div(a.add(m, lse), beta);
   });
-  // pwl: t = (x - bl) / d with d = (br - bl) / n; i = clamp(floor(t), 0, n - 1);
-  // inside y[i] + (y[i+1] - y[i]) (t - i); left y[0] + kl (x - bl); right
-  // y[n] + kr (x - br). The index clamp ignores NaN (maxnum) so a NaN x never
-  // reads out of bounds; the NaN still reaches the result through t.
+  // pwl: inside y[i] + (y[i+1] - y[i]) (t - i); left y[0] + kl (x - bl); right
+  // y[n] + kr (x - br), with t and i from PwlSegment.
   patterns.add<ExpandPattern<PwlOp>>(ctx, [](PwlOp op, Arith &a) {
     Value x = op.getInput(), table = op.getTable();
     Value bl = op.getLeft(), br = op.getRight();
-    int64_t n = cast<MemRefType>(table.getType()).getDimSize(0) - 1;
-    Value d = a.div(a.sub(br, bl), a.c(double(n)));
-    Value t = a.div(a.sub(x, bl), d);
-    Value fi = a.b.create<math::FloorOp>(a.loc, t);
-    fi = a.b.create<arith::MaxNumFOp>(a.loc, fi, a.c(0));
-    fi = a.b.create<arith::MinNumFOp>(a.loc, fi, a.c(double(n - 1)));
-    Value i = a.b.create<arith::FPToSIOp>(a.loc, a.b.getI64Type(), fi);
-    i = a.b.create<arith::IndexCastOp>(a.loc, a.b.getIndexType(), i);
-    Value i1 = a.b.create<arith::AddIOp>(
-        a.loc, i, a.b.create<arith::ConstantIndexOp>(a.loc, 1));
-    auto load = [&](Value idx) {
-      return a.b.create<memref::LoadOp>(a.loc, table, ValueRange{idx}).getResult();
-    };
-    Value y0 = load(i), y1 = load(i1);
-    Value inside = a.add(y0, a.mul(a.sub(y1, y0), a.sub(t, fi)));
-    Value first = load(a.b.create<arith::ConstantIndexOp>(a.loc, 0));
-    Value last = load(a.b.create<arith::ConstantIndexOp>(a.loc, n));
+    PwlSegment s = PwlSegment::build(a, x, table, bl, br);
+    Value y0 = s.load(a, table, s.lo), y1 = s.load(a, table, s.hi);
+    Value inside = a.add(y0, a.mul(a.sub(y1, y0), s.frac));
+    Value first = s.load(a, table, s.index(a, 0));
+    Value last = s.load(a, table, s.index(a, s.n));
     Value left = a.add(first, a.mul(op.getLeftSlope(), a.sub(x, bl)));
     Value right = a.add(last, a.mul(op.getRightSlope(), a.sub(x, br)));
-    return a.select(a.cmp(P::OLT, x, bl), left,
-                    a.select(a.cmp(P::OGT, x, br), right, inside));
+    return a.select(s.isLeft, left, a.select(s.isRight, right, inside));
   });
 }
 

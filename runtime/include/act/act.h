@@ -99,6 +99,27 @@ public:
   void forward(DType dtype, const TensorShape &shape, const void *const *inputs,
                void *y, const void *const *params = nullptr) const;
 
+  /// Gradients for a training step, recomputed from the inputs (nothing is kept
+  /// from forward). `dy`: the upstream gradient, numElements() values. `dinputs`: one
+  /// buffer per input receiving dy * df/d(input). `dparams`: one buffer per parameter
+  /// in declaration order receiving the gradient reduced to the parameter's shape
+  /// (numValues(shape) values, overwritten; summed over N and S for [C], over C and S
+  /// for [N], over S for [N,C], over everything for scalars; a table's entries get the
+  /// elements that used them). Entries for const parameters are ignored and may be
+  /// null; `dparams` itself may be null when no parameter gradient is wanted.
+  /// Reductions accumulate in double in element order: the result is bitwise the
+  /// same on every run. With `y` non-null the forward values are written too, in the
+  /// same pass.
+  void backward(const TensorShape &shape, const float *const *inputs, const float *dy,
+                float *const *dinputs, float *const *dparams,
+                const float *const *params = nullptr, float *y = nullptr) const;
+  void backward(const TensorShape &shape, const double *const *inputs, const double *dy,
+                double *const *dinputs, double *const *dparams,
+                const double *const *params = nullptr, double *y = nullptr) const;
+  void backward(DType dtype, const TensorShape &shape, const void *const *inputs,
+                const void *dy, void *const *dinputs, void *const *dparams,
+                const void *const *params = nullptr, void *y = nullptr) const;
+
   struct Impl;
 
 private:

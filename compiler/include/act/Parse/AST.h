@@ -1,6 +1,6 @@
 // act: the abstract syntax tree of a .act file.
 //
-// The parser builds it, Sema (act/Parse/Sema.h) checks names, arities and shapes, and
+// The parser builds it, Sema (compiler/lib/Parse/Sema.cpp) checks names, arities and shapes, and
 // MLIRGen turns a checked tree into the act dialect. Plain C++, no MLIR types.
 #pragma once
 

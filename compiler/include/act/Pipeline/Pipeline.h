@@ -45,12 +45,18 @@ mlir::OwningOpRef<mlir::ModuleOp> compileToAct(mlir::MLIRContext &ctx,
 /// Canonicalize + CSE on act bodies (folders, x*1, smooth_max(a, a) ...).
 mlir::LogicalResult simplifyAct(mlir::ModuleOp module);
 
+/// act-autodiff (then canonicalize + CSE): adds `@f__grad` (order 1: f, d/dinputs,
+/// d/dparams) or `@f__gradK` (f, f', ..., f^(K) in the main input) per activation.
+mlir::LogicalResult differentiate(mlir::ModuleOp module, unsigned order = 1);
+
 struct KernelOptions {
   std::vector<std::string> dtypes = {"f32", "f64"};
   std::vector<std::string> layouts = {"ncs", "nsc"};
 };
 
-/// act-expand then convert-act-to-kernels: func/scf/memref/arith/math kernels.
+/// act-expand then convert-act-to-kernels: func/scf/memref/arith/math kernels
+/// (forward kernels for activations, backward and fused forward+backward kernels for
+/// order-1 derivative bodies).
 mlir::LogicalResult lowerToKernels(mlir::ModuleOp module, const KernelOptions &opts);
 
 /// Kernels to the LLVM dialect (act-kernels-to-llvm).

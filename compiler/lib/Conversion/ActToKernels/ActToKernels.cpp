@@ -18,18 +18,50 @@ std::string kernelName(StringRef activation, StringRef kind, StringRef dtype,
 
 namespace {
 
-/// Emits one forward kernel for `act` computing in `elemType` over `layout`.
+/// What a kernel computes: the activation (fwd), or from an order-1 derivative body
+/// the input and parameter gradients (bwd) or both at once (fwdbwd).
+enum class KernelKind { Forward, Backward, ForwardBackward };
+
+/// Emits one kernel for `act` computing in `elemType` over one layout.
+///
+/// fwd:    (in..., out, p..., N, C, S, row_begin, row_end)
+/// bwd:    (in..., dy, din..., p..., dp..., N, C, S, row_begin, row_end)
+/// fwdbwd: (in..., out, dy, din..., p..., dp..., N, C, S, row_begin, row_end)
+/// `din` has one buffer per input; `dp` one f64 buffer per learnable parameter, laid
+/// out like the parameter, into which each element's gradient is accumulated in
+/// element order (deterministic, and in double so long reductions stay accurate).
 class KernelEmitter {
 public:
-  KernelEmitter(ActivationOp act, FloatType elemType, bool channelsLast)
-      : act(act), elemType(elemType), channelsLast(channelsLast),
+  KernelEmitter(ActivationOp act, FloatType elemType, bool channelsLast, KernelKind kind)
+      : act(act), elemType(elemType), channelsLast(channelsLast), kind(kind),
         builder(act->getContext()) {}
 
   LogicalResult emit(StringRef name) {
     Location loc = act.getLoc();
     unsigned numIn = act.getNumInputs(), numParams = act.getNumParams();
+    bool grad = kind != KernelKind::Forward;
+    bool writesY = kind != KernelKind::Backward;
+    SmallVector<unsigned> learnable;
+    for (unsigned p = 0; p < numParams; ++p)
+      if (!act.getParamConst()[p])
+        learnable.push_back(p);
+    if (grad) {
+      auto pairs = act->getAttrOfType<DenseI64ArrayAttr>("act.table_pairs");
+      if (!pairs || pairs.size() != (int64_t)learnable.size())
+        return act.emitOpError("is not an order-1 derivative body from act-autodiff");
+      pairCounts.assign(pairs.asArrayRef().begin(), pairs.asArrayRef().end());
+    }
+
     Type buf = MemRefType::get({ShapedType::kDynamic}, elemType);
-    SmallVector<Type> argTypes(numIn + 1 + numParams, buf);
+    Type accBuf = MemRefType::get({ShapedType::kDynamic}, builder.getF64Type());
+    SmallVector<Type> argTypes(numIn, buf);
+    if (writesY)
+      argTypes.push_back(buf);
+    if (grad)
+      argTypes.append(1 + numIn, buf); // dy, din...
+    argTypes.append(numParams, buf);
+    if (grad)
+      argTypes.append(learnable.size(), accBuf);
     argTypes.append(5, builder.getIndexType());
 
     builder.setInsertionPoint(act);
@@ -37,14 +69,21 @@ public:
                                            builder.getFunctionType(argTypes, {}));
     Block *entry = fn.addEntryBlock();
     builder.setInsertionPointToStart(entry);
-    ValueRange args = entry->getArguments();
-    inputs = args.take_front(numIn);
-    output = args[numIn];
-    params = args.slice(numIn + 1, numParams);
-    Value dimC = args[numIn + 1 + numParams + 1];
-    Value dimS = args[numIn + 1 + numParams + 2];
-    Value rowBegin = args[numIn + 1 + numParams + 3];
-    Value rowEnd = args[numIn + 1 + numParams + 4];
+    ArrayRef<BlockArgument> args = entry->getArguments();
+    size_t next = 0;
+    auto take = [&](size_t n) {
+      ValueRange r = ValueRange(args.slice(next, n));
+      next += n;
+      return r;
+    };
+    inputs = take(numIn);
+    Value output = writesY ? take(1)[0] : Value();
+    Value dy = grad ? take(1)[0] : Value();
+    ValueRange dinputs = grad ? take(numIn) : ValueRange();
+    params = take(numParams);
+    ValueRange dparams = grad ? take(learnable.size()) : ValueRange();
+    ValueRange dims = take(5);
+    Value dimC = dims[1], dimS = dims[2], rowBegin = dims[3], rowEnd = dims[4];
 
     Value one = builder.create<arith::ConstantIndexOp>(loc, 1);
     Value zero = builder.create<arith::ConstantIndexOp>(loc, 0);
@@ -71,10 +110,34 @@ public:
     for (unsigned k = 0; k < numIn; ++k)
       mapping.map(body.getArgument(k),
                   builder.create<memref::LoadOp>(loc, inputs[k], ValueRange{idx}));
-    FailureOr<Value> result = cloneBody(mapping);
-    if (failed(result))
+    FailureOr<SmallVector<Value>> results = cloneBody(mapping);
+    if (failed(results))
       return failure();
-    builder.create<memref::StoreOp>(loc, *result, output, ValueRange{idx});
+    if (writesY)
+      builder.create<memref::StoreOp>(loc, (*results)[0], output, ValueRange{idx});
+    if (grad) {
+      Value g = builder.create<memref::LoadOp>(loc, dy, ValueRange{idx});
+      for (unsigned k = 0; k < numIn; ++k) {
+        Value d = builder.create<arith::MulFOp>(loc, g, (*results)[1 + k]);
+        builder.create<memref::StoreOp>(loc, d, dinputs[k], ValueRange{idx});
+      }
+      Value g64 = widen(g);
+      size_t at = 1 + numIn;
+      for (auto [j, p] : llvm::enumerate(learnable)) {
+        if (pairCounts[j] == 0) {
+          accumulate(dparams[j], positions[p], builder.create<arith::MulFOp>(
+                                                   loc, g64, widen((*results)[at++])));
+          continue;
+        }
+        Value k = builder.create<arith::ConstantIndexOp>(loc, act.getTableLength(p));
+        Value rowStart = builder.create<arith::MulIOp>(loc, positions[p], k);
+        for (int64_t q = 0; q < pairCounts[j]; ++q, at += 2) {
+          Value entry = builder.create<arith::AddIOp>(loc, rowStart, (*results)[at]);
+          accumulate(dparams[j], entry, builder.create<arith::MulFOp>(
+                                            loc, g64, widen((*results)[at + 1])));
+        }
+      }
+    }
 
     builder.setInsertionPointToEnd(entry);
     builder.create<func::ReturnOp>(loc);
@@ -85,9 +148,25 @@ private:
   ActivationOp act;
   FloatType elemType;
   bool channelsLast;
+  KernelKind kind;
   OpBuilder builder;
   ValueRange inputs, params;
-  Value output;
+  SmallVector<int64_t> pairCounts;
+  /// Each parameter's element (or table row) index at the current (n, c).
+  SmallVector<Value> positions;
+
+  Value widen(Value v) {
+    if (v.getType() == builder.getF64Type())
+      return v;
+    return builder.create<arith::ExtFOp>(v.getLoc(), builder.getF64Type(), v);
+  }
+
+  void accumulate(Value buffer, Value index, Value contribution) {
+    Location loc = contribution.getLoc();
+    Value old = builder.create<memref::LoadOp>(loc, buffer, ValueRange{index});
+    Value sum = builder.create<arith::AddFOp>(loc, old, contribution);
+    builder.create<memref::StoreOp>(loc, sum, buffer, ValueRange{index});
+  }
 
   /// Binds each parameter's body argument to its value at (n, c): scalars read
   /// element 0, [C] element c, [N] element n, [N,C] element n*C + c; a table
@@ -95,6 +174,7 @@ private:
   void mapParams(IRMapping &mapping, Value n, Value c, Value dimC) {
     Location loc = act.getLoc();
     Block &body = act.getBodyBlock();
+    positions.clear();
     for (unsigned p = 0; p < act.getNumParams(); ++p) {
       Value pos = builder.create<arith::ConstantIndexOp>(loc, 0);
       bool perN = act.isPerSample(p), perC = act.isPerChannel(p);
@@ -105,6 +185,7 @@ private:
         pos = n;
       else if (perC)
         pos = c;
+      positions.push_back(pos);
       Value value;
       if (int64_t k = act.getTableLength(p)) {
         Value kv = builder.create<arith::ConstantIndexOp>(loc, k);
@@ -124,8 +205,9 @@ private:
   }
 
   /// Clones the scalar body at the insertion point, retyping float values (and
-  /// float constants) from the dialect's f64 to the kernel's element type.
-  FailureOr<Value> cloneBody(IRMapping &mapping) {
+  /// float constants) from the dialect's f64 to the kernel's element type. Returns
+  /// the yielded values.
+  FailureOr<SmallVector<Value>> cloneBody(IRMapping &mapping) {
     for (Operation &op : act.getBodyBlock().without_terminator()) {
       Dialect *dialect = op.getDialect();
       if (!isa<arith::ArithDialect, math::MathDialect, memref::MemRefDialect>(
@@ -145,14 +227,34 @@ private:
         if (isa<FloatType>(res.getType()))
           res.setType(elemType);
     }
-    auto yield = cast<YieldOp>(act.getBodyBlock().getTerminator());
-    return mapping.lookup(yield.getResults().front());
+    SmallVector<Value> results;
+    for (Value v : cast<YieldOp>(act.getBodyBlock().getTerminator()).getResults())
+      results.push_back(mapping.lookup(v));
+    return results;
   }
 };
 
 struct ConvertActToKernelsPass
     : impl::ConvertActToKernelsBase<ConvertActToKernelsPass> {
   using Base::Base;
+
+  /// fwd kernels for an activation; bwd and fwdbwd for its order-1 derivative body.
+  /// Higher-order bodies are for inspection (actc emit) and get no kernel.
+  LogicalResult emitKernels(ActivationOp act, FloatType type, StringRef dt, StringRef lt) {
+    bool nsc = lt == "nsc";
+    auto of = act->getAttrOfType<StringAttr>("act.grad_of");
+    if (!of)
+      return KernelEmitter(act, type, nsc, KernelKind::Forward)
+          .emit(kernelName(act.getSymName(), "fwd", dt, lt));
+    auto order = act->getAttrOfType<IntegerAttr>("act.grad_order");
+    if (order && order.getInt() != 1)
+      return success();
+    if (failed(KernelEmitter(act, type, nsc, KernelKind::Backward)
+                   .emit(kernelName(of.getValue(), "bwd", dt, lt))))
+      return failure();
+    return KernelEmitter(act, type, nsc, KernelKind::ForwardBackward)
+        .emit(kernelName(of.getValue(), "fwdbwd", dt, lt));
+  }
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -178,8 +280,7 @@ struct ConvertActToKernelsPass
             module.emitError("unknown layout '") << lt << "' (expected ncs or nsc)";
             return signalPassFailure();
           }
-          KernelEmitter emitter(act, type, lt == "nsc");
-          if (failed(emitter.emit(kernelName(act.getSymName(), "fwd", dt, lt))))
+          if (failed(emitKernels(act, type, dt, lt)))
             return signalPassFailure();
         }
       }

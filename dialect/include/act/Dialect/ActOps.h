@@ -2,6 +2,7 @@
 #pragma once
 
 #include "act/Dialect/ActDialect.h"
+#include "act/Dialect/ActInterfaces.h"
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"

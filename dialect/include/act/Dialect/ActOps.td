@@ -4,6 +4,7 @@
 #define ACT_OPS_TD
 
 include "act/Dialect/ActDialect.td"
+include "act/Dialect/ActInterfaces.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/IR/OpBase.td"
 include "mlir/IR/CommonTypeConstraints.td"
@@ -69,13 +70,14 @@ def Act_YieldOp : Act_Op<"yield", [Pure, Terminator, HasParent<"ActivationOp">]>
   let summary = "returns the body's results";
   let description = [{
     Terminates an `act.activation` body: the activation's value, followed by the
-    derivatives when the body was produced by `act-autodiff`.
+    derivatives when the body was produced by `act-autodiff` (where a table
+    parameter's gradient is (index, weight) pairs).
 
     ```mlir
     act.yield %y : f64
     ```
   }];
-  let arguments = (ins Variadic<AnyFloat>:$results);
+  let arguments = (ins Variadic<AnyTypeOf<[AnyFloat, Index]>>:$results);
   let assemblyFormat = "attr-dict ($results^ `:` type($results))?";
 }
 
@@ -84,7 +86,8 @@ def Act_YieldOp : Act_Op<"yield", [Pure, Terminator, HasParent<"ActivationOp">]>
 //===----------------------------------------------------------------------===//
 
 class Act_UnaryOp<string mnemonic, string math> :
-    Act_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+    Act_Op<mnemonic, [Pure, SameOperandsAndResultType,
+                      DeclareOpInterfaceMethods<DifferentiableOpInterface>]> {
   let summary = "elementwise " # math;
   let description = "Computes `" # math # [{` of a scalar float.
 
@@ -115,7 +118,8 @@ def Act_SignOp : Act_UnaryOp<"sign", "-1, 0 or 1 (sign(0) = 0, NaN propagates)">
 // Gating, clamping and the smooth-maximum family
 //===----------------------------------------------------------------------===//
 
-def Act_GateOp : Act_Op<"gate", [Pure, SameOperandsAndResultType]> {
+def Act_GateOp : Act_Op<"gate", [Pure, SameOperandsAndResultType,
+    DeclareOpInterfaceMethods<DifferentiableOpInterface>]> {
   let summary = "v * sigmoid(g)";
   let description = [{
     The gating family (Swish is `gate(x, beta * x)`).
@@ -130,7 +134,8 @@ def Act_GateOp : Act_Op<"gate", [Pure, SameOperandsAndResultType]> {
   let hasFolder = 1;
 }
 
-def Act_HardGateOp : Act_Op<"hard_gate", [Pure, SameOperandsAndResultType]> {
+def Act_HardGateOp : Act_Op<"hard_gate", [Pure, SameOperandsAndResultType,
+    DeclareOpInterfaceMethods<DifferentiableOpInterface>]> {
   let summary = "v * hard_sigmoid(g)";
   let description = [{
     ```mlir
@@ -143,7 +148,8 @@ def Act_HardGateOp : Act_Op<"hard_gate", [Pure, SameOperandsAndResultType]> {
   let hasFolder = 1;
 }
 
-def Act_ClampOp : Act_Op<"clamp", [Pure, SameOperandsAndResultType]> {
+def Act_ClampOp : Act_Op<"clamp", [Pure, SameOperandsAndResultType,
+    DeclareOpInterfaceMethods<DifferentiableOpInterface>]> {
   let summary = "min(max(v, lo), hi)";
   let description = [{
     ```mlir
@@ -157,7 +163,8 @@ def Act_ClampOp : Act_Op<"clamp", [Pure, SameOperandsAndResultType]> {
 }
 
 class Act_SmoothOp<string mnemonic, string math> :
-    Act_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+    Act_Op<mnemonic, [Pure, SameOperandsAndResultType,
+                      DeclareOpInterfaceMethods<DifferentiableOpInterface>]> {
   let summary = math;
   let description = "`" # math # [{`, over n >= 2 operands with
     sharpness `beta` (the operand after `;`).

@@ -18,4 +18,26 @@ def ActExpand : Pass<"act-expand", "mlir::ModuleOp"> {
                            "mlir::memref::MemRefDialect"];
 }
 
+def ActAutodiff : Pass<"act-autodiff", "mlir::ModuleOp"> {
+  let summary = "Reverse-mode derivatives of act.activation bodies";
+  let description = [{
+    For every activation `@f` (not itself a derivative) adds `@f__grad` with the same
+    arguments. With `order=1` its body yields `f`, then df/d(input) for every input,
+    then for every learnable parameter in order either df/dp (scalar-valued shapes)
+    or, for a table, (knot index, weight) pairs saying which entries the element's
+    gradient goes to (`act.table_pairs` gives the pair count per parameter).
+    `const` parameters get nothing. With `order=K > 1` it yields
+    `f, f', ..., f^(K)` with respect to the main input, by applying reverse mode to
+    its own output. Each op contributes through its DifferentiableOpInterface rule;
+    the adjoint flowing into an untaken select branch is exactly zero, and products
+    with a zero adjoint are zero even where the partial is inf or NaN. An op with
+    no rule is an error naming the op.
+  }];
+  let options = [
+    Option<"order", "order", "unsigned", "1", "derivative order">,
+  ];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect",
+                           "mlir::memref::MemRefDialect"];
+}
+
 #endif // ACT_PASSES_TD

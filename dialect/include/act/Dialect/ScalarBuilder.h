@@ -1,0 +1,97 @@
+// act: terse construction of scalar float arithmetic, so that expansion and
+// derivative rules read like the math they implement.
+#pragma once
+
+#include "act/Dialect/ActOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/Builders.h"
+
+namespace act {
+
+struct ScalarBuilder {
+  using P = mlir::arith::CmpFPredicate;
+  mlir::OpBuilder &b;
+  mlir::Location loc;
+  mlir::Type type;
+
+  mlir::Value c(double v) {
+    return b.create<mlir::arith::ConstantOp>(loc, type, b.getFloatAttr(type, v));
+  }
+  mlir::Value add(mlir::Value x, mlir::Value y) { return b.create<mlir::arith::AddFOp>(loc, x, y); }
+  mlir::Value sub(mlir::Value x, mlir::Value y) { return b.create<mlir::arith::SubFOp>(loc, x, y); }
+  mlir::Value mul(mlir::Value x, mlir::Value y) { return b.create<mlir::arith::MulFOp>(loc, x, y); }
+  mlir::Value div(mlir::Value x, mlir::Value y) { return b.create<mlir::arith::DivFOp>(loc, x, y); }
+  mlir::Value neg(mlir::Value x) { return b.create<mlir::arith::NegFOp>(loc, x); }
+  mlir::Value max(mlir::Value x, mlir::Value y) { return b.create<mlir::arith::MaximumFOp>(loc, x, y); }
+  mlir::Value min(mlir::Value x, mlir::Value y) { return b.create<mlir::arith::MinimumFOp>(loc, x, y); }
+  mlir::Value abs(mlir::Value x) { return b.create<mlir::math::AbsFOp>(loc, x); }
+  mlir::Value exp(mlir::Value x) { return b.create<mlir::math::ExpOp>(loc, x); }
+  mlir::Value log(mlir::Value x) { return b.create<mlir::math::LogOp>(loc, x); }
+  mlir::Value log1p(mlir::Value x) { return b.create<mlir::math::Log1pOp>(loc, x); }
+  mlir::Value sqrt(mlir::Value x) { return b.create<mlir::math::SqrtOp>(loc, x); }
+  mlir::Value cmp(P p, mlir::Value x, mlir::Value y) {
+    return b.create<mlir::arith::CmpFOp>(loc, p, x, y);
+  }
+  mlir::Value andi(mlir::Value x, mlir::Value y) { return b.create<mlir::arith::AndIOp>(loc, x, y); }
+  mlir::Value select(mlir::Value cond, mlir::Value x, mlir::Value y) {
+    return b.create<mlir::arith::SelectOp>(loc, cond, x, y);
+  }
+  /// 1 where `cond` holds, else 0.
+  mlir::Value indicator(mlir::Value cond) { return select(cond, c(1), c(0)); }
+  mlir::Value sigmoid(mlir::Value x) { return b.create<SigmoidOp>(loc, x); }
+  mlir::Value relu6(mlir::Value x) { return min(max(x, c(0)), c(6)); }
+  /// v * s where a saturated factor wins over an infinite one: when the product is
+  /// NaN but neither factor is (inf * 0), the result is 0, the limit of a gate that
+  /// closes faster than its input grows. NaN inputs still propagate.
+  mlir::Value gateMul(mlir::Value v, mlir::Value s) {
+    mlir::Value r = mul(v, s);
+    mlir::Value infTimesZero = andi(cmp(P::UNO, r, r), cmp(P::ORD, v, s));
+    return select(infTimesZero, c(0), r);
+  }
+};
+
+} // namespace act
+
+namespace act {
+
+/// The segment arithmetic of `pwl(x; y, bl, br, kl, kr)` with n = K - 1 segments,
+/// shared by its expansion and its derivative so both agree at the knots:
+/// t = (x - bl) / d, d = (br - bl) / n; the segment index clamps floor(t) to
+/// [0, n - 1] with NaN-ignoring maxnum/minnum (a NaN x never indexes out of bounds).
+/// x == bl and x == br count as inside; an interior knot belongs to the segment on
+/// its right.
+struct PwlSegment {
+  mlir::Value t, fi, frac, lo, hi; ///< lo/hi: knot indices (index type)
+  mlir::Value d;                   ///< segment width
+  mlir::Value isLeft, isRight;     ///< x < bl, x > br
+  int64_t n;
+
+  static PwlSegment build(ScalarBuilder &a, mlir::Value x, mlir::Value table,
+                          mlir::Value bl, mlir::Value br) {
+    PwlSegment s;
+    s.n = mlir::cast<mlir::MemRefType>(table.getType()).getDimSize(0) - 1;
+    s.d = a.div(a.sub(br, bl), a.c(double(s.n)));
+    s.t = a.div(a.sub(x, bl), s.d);
+    mlir::Value fi = a.b.create<mlir::math::FloorOp>(a.loc, s.t);
+    fi = a.b.create<mlir::arith::MaxNumFOp>(a.loc, fi, a.c(0));
+    s.fi = a.b.create<mlir::arith::MinNumFOp>(a.loc, fi, a.c(double(s.n - 1)));
+    s.frac = a.sub(s.t, s.fi);
+    mlir::Value i = a.b.create<mlir::arith::FPToSIOp>(a.loc, a.b.getI64Type(), s.fi);
+    s.lo = a.b.create<mlir::arith::IndexCastOp>(a.loc, a.b.getIndexType(), i);
+    s.hi = a.b.create<mlir::arith::AddIOp>(
+        a.loc, s.lo, a.b.create<mlir::arith::ConstantIndexOp>(a.loc, 1));
+    s.isLeft = a.cmp(ScalarBuilder::P::OLT, x, bl);
+    s.isRight = a.cmp(ScalarBuilder::P::OGT, x, br);
+    return s;
+  }
+  mlir::Value load(ScalarBuilder &a, mlir::Value table, mlir::Value idx) {
+    return a.b.create<mlir::memref::LoadOp>(a.loc, table, mlir::ValueRange{idx});
+  }
+  mlir::Value index(ScalarBuilder &a, int64_t k) {
+    return a.b.create<mlir::arith::ConstantIndexOp>(a.loc, k);
+  }
+};
+
+} // namespace act

@@ -1,0 +1,364 @@
+// act: local derivative rules, one per op, the math in a comment above each
+// (in the manner of Halide's src/Derivative.cpp). Each rule appends
+// d(result)/d(operand) per operand; null marks an operand with no derivative.
+//
+// Kink conventions (docs/derivatives.md): a comparison that is false at the kink
+// picks the branch, so relu'(0) = 0 and max(a, b) at a tie differentiates into b
+// (canonicalisation moves constants last, so max(x, 0) and max(0, x) agree).
+#include "act/Dialect/ActOps.h"
+#include "act/Dialect/Derivatives.h"
+#include "act/Dialect/ScalarBuilder.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace act;
+
+namespace {
+using P = arith::CmpFPredicate;
+ScalarBuilder at(OpBuilder &b, Operation *op) {
+  return ScalarBuilder{b, op->getLoc(), op->getResult(0).getType()};
+}
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// act ops
+//===----------------------------------------------------------------------===//
+
+// d/dx sigmoid(x) = s (1 - s)
+LogicalResult SigmoidOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  auto a = at(b, *this);
+  Value s = getResult();
+  p.push_back(a.mul(s, a.sub(a.c(1), s)));
+  return success();
+}
+// d/dx softplus(x) = sigmoid(x)
+LogicalResult SoftplusOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  auto a = at(b, *this);
+  p.push_back(a.sigmoid(getInput()));
+  return success();
+}
+// d/dx relu(x) = [x > 0]
+LogicalResult ReluOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  auto a = at(b, *this);
+  p.push_back(a.indicator(a.cmp(P::OGT, getInput(), a.c(0))));
+  return success();
+}
+// d/dx relu6(x) = [0 < x < 6]
+LogicalResult Relu6Op::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  auto a = at(b, *this);
+  Value x = getInput();
+  p.push_back(a.indicator(a.andi(a.cmp(P::OGT, x, a.c(0)), a.cmp(P::OLT, x, a.c(6)))));
+  return success();
+}
+// d/dx hard_sigmoid(x) = [-3 < x < 3] / 6
+LogicalResult HardSigmoidOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  auto a = at(b, *this);
+  Value x = getInput();
+  Value in = a.andi(a.cmp(P::OGT, x, a.c(-3)), a.cmp(P::OLT, x, a.c(3)));
+  p.push_back(a.select(in, a.c(1.0 / 6.0), a.c(0)));
+  return success();
+}
+// d/dx x hard_sigmoid(x) = hard_sigmoid(x) + x [-3 < x < 3] / 6
+LogicalResult HardSwishOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  auto a = at(b, *this);
+  Value x = getInput();
+  Value in = a.andi(a.cmp(P::OGT, x, a.c(-3)), a.cmp(P::OLT, x, a.c(3)));
+  Value hs = b.create<HardSigmoidOp>(getLoc(), x);
+  p.push_back(a.add(hs, a.select(in, a.div(x, a.c(6)), a.c(0))));
+  return success();
+}
+// d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi)
+LogicalResult GeluOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  auto a = at(b, *this);
+  Value x = getInput();
+  Value erf = b.create<math::ErfOp>(getLoc(), a.mul(x, a.c(M_SQRT1_2)));
+  Value cdf = a.mul(a.c(0.5), a.add(a.c(1), erf));
+  Value pdf = a.mul(a.c(0.5 * M_2_SQRTPI * M_SQRT1_2),
+                    a.exp(a.mul(a.c(-0.5), a.mul(x, x))));
+  p.push_back(a.add(cdf, a.gateMul(x, pdf)));
+  return success();
+}
+// u = k (x + c x^3), t = tanh(u): d/dx 0.5 x (1 + t) = 0.5 (1 + t)
+//   + 0.5 x (1 - t^2) k (1 + 3 c x^2)
+LogicalResult GeluTanhOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  auto a = at(b, *this);
+  Value x = getInput();
+  const double k = std::sqrt(2.0 / M_PI), c = 0.044715;
+  Value x2 = a.mul(x, x);
+  Value u = a.mul(a.c(k), a.add(x, a.mul(a.c(c), a.mul(x2, x))));
+  Value t = b.create<math::TanhOp>(getLoc(), u);
+  Value du = a.mul(a.c(k), a.add(a.c(1), a.mul(a.c(3 * c), x2)));
+  Value sech2 = a.sub(a.c(1), a.mul(t, t));
+  p.push_back(a.add(a.mul(a.c(0.5), a.add(a.c(1), t)),
+                    a.gateMul(a.mul(a.c(0.5), x), a.mul(sech2, du))));
+  return success();
+}
+// d/dx sinc(x) = (cos x - sinc x) / x, and 0 at x = 0
+LogicalResult SincOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  auto a = at(b, *this);
+  Value x = getInput();
+  Value cos = b.create<math::CosOp>(getLoc(), x);
+  p.push_back(a.select(a.cmp(P::OEQ, x, a.c(0)), a.c(0),
+                       a.div(a.sub(cos, getResult()), x)));
+  return success();
+}
+// d/dx exp(-x^2) = -2 x exp(-x^2)
+LogicalResult GaussOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  auto a = at(b, *this);
+  p.push_back(a.mul(a.mul(a.c(-2), getInput()), getResult()));
+  return success();
+}
+// d/dx sign(x) = 0
+LogicalResult SignOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  auto a = at(b, *this);
+  p.push_back(a.c(0));
+  return success();
+}
+// d/dv v sigmoid(g) = sigmoid(g);  d/dg = v s (1 - s)
+LogicalResult GateOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  auto a = at(b, *this);
+  Value s = a.sigmoid(getGate());
+  p.push_back(s);
+  p.push_back(a.gateMul(getValue(), a.mul(s, a.sub(a.c(1), s))));
+  return success();
+}
+// d/dv v hard_sigmoid(g) = hard_sigmoid(g);  d/dg = v [-3 < g < 3] / 6
+LogicalResult HardGateOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  auto a = at(b, *this);
+  Value g = getGate();
+  p.push_back(b.create<HardSigmoidOp>(getLoc(), g));
+  Value in = a.andi(a.cmp(P::OGT, g, a.c(-3)), a.cmp(P::OLT, g, a.c(3)));
+  p.push_back(a.select(in, a.div(getValue(), a.c(6)), a.c(0)));
+  return success();
+}
+// clamp(v, lo, hi) = min(max(v, lo), hi), m = max(v, lo):
+// d/dv = [v > lo][m < hi], d/dlo = [!(v > lo)][m < hi], d/dhi = [!(m < hi)]
+LogicalResult ClampOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  auto a = at(b, *this);
+  Value v = getValue(), lo = getLo(), hi = getHi();
+  Value aboveLo = a.cmp(P::OGT, v, lo);
+  Value m = a.max(v, lo);
+  Value belowHi = a.cmp(P::OLT, m, hi);
+  p.push_back(a.select(belowHi, a.indicator(aboveLo), a.c(0)));
+  p.push_back(a.select(belowHi, a.select(aboveLo, a.c(0), a.c(1)), a.c(0)));
+  p.push_back(a.select(belowHi, a.c(0), a.c(1)));
+  return success();
+}
+
+namespace {
+/// Softmax weights w_i of beta * a_i (stable: n = 2 via sigmoid of the difference,
+/// otherwise with the maximum subtracted).
+SmallVector<Value> softmaxWeights(ScalarBuilder &a, ValueRange in, Value beta) {
+  SmallVector<Value> w;
+  if (in.size() == 2) {
+    w.push_back(a.sigmoid(a.mul(beta, a.sub(in[0], in[1]))));
+    w.push_back(a.sigmoid(a.mul(beta, a.sub(in[1], in[0]))));
+    return w;
+  }
+  SmallVector<Value> z;
+  for (Value v : in)
+    z.push_back(a.mul(beta, v));
+  Value m = z[0];
+  for (Value v : ArrayRef<Value>(z).drop_front())
+    m = a.max(m, v);
+  Value sum = a.c(0);
+  for (Value zi : z) {
+    w.push_back(a.exp(a.sub(zi, m)));
+    sum = a.add(sum, w.back());
+  }
+  for (Value &wi : w)
+    wi = a.div(wi, sum);
+  return w;
+}
+
+/// f = sum a_i w_i, w = softmax(beta a):
+/// df/da_i = w_i (1 + beta (a_i - f)), df/dbeta = sum w_i (a_i - f)^2.
+void smoothMaxPartials(ScalarBuilder &a, ValueRange in, Value beta, Value f,
+                       SmallVectorImpl<Value> &p, bool negateBeta) {
+  Value effBeta = negateBeta ? a.neg(beta) : beta;
+  SmallVector<Value> w = softmaxWeights(a, in, effBeta);
+  Value dbeta = a.c(0);
+  for (auto [ai, wi] : llvm::zip(in, w)) {
+    Value diff = a.sub(ai, f);
+    p.push_back(a.mul(wi, a.add(a.c(1), a.mul(effBeta, diff))));
+    dbeta = a.add(dbeta, a.mul(wi, a.mul(diff, diff)));
+  }
+  p.push_back(negateBeta ? a.neg(dbeta) : dbeta);
+}
+} // namespace
+
+LogicalResult SmoothMaxOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  auto a = at(b, *this);
+  smoothMaxPartials(a, getInputs(), getBeta(), getResult(), p, false);
+  return success();
+}
+// smooth_min(a; beta) = smooth_max(a; -beta): the chain rule negates d/dbeta.
+LogicalResult SmoothMinOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  auto a = at(b, *this);
+  smoothMaxPartials(a, getInputs(), getBeta(), getResult(), p, true);
+  return success();
+}
+// L = log(sum exp(beta a_i)) / beta: dL/da_i = w_i, dL/dbeta = (sum w_i a_i - L) / beta
+LogicalResult LogSumExpOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  auto a = at(b, *this);
+  SmallVector<Value> w = softmaxWeights(a, getInputs(), getBeta());
+  Value mean = a.c(0);
+  for (auto [ai, wi] : llvm::zip(getInputs(), w)) {
+    p.push_back(wi);
+    mean = a.add(mean, a.mul(wi, ai));
+  }
+  p.push_back(a.div(a.sub(mean, getResult()), getBeta()));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// arith and math ops (external models)
+//===----------------------------------------------------------------------===//
+
+namespace {
+using Rule = void (*)(Operation *, ScalarBuilder &, SmallVectorImpl<Value> &);
+
+template <typename OpT>
+struct Model : DifferentiableOpInterface::ExternalModel<Model<OpT>, OpT> {
+  static Rule rule;
+  LogicalResult buildPartials(Operation *op, OpBuilder &b,
+                              SmallVectorImpl<Value> &p) const {
+    auto a = at(b, op);
+    rule(op, a, p);
+    return success();
+  }
+};
+template <typename OpT>
+Rule Model<OpT>::rule = nullptr;
+
+template <typename OpT>
+void attach(MLIRContext *ctx, Rule rule) {
+  Model<OpT>::rule = rule;
+  OpT::template attachInterface<Model<OpT>>(*ctx);
+}
+
+Value x0(Operation *op) { return op->getOperand(0); }
+Value x1(Operation *op) { return op->getOperand(1); }
+Value r(Operation *op) { return op->getResult(0); }
+} // namespace
+
+void act::registerDerivativeModels(DialectRegistry &registry) {
+  registry.addExtension(+[](MLIRContext *ctx, arith::ArithDialect *) {
+    // d(a + b) = 1, 1
+    attach<arith::AddFOp>(ctx, [](Operation *, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      p.append({a.c(1), a.c(1)});
+    });
+    // d(a - b) = 1, -1
+    attach<arith::SubFOp>(ctx, [](Operation *, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      p.append({a.c(1), a.c(-1)});
+    });
+    // d(a * b) = b, a
+    attach<arith::MulFOp>(ctx, [](Operation *op, ScalarBuilder &, SmallVectorImpl<Value> &p) {
+      p.append({x1(op), x0(op)});
+    });
+    // d(a / b) = 1 / b, -(a / b) / b
+    attach<arith::DivFOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      p.append({a.div(a.c(1), x1(op)), a.neg(a.div(r(op), x1(op)))});
+    });
+    // d(-a) = -1
+    attach<arith::NegFOp>(ctx, [](Operation *, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      p.push_back(a.c(-1));
+    });
+    // d max(a, b) = [a > b], [!(a > b)]: a tie goes to b
+    Rule maxRule = [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      Value gt = a.cmp(P::OGT, x0(op), x1(op));
+      p.append({a.indicator(gt), a.select(gt, a.c(0), a.c(1))});
+    };
+    // d min(a, b) = [a < b], [!(a < b)]: a tie goes to b
+    Rule minRule = [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      Value lt = a.cmp(P::OLT, x0(op), x1(op));
+      p.append({a.indicator(lt), a.select(lt, a.c(0), a.c(1))});
+    };
+    attach<arith::MaximumFOp>(ctx, maxRule);
+    attach<arith::MaxNumFOp>(ctx, maxRule);
+    attach<arith::MinimumFOp>(ctx, minRule);
+    attach<arith::MinNumFOp>(ctx, minRule);
+    // d select(c, a, b) = -, [c], [!c]: the branch not taken gets exactly 0
+    attach<arith::SelectOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      Value c = x0(op);
+      p.append({Value(), a.indicator(c), a.select(c, a.c(0), a.c(1))});
+    });
+  });
+  registry.addExtension(+[](MLIRContext *ctx, math::MathDialect *) {
+    // d exp(x) = exp(x)
+    attach<math::ExpOp>(ctx, [](Operation *op, ScalarBuilder &, SmallVectorImpl<Value> &p) {
+      p.push_back(r(op));
+    });
+    // d expm1(x) = exp(x)
+    attach<math::ExpM1Op>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      p.push_back(a.exp(x0(op)));
+    });
+    // d log(x) = 1 / x
+    attach<math::LogOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      p.push_back(a.div(a.c(1), x0(op)));
+    });
+    // d log1p(x) = 1 / (1 + x)
+    attach<math::Log1pOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      p.push_back(a.div(a.c(1), a.add(a.c(1), x0(op))));
+    });
+    // d sqrt(x) = 0.5 / sqrt(x)
+    attach<math::SqrtOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      p.push_back(a.div(a.c(0.5), r(op)));
+    });
+    // d |x| = sign(x) (0 at 0)
+    attach<math::AbsFOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      p.push_back(a.b.create<SignOp>(a.loc, x0(op)));
+    });
+    // d sin(x) = cos(x)
+    attach<math::SinOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      p.push_back(a.b.create<math::CosOp>(a.loc, x0(op)));
+    });
+    // d cos(x) = -sin(x)
+    attach<math::CosOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      p.push_back(a.neg(a.b.create<math::SinOp>(a.loc, x0(op))));
+    });
+    // d tan(x) = 1 + tan(x)^2
+    attach<math::TanOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      p.push_back(a.add(a.c(1), a.mul(r(op), r(op))));
+    });
+    // d tanh(x) = 1 - tanh(x)^2
+    attach<math::TanhOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      p.push_back(a.sub(a.c(1), a.mul(r(op), r(op))));
+    });
+    // d sinh(x) = cosh(x)
+    attach<math::SinhOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      p.push_back(a.b.create<math::CoshOp>(a.loc, x0(op)));
+    });
+    // d cosh(x) = sinh(x)
+    attach<math::CoshOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      p.push_back(a.b.create<math::SinhOp>(a.loc, x0(op)));
+    });
+    // d asinh(x) = 1 / sqrt(x^2 + 1)
+    attach<math::AsinhOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      Value x = x0(op);
+      p.push_back(a.div(a.c(1), a.sqrt(a.add(a.mul(x, x), a.c(1)))));
+    });
+    // d atan(x) = 1 / (1 + x^2)
+    attach<math::AtanOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      Value x = x0(op);
+      p.push_back(a.div(a.c(1), a.add(a.c(1), a.mul(x, x))));
+    });
+    // d erf(x) = 2 / sqrt(pi) exp(-x^2)
+    attach<math::ErfOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      Value x = x0(op);
+      p.push_back(a.mul(a.c(M_2_SQRTPI), a.exp(a.neg(a.mul(x, x)))));
+    });
+    // d pow(a, b) = b pow(a, b - 1), pow(a, b) log(a)
+    attach<math::PowFOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      Value base = x0(op), e = x1(op);
+      Value pm1 = a.b.create<math::PowFOp>(a.loc, base, a.sub(e, a.c(1)));
+      p.push_back(a.mul(e, pm1));
+      p.push_back(a.mul(r(op), a.log(base)));
+    });
+    // d floor(x) = 0 (almost everywhere)
+    attach<math::FloorOp>(ctx, [](Operation *, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      p.push_back(a.c(0));
+    });
+  });
+}

@@ -1,0 +1,207 @@
+// act-autodiff: reverse-mode differentiation of scalar bodies.
+//
+// The derivative body is the forward body followed by the adjoint computation, so
+// CSE shares every forward value the derivatives use.
+#include "act/Dialect/ActPasses.h"
+#include "act/Dialect/ScalarBuilder.h"
+
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
+
+#include "llvm/ADT/MapVector.h"
+
+using namespace mlir;
+using namespace act;
+
+namespace act {
+#define GEN_PASS_DEF_ACTAUTODIFF
+#include "act/Dialect/ActPasses.h.inc"
+} // namespace act
+
+namespace {
+
+/// Gradient contributions to a table parameter: (knot index, weight) pairs.
+using TablePairs = llvm::MapVector<Value, SmallVector<std::pair<Value, Value>>>;
+
+class ReverseMode {
+public:
+  ReverseMode(Block &body, Operation *yield) : body(body), builder(yield) {}
+
+  /// Adjoints of every value `target` depends on, built before the terminator.
+  /// Table contributions go to `tables` when given.
+  LogicalResult run(Value target, TablePairs *tables) {
+    adjoints.clear();
+    SmallVector<Operation *> ops;
+    for (Operation &op : body.without_terminator())
+      ops.push_back(&op);
+    ScalarBuilder a{builder, target.getLoc(), target.getType()};
+    adjoints[target] = a.c(1);
+    for (Operation *op : llvm::reverse(ops)) {
+      if (op->getNumResults() != 1)
+        continue;
+      auto it = adjoints.find(op->getResult(0));
+      if (it == adjoints.end())
+        continue;
+      Value g = it->second;
+      if (auto pwl = dyn_cast<PwlOp>(op)) {
+        pwlAdjoint(pwl, g, tables);
+        continue;
+      }
+      auto rule = dyn_cast<DifferentiableOpInterface>(op);
+      if (!rule) {
+        if (llvm::none_of(op->getOperandTypes(), [](Type t) { return isa<FloatType>(t); }))
+          continue; // constants and table loads: nothing to propagate
+        return op->emitOpError("has no derivative rule; act-autodiff cannot "
+                               "differentiate through it");
+      }
+      SmallVector<Value> partials;
+      if (failed(rule.buildPartials(builder, partials)))
+        return failure();
+      for (auto [operand, partial] : llvm::zip(op->getOperands(), partials))
+        if (partial && isa<FloatType>(operand.getType()))
+          accumulate(operand, chain(g, partial, op->getLoc()));
+    }
+    return success();
+  }
+
+  /// The adjoint of `v`, or 0 when the target does not depend on it.
+  Value adjoint(Value v, Type type, Location loc) {
+    if (Value g = adjoints.lookup(v))
+      return g;
+    ScalarBuilder a{builder, loc, type};
+    return a.c(0);
+  }
+  OpBuilder &getBuilder() { return builder; }
+
+private:
+  Block &body;
+  OpBuilder builder;
+  DenseMap<Value, Value> adjoints;
+
+  /// g * partial, but exactly 0 when g is 0: a branch masked off upstream contributes
+  /// nothing even where its own partial is inf or NaN (no NaN leaks).
+  Value chain(Value g, Value partial, Location loc) {
+    if (matchPattern(g, m_OneFloat()))
+      return partial;
+    ScalarBuilder a{builder, loc, g.getType()};
+    return a.select(a.cmp(ScalarBuilder::P::OEQ, g, a.c(0)), a.c(0), a.mul(g, partial));
+  }
+
+  void accumulate(Value v, Value contribution) {
+    Value &slot = adjoints[v];
+    if (!slot) {
+      slot = contribution;
+      return;
+    }
+    ScalarBuilder a{builder, contribution.getLoc(), v.getType()};
+    slot = a.add(slot, contribution);
+  }
+
+  // pwl, with s = PwlSegment, dy = y[hi] - y[lo], W = br - bl:
+  //   inside: dr/dx = dy / d, dr/dbl = dy (t - n) / W, dr/dbr = -dy t / W,
+  //           dr/dy[lo] = 1 - frac, dr/dy[hi] = frac
+  //   left:   dr/dx = kl, dr/dbl = -kl, dr/dkl = x - bl, dr/dy[0] = 1
+  //   right:  dr/dx = kr, dr/dbr = -kr, dr/dkr = x - br, dr/dy[n] = 1
+  void pwlAdjoint(PwlOp op, Value g, TablePairs *tables) {
+    ScalarBuilder a{builder, op.getLoc(), op.getType()};
+    Value x = op.getInput(), table = op.getTable();
+    Value bl = op.getLeft(), br = op.getRight(), kl = op.getLeftSlope(),
+          kr = op.getRightSlope();
+    PwlSegment s = PwlSegment::build(a, x, table, bl, br);
+    Value dy = a.sub(s.load(a, table, s.hi), s.load(a, table, s.lo));
+    Value w = a.sub(br, bl);
+    auto region = [&](Value left, Value right, Value inside) {
+      return a.select(s.isLeft, left, a.select(s.isRight, right, inside));
+    };
+    Value zero = a.c(0);
+    accumulate(x, chain(g, region(kl, kr, a.div(dy, s.d)), op.getLoc()));
+    accumulate(bl, chain(g, region(a.neg(kl), zero,
+                                   a.div(a.mul(dy, a.sub(s.t, a.c(double(s.n)))), w)),
+                         op.getLoc()));
+    accumulate(br, chain(g, region(zero, a.neg(kr), a.neg(a.div(a.mul(dy, s.t), w))),
+                         op.getLoc()));
+    accumulate(kl, chain(g, a.select(s.isLeft, a.sub(x, bl), zero), op.getLoc()));
+    accumulate(kr, chain(g, a.select(s.isRight, a.sub(x, br), zero), op.getLoc()));
+    if (!tables)
+      return;
+    Value outside = builder.create<arith::OrIOp>(op.getLoc(), s.isLeft, s.isRight);
+    Value first = builder.create<arith::SelectOp>(
+        op.getLoc(), s.isLeft, s.index(a, 0),
+        builder.create<arith::SelectOp>(op.getLoc(), s.isRight, s.index(a, s.n), s.lo));
+    Value wFirst = a.select(outside, a.c(1), a.sub(a.c(1), s.frac));
+    Value wSecond = a.select(outside, zero, s.frac);
+    auto &pairs = (*tables)[table];
+    pairs.emplace_back(first, chain(g, wFirst, op.getLoc()));
+    pairs.emplace_back(s.hi, chain(g, wSecond, op.getLoc()));
+  }
+};
+
+struct ActAutodiffPass : act::impl::ActAutodiffBase<ActAutodiffPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    SmallVector<ActivationOp> acts;
+    for (ActivationOp act : getOperation().getOps<ActivationOp>())
+      if (!act->hasAttr("act.grad_of"))
+        acts.push_back(act);
+    for (ActivationOp act : acts)
+      if (failed(differentiate(act)))
+        return signalPassFailure();
+  }
+
+  LogicalResult differentiate(ActivationOp act) {
+    if (order < 1)
+      return act.emitOpError("act-autodiff needs order >= 1");
+    OpBuilder top(act);
+    top.setInsertionPointAfter(act);
+    auto grad = cast<ActivationOp>(top.clone(*act.getOperation()));
+    std::string suffix = order == 1 ? "__grad" : "__grad" + std::to_string(order);
+    grad.setSymName((act.getSymName() + suffix).str());
+    grad->setAttr("act.grad_of", top.getStringAttr(act.getSymName()));
+    grad->setAttr("act.grad_order", top.getI64IntegerAttr(order));
+
+    Block &body = grad.getBodyBlock();
+    auto yield = cast<YieldOp>(body.getTerminator());
+    Value f = yield.getResults().front();
+    ReverseMode rm(body, yield);
+    SmallVector<Value> results{f};
+
+    if (order > 1) {
+      Value target = f, x = body.getArgument(0);
+      for (unsigned k = 0; k < order; ++k) {
+        if (failed(rm.run(target, nullptr)))
+          return failure();
+        target = rm.adjoint(x, f.getType(), grad.getLoc());
+        results.push_back(target);
+      }
+    } else {
+      TablePairs tables;
+      if (failed(rm.run(f, &tables)))
+        return failure();
+      for (unsigned i = 0; i < act.getNumInputs(); ++i)
+        results.push_back(rm.adjoint(body.getArgument(i), f.getType(), grad.getLoc()));
+      SmallVector<int64_t> pairCounts;
+      for (unsigned p = 0; p < act.getNumParams(); ++p) {
+        if (act.getParamConst()[p])
+          continue;
+        Value arg = body.getArgument(act.getNumInputs() + p);
+        if (!act.getTableLength(p)) {
+          results.push_back(rm.adjoint(arg, f.getType(), grad.getLoc()));
+          pairCounts.push_back(0);
+          continue;
+        }
+        auto &pairs = tables[arg];
+        for (auto [idx, weight] : pairs)
+          results.append({idx, weight});
+        pairCounts.push_back((int64_t)pairs.size());
+      }
+      grad->setAttr("act.table_pairs", top.getDenseI64ArrayAttr(pairCounts));
+    }
+    OpBuilder b(yield);
+    b.create<YieldOp>(yield.getLoc(), results);
+    yield.erase();
+    return success();
+  }
+};
+
+} // namespace
