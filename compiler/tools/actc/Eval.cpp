@@ -53,8 +53,24 @@ std::pair<std::string, std::vector<double>> parseAssignment(const std::string &t
   return {name, parseNumberList(text.substr(eq + 1), opt + " " + name)};
 }
 
+/// {"a": [..], "b": [[..], ..]}: one entry per name, one value (or one table) per point.
 template <typename T>
-int evaluate(const act::Activation &fn, const std::string &dtypeName,
+std::string jsonObject(const std::vector<std::string> &names,
+                       const std::vector<std::vector<std::vector<T>>> &values) {
+  std::string out = "{";
+  for (size_t i = 0; i < names.size(); ++i) {
+    out += (i ? ", " : "") + jsonString(names[i]) + ": [";
+    for (size_t k = 0; k < values[i].size(); ++k) {
+      const std::vector<T> &v = values[i][k];
+      out += (k ? ", " : "") + (v.size() == 1 ? jsonNumber(v[0]) : jsonArray(v));
+    }
+    out += "]";
+  }
+  return out + "}";
+}
+
+template <typename T>
+int evaluate(const act::Activation &fn, const std::string &dtypeName, bool grad,
              const std::vector<double> &xs,
              const std::map<std::string, std::vector<double>> &paramValues,
              const std::map<std::string, std::vector<double>> &inputValues) {
@@ -114,8 +130,55 @@ int evaluate(const act::Activation &fn, const std::string &dtypeName,
   fn.forward(shape, inPtrs.data(), y.data(), paramPtrs.data());
 
   std::cout << "{\"fn\": " << jsonString(fn.name()) << ", \"dtype\": \"" << dtypeName
-            << "\", \"x\": " << jsonArray(inputs[0]) << ", \"y\": " << jsonArray(y)
-            << "}\n";
+            << "\", \"x\": " << jsonArray(inputs[0]) << ", \"y\": " << jsonArray(y);
+  if (grad) {
+    // Each point on its own (a one-element tensor with dy = 1), so every gradient is
+    // the derivative at that point, before any reduction over points.
+    act::TensorShape one{1, 1, 1, act::Layout::NCS};
+    size_t numIn = fn.inputs().size(), numParams = fn.params().size();
+    std::vector<std::vector<std::vector<T>>> dinputs(numIn), dparams;
+    std::vector<std::string> paramNames;
+    std::vector<size_t> learnable;
+    for (size_t p = 0; p < numParams; ++p)
+      if (!fn.params()[p].isConst) {
+        learnable.push_back(p);
+        paramNames.push_back(fn.params()[p].name);
+      }
+    dparams.resize(learnable.size());
+    for (size_t k = 0; k < count; ++k) {
+      std::vector<const T *> in;
+      for (auto &v : inputs)
+        in.push_back(&v[k]);
+      T dy = 1;
+      std::vector<T> din(numIn);
+      std::vector<T *> dinPtrs;
+      for (T &d : din)
+        dinPtrs.push_back(&d);
+      std::vector<std::vector<T>> dp(numParams);
+      std::vector<T *> dpPtrs(numParams, nullptr);
+      for (size_t p : learnable) {
+        dp[p].resize((size_t)fn.params()[p].numValues(one));
+        dpPtrs[p] = dp[p].data();
+      }
+      fn.backward(one, in.data(), &dy, dinPtrs.data(), dpPtrs.data(), paramPtrs.data());
+      for (size_t i = 0; i < numIn; ++i)
+        dinputs[i].push_back({din[i]});
+      for (size_t j = 0; j < learnable.size(); ++j)
+        dparams[j].push_back(dp[learnable[j]]);
+    }
+    std::vector<T> dx;
+    for (auto &v : dinputs[0])
+      dx.push_back(v[0]);
+    std::cout << ", \"dx\": " << jsonArray(dx);
+    if (numIn > 1)
+      std::cout << ", \"dinputs\": "
+                << jsonObject(std::vector<std::string>(fn.inputs().begin() + 1,
+                                                       fn.inputs().end()),
+                              std::vector<std::vector<std::vector<T>>>(
+                                  dinputs.begin() + 1, dinputs.end()));
+    std::cout << ", \"dparams\": " << jsonObject(paramNames, dparams);
+  }
+  std::cout << "}\n";
   return 0;
 }
 
@@ -124,7 +187,7 @@ int evaluate(const act::Activation &fn, const std::string &dtypeName,
 int actc::runEval(Args &args) {
   std::string path, source, fn, dtype = "f32";
   std::vector<double> xs;
-  bool haveX = false;
+  bool haveX = false, grad = false;
   std::map<std::string, std::vector<double>> params, inputs;
   while (!args.empty()) {
     std::string v;
@@ -143,8 +206,7 @@ int actc::runEval(Args &args) {
     } else if (args.option("--dtype", v)) {
       dtype = v;
     } else if (args.flag("--grad")) {
-      throw UsageError{"--grad is not available yet: derivatives arrive with the "
-                       "act-autodiff pass"};
+      grad = true;
     } else if (args.peek().size() > 1 && args.peek()[0] == '-') {
       throw UsageError{"unknown option '" + args.peek() + "' for eval"};
     } else if (path.empty()) {
@@ -173,6 +235,6 @@ int actc::runEval(Args &args) {
   }
   const act::Activation &a = module.get(fn);
   if (dtype == "f32")
-    return evaluate<float>(a, dtype, xs, params, inputs);
-  return evaluate<double>(a, dtype, xs, params, inputs);
+    return evaluate<float>(a, dtype, grad, xs, params, inputs);
+  return evaluate<double>(a, dtype, grad, xs, params, inputs);
 }

@@ -86,13 +86,15 @@ const char *kUsage = R"(actc - the act activation compiler
 
 Usage:
   actc check FILE                       parse and verify; report errors
-  actc emit --emit=STAGE FILE [--fn NAME]
-                                        print a pipeline stage:
-                                          ast, act, kernels, llvm-dialect, llvm
+  actc emit --emit=STAGE FILE [--fn NAME] [--order K]
+                                        print a pipeline stage: ast, act, grad
+                                          (with derivative bodies; --order K for
+                                          f, f', ..., f^(K)), kernels, llvm-dialect, llvm
   actc eval FILE --fn NAME --x LIST [--param NAME=V[,V...]]...
-            [--input NAME=LIST]... [--dtype f32|f64]
+            [--input NAME=LIST]... [--dtype f32|f64] [--grad]
   actc eval -e 'act f(x) = ...' --x LIST ...
                                         evaluate; prints one JSON object
+                                        (--grad adds dx and dparams per point)
   actc tour [DIR]                       compile every DIR/*.act (default: examples)
                                         and print a table of each activation
   actc --help | --version
@@ -115,10 +117,18 @@ int runCheck(Args &args) {
 
 int runEmit(Args &args) {
   std::string stage, path, fn;
+  unsigned order = 1;
   while (!args.empty()) {
     std::string v;
     if (args.option("--emit", v))
       stage = v;
+    else if (args.option("--order", v)) {
+      char *end = nullptr;
+      long k = std::strtol(v.c_str(), &end, 10);
+      if (*end || k < 1 || k > 8)
+        throw UsageError{"--order must be an integer from 1 to 8 (got '" + v + "')"};
+      order = (unsigned)k;
+    }
     else if (args.option("--fn", v))
       fn = v;
     else if (args.peek().size() > 1 && args.peek()[0] == '-')
@@ -130,14 +140,18 @@ int runEmit(Args &args) {
   }
   if (path.empty())
     throw UsageError{"emit needs a FILE"};
-  static const char *stages[] = {"ast", "act", "kernels", "llvm-dialect", "llvm"};
+  // grad sits beside act: the act module plus the derivative bodies.
+  static const char *stages[] = {"ast", "act", "kernels", "llvm-dialect", "llvm", "grad"};
   int level = -1;
-  for (int i = 0; i < 5; ++i)
+  for (int i = 0; i < 6; ++i)
     if (stage == stages[i])
       level = i;
   if (level < 0)
-    throw UsageError{"--emit must be one of ast, act, kernels, llvm-dialect, llvm (got '" +
-                     stage + "')"};
+    throw UsageError{"--emit must be one of ast, act, grad, kernels, llvm-dialect, llvm "
+                     "(got '" + stage + "')"};
+  bool grad = level == 5;
+  if (grad)
+    level = 1;
 
   std::string source = readFile(path);
   mlir::DialectRegistry registry;
@@ -172,6 +186,9 @@ int runEmit(Args &args) {
       throw UsageError{"no activation named '" + fn + "' in " + path};
   }
   if (mlir::failed(act::simplifyAct(*module)))
+    fail();
+  // Kernels include backward ones, so derivatives are taken for every later stage.
+  if ((grad || level >= 2) && mlir::failed(act::differentiate(*module, grad ? order : 1)))
     fail();
   if (level >= 2 && mlir::failed(act::lowerToKernels(*module, {})))
     fail();
