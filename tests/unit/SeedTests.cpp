@@ -1,5 +1,6 @@
 // Numeric tests of every definition in examples/seeds.act against independent
-// references written here from the papers' formulas (not from the compiler's lowering).
+// references written from the papers' formulas (not from the compiler's lowering), in
+// Reference.h (shared with GradTests.cpp).
 //
 // References are evaluated in long double and rounded to the kernel's element type, so
 // the reference error is far below every tolerance. For float32 the reference is taken
@@ -9,6 +10,7 @@
 // Tolerances (err = |kernel - reference rounded to T|):
 //   float64: err <= max(1e-12, 1e-12 * |ref|)
 //   float32: err <= max(2e-6 * |ref|, 1e-6 * max(1, |ref|))
+#include "Reference.h"
 #include "act/act.h"
 
 #include <catch2/catch.hpp>
@@ -29,64 +31,7 @@ using act::TensorShape;
 
 namespace {
 
-using LD = long double;
-
-//===----------------------------------------------------------------------===//
-// Reference building blocks, from the definitions
-//===----------------------------------------------------------------------===//
-
-/// Logistic sigmoid 1 / (1 + e^-z), evaluated without overflow on either side.
-LD sigm(LD z) {
-  if (z >= 0)
-    return 1.0L / (1.0L + std::exp(-z));
-  LD e = std::exp(z);
-  return e / (1.0L + e);
-}
-
-/// softplus(z) = log(1 + e^z), stable for large |z|.
-LD softplusRef(LD z) { return z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z)); }
-
-LD relu6Ref(LD z) { return std::min<LD>(std::max<LD>(z, 0.0L), 6.0L); }
-
-/// hard_sigmoid(x) = relu6(x + 3) / 6 (MobileNetV3).
-LD hardSigmoidRef(LD x) { return relu6Ref(x + 3.0L) / 6.0L; }
-
-/// ACON's smooth maximum of two terms (Ma et al., eq. for S_beta with n = 2):
-/// S(a, b) = (a - b) * sigmoid(beta * (a - b)) + b.
-LD smoothMax2(LD a, LD b, LD beta) { return (a - b) * sigm(beta * (a - b)) + b; }
-
-/// GELU, erf form: x * Phi(x) = 0.5 * x * erfc(-x / sqrt(2)) (erfc keeps the left tail
-/// accurate where 1 + erf(x/sqrt 2) would cancel).
-LD geluRef(LD x) { return 0.5L * x * std::erfc(-x / std::sqrt(2.0L)); }
-
-/// GELU, tanh approximation (Hendrycks & Gimpel):
-/// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), written as x * sigmoid(2u) since
-/// 1 + tanh(u) = 2 sigmoid(2u), which is exact and does not cancel for negative x.
-LD geluTanhRef(LD x) {
-  const LD pi = 3.141592653589793238462643383279502884L;
-  LD u = std::sqrt(2.0L / pi) * (x + 0.044715L * x * x * x);
-  return x * sigm(2.0L * u);
-}
-
-/// PWLU (Zhou et al.): n = len(y) - 1 uniform segments on [bl, br]; linear
-/// interpolation inside; y[0] + kl (x - bl) left of bl; y[n] + kr (x - br) right of br.
-LD pwlRef(LD x, const std::vector<LD> &y, LD bl, LD br, LD kl, LD kr) {
-  const int n = (int)y.size() - 1;
-  if (x < bl)
-    return y[0] + kl * (x - bl);
-  if (x > br)
-    return y[(size_t)n] + kr * (x - br);
-  LD d = (br - bl) / n;
-  LD u = (x - bl) / d;
-  int i = (int)std::floor(u);
-  i = std::max(0, std::min(n - 1, i));
-  LD t = u - i;
-  return y[(size_t)i] + t * (y[(size_t)i + 1] - y[(size_t)i]);
-}
-
-// SELU constants (Klambauer et al. 2017), to more digits than a double holds.
-const LD kSeluLambda = 1.0507009873554804934193349852946L;
-const LD kSeluAlpha = 1.6732632423543772848170429916717L;
+using namespace act_ref;
 
 //===----------------------------------------------------------------------===//
 // Harness
@@ -288,64 +233,56 @@ std::vector<Case> allCases() {
   add("sigmoid_", "", 1, 1, {}, x1([](LD x) { return sigm(x); }));
   add("hard_sigmoid_", "", 1, 1, {}, x1([](LD x) { return hardSigmoidRef(x); }));
   add("tanh_", "", 1, 1, {}, x1([](LD x) { return std::tanh(x); }));
-  add("relu_", "", 1, 1, {}, x1([](LD x) { return x > 0 ? x : 0.0L; }));
+  add("relu_", "", 1, 1, {}, x1([](LD x) { return reluRef(x); }));
   add("softplus_", "", 1, 1, {}, x1([](LD x) { return softplusRef(x); }));
   add("relu6_", "", 1, 1, {}, x1([](LD x) { return relu6Ref(x); }));
 
   // Leaky ReLU (Maas et al.): x for x > 0, alpha x otherwise.
-  auto leaky = [](LD x, LD, const Ctx &p) { return x > 0 ? x : p.p(0) * x; };
+  auto leaky = [](LD x, LD, const Ctx &p) { return leakyReluRef(x, p.p(0)); };
   add("leaky_relu", "alpha=0.01 (init)", 1, 1, {byDefault(0.01)}, leaky);
   add("leaky_relu", "alpha=0.2", 1, 1, {given(0.2)}, leaky);
 
   // PReLU (He et al.): per-channel slope a_c on the negative side.
-  auto prelu = [](LD x, LD, const Ctx &p) { return x > 0 ? x : p.p(0) * x; };
+  auto prelu = [](LD x, LD, const Ctx &p) { return preluRef(x, p.p(0)); };
   add("prelu", "a=0.25 (init), C=3", 2, 3, {byDefault(0.25, 3)}, prelu);
   add("prelu", "a per channel, N=2 C=3", 2, 3, {given(perChannel({0.1, -0.5, 2.0}))}, prelu);
 
   // ELU (Clevert et al.): x for x > 0, alpha (e^x - 1) otherwise.
-  auto elu = [](LD x, LD, const Ctx &p) { return x > 0 ? x : p.p(0) * std::expm1(x); };
+  auto elu = [](LD x, LD, const Ctx &p) { return eluRef(x, p.p(0)); };
   add("elu", "alpha=1 (init)", 1, 1, {byDefault(1.0)}, elu);
   add("elu", "alpha=0.5", 1, 1, {given(0.5)}, elu);
 
   // SELU: lambda * (x > 0 ? x : alpha (e^x - 1)).
-  add("selu", "", 1, 1, {}, x1([](LD x) {
-        return kSeluLambda * (x > 0 ? x : kSeluAlpha * std::expm1(x));
-      }));
+  add("selu", "", 1, 1, {}, x1([](LD x) { return seluRef(x); }));
 
   // --- smooth gates
   // Swish-beta (Ramachandran et al.): x * sigmoid(beta x).
-  auto swish = [](LD x, LD, const Ctx &p) { return x * sigm(p.p(0) * x); };
+  auto swish = [](LD x, LD, const Ctx &p) { return swishRef(x, p.p(0)); };
   add("swish", "beta=1 (init)", 1, 1, {byDefault(1.0)}, swish);
   add("swish", "beta=0.5", 1, 1, {given(0.5)}, swish);
   add("swish", "beta=3", 1, 1, {given(3.0)}, swish);
   add("swish", "beta=0", 1, 1, {given(0.0)}, swish);
   // hard-swish (MobileNetV3): x * relu6(x + 3) / 6.
-  add("hard_swish_", "", 1, 1, {}, x1([](LD x) { return x * relu6Ref(x + 3.0L) / 6.0L; }));
+  add("hard_swish_", "", 1, 1, {}, x1([](LD x) { return hardSwishRef(x); }));
   // Mish (Misra): x * tanh(softplus(x)).
-  add("mish", "", 1, 1, {}, x1([](LD x) { return x * std::tanh(softplusRef(x)); }));
+  add("mish", "", 1, 1, {}, x1([](LD x) { return mishRef(x); }));
   add("gelu_", "", 1, 1, {}, x1([](LD x) { return geluRef(x); }));
   add("gelu_tanh_", "", 1, 1, {}, x1([](LD x) { return geluTanhRef(x); }));
 
   // --- ACON family (Ma et al., "Activate or Not: Learning Customized Activation")
   // ACON-A: S_beta(x, 0) = x * sigmoid(beta x).
-  auto aconA = [](LD x, LD, const Ctx &p) { return x * sigm(p.p(0) * x); };
+  auto aconA = [](LD x, LD, const Ctx &p) { return swishRef(x, p.p(0)); };
   add("acon_a", "beta=1 (init)", 1, 1, {byDefault(1.0)}, aconA);
   add("acon_a", "beta=0.5", 1, 1, {given(0.5)}, aconA);
   add("acon_a", "beta=3", 1, 1, {given(3.0)}, aconA);
   // ACON-B: S_beta(x, p x) = (1 - p) x sigmoid(beta (1 - p) x) + p x.
-  auto aconB = [](LD x, LD, const Ctx &p) {
-    LD pp = p.p(0), beta = p.p(1);
-    return (1 - pp) * x * sigm(beta * (1 - pp) * x) + pp * x;
-  };
+  auto aconB = [](LD x, LD, const Ctx &p) { return aconBRef(x, p.p(0), p.p(1)); };
   add("acon_b", "p=0.25 beta=1 (init), C=3", 1, 3, {byDefault(0.25, 3), byDefault(1.0, 3)},
       aconB);
   add("acon_b", "p, beta per channel, N=2 C=3", 2, 3,
       {given(perChannel({0.1, -0.75, 2.0})), given(perChannel({1.0, 0.5, 3.0}))}, aconB);
   // ACON-C: (p1 - p2) x sigmoid(beta (p1 - p2) x) + p2 x.
-  auto aconC = [](LD x, LD, const Ctx &p) {
-    LD p1 = p.p(0), p2 = p.p(1), beta = p.p(2);
-    return (p1 - p2) * x * sigm(beta * (p1 - p2) * x) + p2 * x;
-  };
+  auto aconC = [](LD x, LD, const Ctx &p) { return aconCRef(x, p.p(0), p.p(1), p.p(2)); };
   add("acon_c", "p1=1 p2=0 beta=1 (init), C=3", 1, 3,
       {byDefault(1.0, 3), byDefault(0.0, 3), byDefault(1.0, 3)}, aconC);
   add("acon_c", "p1, p2, beta per channel, N=2 C=3", 2, 3,
@@ -386,20 +323,14 @@ std::vector<Case> allCases() {
 
   // --- FReLU (Ma et al.): max(x, t) with the funnel condition t as a second input
   add("frelu", "second input t, N=2 C=3", 2, 3, {},
-      [](LD x, LD t, const Ctx &) { return std::max(x, t); });
+      [](LD x, LD t, const Ctx &) { return freluRef(x, t); });
 
   // --- functions found by the Swish paper's search (Ramachandran et al., table 2)
-  add("max_x_sigmoid", "", 1, 1, {}, x1([](LD x) { return std::max(x, sigm(x)); }));
-  add("cos_minus_x", "", 1, 1, {}, x1([](LD x) { return std::cos(x) - x; }));
-  add("min_x_sin", "", 1, 1, {}, x1([](LD x) { return std::min(x, std::sin(x)); }));
-  add("atan_sq_minus_x", "", 1, 1, {}, x1([](LD x) {
-        LD a = std::atan(x);
-        return a * a - x;
-      }));
-  add("x_asinh_sq", "", 1, 1, {}, x1([](LD x) {
-        LD a = std::asinh(x);
-        return x * a * a;
-      }));
+  add("max_x_sigmoid", "", 1, 1, {}, x1([](LD x) { return maxXSigmoidRef(x); }));
+  add("cos_minus_x", "", 1, 1, {}, x1([](LD x) { return cosMinusXRef(x); }));
+  add("min_x_sin", "", 1, 1, {}, x1([](LD x) { return minXSinRef(x); }));
+  add("atan_sq_minus_x", "", 1, 1, {}, x1([](LD x) { return atanSqMinusXRef(x); }));
+  add("x_asinh_sq", "", 1, 1, {}, x1([](LD x) { return xAsinhSqRef(x); }));
   return cs;
 }
 

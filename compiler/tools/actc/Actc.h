@@ -33,7 +33,24 @@ std::string readFile(const std::string &path);
 /// "1,2,-3.5" -> numbers; a UsageError naming `what` on bad input.
 std::vector<double> parseNumberList(const std::string &text, const std::string &what);
 
+} // namespace actc
+
+namespace act {
+class Activation;
+}
+
+namespace actc {
+
+/// Worst relative error of compiled float64 derivatives against central
+/// differences over a grid and random points, at initial and random parameters.
+struct GradcheckResult {
+  double worstInput = 0, worstParam = 0;
+  size_t checked = 0, kinks = 0;
+};
+GradcheckResult gradcheck(const act::Activation &a, unsigned seed = 1);
+
 int runEval(Args &args);
+int runGradcheck(Args &args);
 int runTour(Args &args);
 
 } // namespace actc

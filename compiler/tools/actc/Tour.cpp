@@ -113,12 +113,16 @@ int actc::runTour(Args &args) {
     act::Module module = act::Module::compileFile(path.string());
     std::cout << fmt::format("\n== {} ({} activations)\n\n", path.string(),
                              module.names().size());
-    std::cout << fmt::format("{:<16} {:<40} {:<30}{}\n", "name", "f(x) =", "parameters",
-                             header);
+    std::cout << fmt::format("{:<16} {:<40} {:<30}{}  {}\n", "name", "f(x) =", "parameters",
+                             header, "gradcheck");
     for (const std::string &name : module.names()) {
       const act::Activation &a = module.get(name);
-      std::cout << fmt::format("{:<16} {:<40} {:<30}{}\n", name, oneLine(bodyOf(a.formula()), 40),
-                               oneLine(paramSummary(a), 30), sampleValues(a, usedDefault));
+      GradcheckResult g = gradcheck(a);
+      double worst = std::max(g.worstInput, g.worstParam);
+      std::cout << fmt::format("{:<16} {:<40} {:<30}{}  {:.1e} {}\n", name,
+                               oneLine(bodyOf(a.formula()), 40),
+                               oneLine(paramSummary(a), 30), sampleValues(a, usedDefault),
+                               worst, worst <= 1e-5 ? "ok" : "FAIL");
       ++count;
     }
   }
@@ -126,7 +130,9 @@ int actc::runTour(Args &args) {
                                                         start)
                   .count();
   std::cout << fmt::format("\n{} activations from {} files compiled and run in {:.0f} ms "
-                           "(float32; parameters at their initial values{}).\n",
+                           "(float32; parameters at their initial values{}).\n"
+                           "gradcheck: worst relative error of float64 derivatives (input and "
+                           "every parameter) against central differences.\n",
                            count, files.size(), ms,
                            usedDefault ? ", 1.0 where none is declared" : "");
   return 0;

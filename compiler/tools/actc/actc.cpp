@@ -95,6 +95,9 @@ Usage:
   actc eval -e 'act f(x) = ...' --x LIST ...
                                         evaluate; prints one JSON object
                                         (--grad adds dx and dparams per point)
+  actc gradcheck FILE [--fn NAME] [--tol T]
+                                        compare derivatives with float64 central
+                                        differences; exit 1 above tolerance (1e-5)
   actc tour [DIR]                       compile every DIR/*.act (default: examples)
                                         and print a table of each activation
   actc --help | --version
@@ -231,8 +234,10 @@ int main(int argc, char **argv) {
       return runEval(args);
     if (cmd == "tour")
       return runTour(args);
+    if (cmd == "gradcheck")
+      return runGradcheck(args);
     throw UsageError{"unknown command '" + cmd +
-                     "' (expected check, emit, eval or tour; see actc --help)"};
+                     "' (expected check, emit, eval, gradcheck or tour; see actc --help)"};
   } catch (const act::CompileError &e) {
     std::cerr << act::formatDiagnostics(e.diagnostics());
     return 1;
