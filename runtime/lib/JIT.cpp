@@ -60,6 +60,8 @@ std::unique_ptr<KernelSet> KernelSet::build(ModuleOp actModule, const std::strin
   ExecutionEngineOptions options;
   options.transformer = makeOptimizingTransformer(3, 0, tm->get());
   options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  options.enableGDBNotificationListener = false;
+  options.enablePerfNotificationListener = false;
   auto engine = ExecutionEngine::create(*module, options, std::move(*tm));
   if (!engine)
     throw Error("JIT compilation of '" + name +

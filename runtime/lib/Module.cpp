@@ -93,7 +93,31 @@ Module::Module(Module &&) noexcept = default;
 Module &Module::operator=(Module &&) noexcept = default;
 Module::~Module() = default;
 
+namespace {
+/// JIT-compiles a trivial activation once per process, before the first Module
+/// exists. LLVM creates function-local statics on its first JIT; doing that here,
+/// inside Module::compile, makes them outlive every Module (even one held in a static
+/// variable), so no ExecutionEngine is destroyed after them at exit.
+void warmUpJIT() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    auto compiled = std::make_shared<Compiled>();
+    mlir::DialectRegistry registry;
+    registerAllDialects(registry);
+    compiled->ctx.appendDialectRegistry(registry);
+    compiled->ctx.loadAllAvailableDialects();
+    std::vector<Diagnostic> diags;
+    ast::File file;
+    compiled->module = compileToAct(compiled->ctx, "act warmup(x) = x", "<warm-up>", file,
+                                    diags);
+    if (compiled->module)
+      detail::KernelSet::build(*compiled->module, "warmup");
+  });
+}
+} // namespace
+
 Module Module::compile(std::string_view source, std::string filename) {
+  warmUpJIT();
   auto impl = std::make_shared<Impl>();
   Compiled &c = *impl->compiled;
   mlir::DialectRegistry registry;
