@@ -156,12 +156,7 @@ SmallVector<Value> softmaxWeights(ScalarBuilder &a, ValueRange in, Value beta) {
     w.push_back(a.sigmoid(a.mul(beta, a.sub(in[1], in[0]))));
     return w;
   }
-  SmallVector<Value> z;
-  for (Value v : in)
-    z.push_back(a.mul(beta, v));
-  Value m = z[0];
-  for (Value v : ArrayRef<Value>(z).drop_front())
-    m = a.max(m, v);
+  auto [z, m] = a.scaledWithMax(in, beta);
   Value sum = a.c(0);
   for (Value zi : z) {
     w.push_back(a.exp(a.sub(zi, m)));

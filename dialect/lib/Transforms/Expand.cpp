@@ -40,12 +40,7 @@ Value smoothMax(ValueRange in, Value beta, Arith &a) {
     Value d = a.sub(in[0], in[1]);
     return a.add(a.gateMul(d, a.sigmoid(a.mul(beta, d))), in[1]);
   }
-  SmallVector<Value> z;
-  for (Value v : in)
-    z.push_back(a.mul(beta, v));
-  Value m = z[0];
-  for (Value v : ArrayRef<Value>(z).drop_front())
-    m = a.max(m, v);
+  auto [z, m] = a.scaledWithMax(in, beta);
   Value num = a.c(0), den = a.c(0);
   for (auto [v, zi] : llvm::zip(in, z)) {
     Value w = a.exp(a.sub(zi, m));
@@ -137,12 +132,7 @@ void addRules(RewritePatternSet &patterns) {
   // for n = 2: (m + log1p(exp(-|beta a1 - beta a2|))) / beta.
   patterns.add<ExpandPattern<LogSumExpOp>>(ctx, [](LogSumExpOp op, Arith &a) {
     Value beta = op.getBeta();
-    SmallVector<Value> z;
-    for (Value v : op.getInputs())
-      z.push_back(a.mul(beta, v));
-    Value m = z[0];
-    for (Value v : ArrayRef<Value>(z).drop_front())
-      m = a.max(m, v);
+    auto [z, m] = a.scaledWithMax(op.getInputs(), beta);
     Value lse;
     if (z.size() == 2) {
       lse = a.log1p(a.exp(a.neg(a.abs(a.sub(z[0], z[1])))));

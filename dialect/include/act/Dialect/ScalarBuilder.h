@@ -38,6 +38,18 @@ struct ScalarBuilder {
   mlir::Value select(mlir::Value cond, mlir::Value x, mlir::Value y) {
     return b.create<mlir::arith::SelectOp>(loc, cond, x, y);
   }
+  /// beta * a_i for each operand, and their maximum: the shift that keeps the
+  /// exponentials of the smooth-maximum family from overflowing.
+  std::pair<llvm::SmallVector<mlir::Value>, mlir::Value> scaledWithMax(mlir::ValueRange in,
+                                                                       mlir::Value beta) {
+    llvm::SmallVector<mlir::Value> z;
+    for (mlir::Value v : in)
+      z.push_back(mul(beta, v));
+    mlir::Value m = z[0];
+    for (mlir::Value v : llvm::ArrayRef<mlir::Value>(z).drop_front())
+      m = max(m, v);
+    return {z, m};
+  }
   /// 1 where `cond` holds, else 0.
   mlir::Value indicator(mlir::Value cond) { return select(cond, c(1), c(0)); }
   mlir::Value sigmoid(mlir::Value x) { return b.create<SigmoidOp>(loc, x); }
