@@ -173,11 +173,12 @@ void smoothMaxPartials(ScalarBuilder &a, ValueRange in, Value beta, Value f,
                        SmallVectorImpl<Value> &p, bool negateBeta) {
   Value effBeta = negateBeta ? a.neg(beta) : beta;
   SmallVector<Value> w = softmaxWeights(a, in, effBeta);
-  Value dbeta = a.c(0);
+  Value dbeta;
   for (auto [ai, wi] : llvm::zip(in, w)) {
     Value diff = a.sub(ai, f);
     p.push_back(a.mul(wi, a.add(a.c(1), a.mul(effBeta, diff))));
-    dbeta = a.add(dbeta, a.mul(wi, a.mul(diff, diff)));
+    Value term = a.mul(wi, a.mul(diff, diff));
+    dbeta = dbeta ? a.add(dbeta, term) : term;
   }
   p.push_back(negateBeta ? a.neg(dbeta) : dbeta);
 }
@@ -198,10 +199,11 @@ LogicalResult SmoothMinOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p
 LogicalResult LogSumExpOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
   auto a = at(b, *this);
   SmallVector<Value> w = softmaxWeights(a, getInputs(), getBeta());
-  Value mean = a.c(0);
+  Value mean;
   for (auto [ai, wi] : llvm::zip(getInputs(), w)) {
     p.push_back(wi);
-    mean = a.add(mean, a.mul(wi, ai));
+    Value term = a.mul(wi, ai);
+    mean = mean ? a.add(mean, term) : term;
   }
   p.push_back(a.div(a.sub(mean, getResult()), getBeta()));
   return success();

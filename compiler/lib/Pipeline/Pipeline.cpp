@@ -88,9 +88,9 @@ LogicalResult simplifyAct(ModuleOp module) {
   return pm.run(module);
 }
 
-LogicalResult differentiate(ModuleOp module, unsigned order) {
+LogicalResult differentiate(ModuleOp module, unsigned order, bool guardZeroAdjoints) {
   PassManager pm(module.getContext());
-  pm.addPass(createActAutodiff(ActAutodiffOptions{order}));
+  pm.addPass(createActAutodiff(ActAutodiffOptions{order, guardZeroAdjoints}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   return pm.run(module);

@@ -82,6 +82,54 @@ using namespace actc;
 
 namespace {
 
+/// A source file compiled to the act dialect, with MLIR diagnostics collected;
+/// fail() throws them as a CompileError.
+struct ActSession {
+  std::string path, source;
+  mlir::MLIRContext ctx{mlir::MLIRContext::Threading::DISABLED};
+  std::vector<act::Diagnostic> diags;
+  std::unique_ptr<act::DiagnosticCollector> collect;
+  act::ast::File file;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+
+  explicit ActSession(const std::string &path) : path(path), source(readFile(path)) {
+    mlir::DialectRegistry registry;
+    act::registerAllDialects(registry);
+    ctx.appendDialectRegistry(registry);
+    ctx.loadAllAvailableDialects();
+    collect = std::make_unique<act::DiagnosticCollector>(ctx, diags, &source);
+    module = act::compileToAct(ctx, source, path, file, diags);
+    if (!module)
+      fail();
+  }
+  [[noreturn]] void fail() {
+    if (diags.empty())
+      diags.push_back({act::Diagnostic::Severity::Error, path, 0, 0, "compilation failed", ""});
+    throw act::CompileError(diags);
+  }
+  /// Erases every activation but `fn`.
+  void keepOnly(const std::string &fn) {
+    bool found = false;
+    for (auto &op : llvm::make_early_inc_range(module->getBody()->getOperations())) {
+      auto sym = op.getAttrOfType<mlir::StringAttr>("sym_name");
+      if (sym && sym.getValue() == fn)
+        found = true;
+      else
+        op.erase();
+    }
+    if (!found)
+      throw UsageError{"no activation named '" + fn + "' in " + path};
+  }
+};
+
+unsigned parseOrder(const std::string &v) {
+  char *end = nullptr;
+  long k = std::strtol(v.c_str(), &end, 10);
+  if (*end || k < 1 || k > 8)
+    throw UsageError{"--order must be an integer from 1 to 8 (got '" + v + "')"};
+  return (unsigned)k;
+}
+
 const char *kUsage = R"(actc - the act activation compiler
 
 Usage:
@@ -95,6 +143,7 @@ Usage:
   actc eval -e 'act f(x) = ...' --x LIST ...
                                         evaluate; prints one JSON object
                                         (--grad adds dx and dparams per point)
+  actc grad FILE [--fn NAME] [--order K] print the derivative as formulas
   actc gradcheck FILE [--fn NAME] [--tol T]
                                         compare derivatives with float64 central
                                         differences; exit 1 above tolerance (1e-5)
@@ -125,13 +174,8 @@ int runEmit(Args &args) {
     std::string v;
     if (args.option("--emit", v))
       stage = v;
-    else if (args.option("--order", v)) {
-      char *end = nullptr;
-      long k = std::strtol(v.c_str(), &end, 10);
-      if (*end || k < 1 || k > 8)
-        throw UsageError{"--order must be an integer from 1 to 8 (got '" + v + "')"};
-      order = (unsigned)k;
-    }
+    else if (args.option("--order", v))
+      order = parseOrder(v);
     else if (args.option("--fn", v))
       fn = v;
     else if (args.peek().size() > 1 && args.peek()[0] == '-')
@@ -156,38 +200,15 @@ int runEmit(Args &args) {
   if (grad)
     level = 1;
 
-  std::string source = readFile(path);
-  mlir::DialectRegistry registry;
-  act::registerAllDialects(registry);
-  mlir::MLIRContext ctx(registry, mlir::MLIRContext::Threading::DISABLED);
-  ctx.loadAllAvailableDialects();
-  std::vector<act::Diagnostic> diags;
-  act::DiagnosticCollector collect(ctx, diags, &source);
-  act::ast::File file;
-  auto module = act::compileToAct(ctx, source, path, file, diags);
-  auto fail = [&]() {
-    if (diags.empty())
-      diags.push_back({act::Diagnostic::Severity::Error, path, 0, 0, "emit failed", ""});
-    throw act::CompileError(diags);
-  };
-  if (!module)
-    fail();
+  ActSession session(path);
+  auto &module = session.module;
+  auto fail = [&]() { session.fail(); };
   if (level == 0) {
-    std::cout << act::ast::dump(file);
+    std::cout << act::ast::dump(session.file);
     return 0;
   }
-  if (!fn.empty()) { // keep one activation
-    bool found = false;
-    for (auto &op : llvm::make_early_inc_range(module->getBody()->getOperations())) {
-      auto sym = op.getAttrOfType<mlir::StringAttr>("sym_name");
-      if (sym && sym.getValue() == fn)
-        found = true;
-      else
-        op.erase();
-    }
-    if (!found)
-      throw UsageError{"no activation named '" + fn + "' in " + path};
-  }
+  if (!fn.empty())
+    session.keepOnly(fn);
   if (mlir::failed(act::simplifyAct(*module)))
     fail();
   // Kernels include backward ones, so derivatives are taken for every later stage.
@@ -208,6 +229,44 @@ int runEmit(Args &args) {
   llvm::raw_string_ostream os(out);
   module->print(os);
   std::cout << out << "\n";
+  return 0;
+}
+
+/// actc grad: the derivative of one activation as readable formulas.
+int runGrad(Args &args) {
+  std::string path, fn;
+  unsigned order = 1;
+  while (!args.empty()) {
+    std::string v;
+    if (args.option("--fn", v))
+      fn = v;
+    else if (args.option("--order", v))
+      order = parseOrder(v);
+    else if (args.peek().size() > 1 && args.peek()[0] == '-')
+      throw UsageError{"unknown option '" + args.peek() + "' for grad"};
+    else if (path.empty())
+      path = args.next();
+    else
+      throw UsageError{"unexpected argument '" + args.peek() + "'"};
+  }
+  if (path.empty())
+    throw UsageError{"grad needs a FILE"};
+  ActSession session(path);
+  if (fn.empty()) {
+    if (session.file.defs.size() != 1)
+      throw UsageError{"choose an activation with --fn"};
+    fn = session.file.defs[0].name;
+  }
+  session.keepOnly(fn);
+  // Without the zero-adjoint guards: they keep NaN out of kernels but only clutter
+  // the formula.
+  if (mlir::failed(act::simplifyAct(*session.module)) ||
+      mlir::failed(act::differentiate(*session.module, order, /*guard=*/false)))
+    session.fail();
+  std::string gradName = fn + (order == 1 ? "__grad" : "__grad" + std::to_string(order));
+  mlir::Operation *grad = session.module->lookupSymbol(gradName);
+  const act::ast::Definition *def = session.file.find(fn);
+  std::cout << (def ? def->text : fn) << "\n" << act::printFormulas(grad);
   return 0;
 }
 
@@ -234,10 +293,12 @@ int main(int argc, char **argv) {
       return runEval(args);
     if (cmd == "tour")
       return runTour(args);
+    if (cmd == "grad")
+      return runGrad(args);
     if (cmd == "gradcheck")
       return runGradcheck(args);
     throw UsageError{"unknown command '" + cmd +
-                     "' (expected check, emit, eval, gradcheck or tour; see actc --help)"};
+                     "' (expected check, emit, eval, grad, gradcheck or tour; see actc --help)"};
   } catch (const act::CompileError &e) {
     std::cerr << act::formatDiagnostics(e.diagnostics());
     return 1;

@@ -25,7 +25,8 @@ using TablePairs = llvm::MapVector<Value, SmallVector<std::pair<Value, Value>>>;
 
 class ReverseMode {
 public:
-  ReverseMode(Block &body, Operation *yield) : body(body), builder(yield) {}
+  ReverseMode(Block &body, Operation *yield, bool guard)
+      : body(body), builder(yield), guard(guard) {}
 
   /// Adjoints of every value `target` depends on, built before the terminator.
   /// Table contributions go to `tables` when given.
@@ -76,6 +77,7 @@ public:
 private:
   Block &body;
   OpBuilder builder;
+  bool guard;
   DenseMap<Value, Value> adjoints;
 
   /// g * partial, but exactly 0 when g is 0: a branch masked off upstream contributes
@@ -84,6 +86,8 @@ private:
     if (matchPattern(g, m_OneFloat()))
       return partial;
     ScalarBuilder a{builder, loc, g.getType()};
+    if (!guard)
+      return a.mul(g, partial);
     return a.select(a.cmp(ScalarBuilder::P::OEQ, g, a.c(0)), a.c(0), a.mul(g, partial));
   }
 
@@ -163,7 +167,7 @@ struct ActAutodiffPass : act::impl::ActAutodiffBase<ActAutodiffPass> {
     Block &body = grad.getBodyBlock();
     auto yield = cast<YieldOp>(body.getTerminator());
     Value f = yield.getResults().front();
-    ReverseMode rm(body, yield);
+    ReverseMode rm(body, yield, guardZeroAdjoints);
     SmallVector<Value> results{f};
 
     if (order > 1) {

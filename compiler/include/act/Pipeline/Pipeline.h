@@ -47,7 +47,13 @@ mlir::LogicalResult simplifyAct(mlir::ModuleOp module);
 
 /// act-autodiff (then canonicalize + CSE): adds `@f__grad` (order 1: f, d/dinputs,
 /// d/dparams) or `@f__gradK` (f, f', ..., f^(K) in the main input) per activation.
-mlir::LogicalResult differentiate(mlir::ModuleOp module, unsigned order = 1);
+/// `guardZeroAdjoints = false` drops the no-NaN-leak guards (for printing formulas).
+mlir::LogicalResult differentiate(mlir::ModuleOp module, unsigned order = 1,
+                                  bool guardZeroAdjoints = true);
+
+/// The derivative body `grad` (from act-autodiff) as readable formulas, one line per
+/// result, with shared subexpressions bound to names first.
+std::string printFormulas(mlir::Operation *grad);
 
 struct KernelOptions {
   std::vector<std::string> dtypes = {"f32", "f64"};

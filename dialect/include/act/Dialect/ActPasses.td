@@ -35,6 +35,9 @@ def ActAutodiff : Pass<"act-autodiff", "mlir::ModuleOp"> {
   }];
   let options = [
     Option<"order", "order", "unsigned", "1", "derivative order">,
+    Option<"guardZeroAdjoints", "guard-zero-adjoints", "bool", "true",
+           "make adjoint * partial exactly 0 when the adjoint is 0 (no NaN leaks); "
+           "off only for printing derivatives as formulas">,
   ];
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect",
                            "mlir::memref::MemRefDialect"];
