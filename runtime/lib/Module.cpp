@@ -2,6 +2,7 @@
 #include "act/act.h"
 
 #include "JIT.h"
+#include "ThreadPool.h"
 
 #include "act/Dialect/ActOps.h"
 #include "act/Parse/Parser.h"
@@ -16,6 +17,9 @@
 using namespace act;
 
 const char *act::version() { return ACT_VERSION; }
+
+void act::setNumThreads(unsigned threads) { detail::ThreadPool::resizeGlobal(threads); }
+unsigned act::numThreads() { return detail::ThreadPool::global().size(); }
 
 //===----------------------------------------------------------------------===//
 // ParamInfo
@@ -210,18 +214,26 @@ struct MemRefArg {
   int64_t offset = 0, size, stride = 1;
 };
 
-/// Builds a kernel's packed argument list: memrefs first, in signature order.
+/// Builds a kernel's packed argument list: memrefs first, in signature order, then
+/// N, C, S and the row range.
 class KernelCall {
 public:
-  void add(const void *p, int64_t size) {
+  /// Adds a buffer; returns its position (for replace()).
+  size_t add(const void *p, int64_t size) {
     void *ptr = const_cast<void *>(p);
     bufs.push_back(MemRefArg{ptr, ptr, 0, size, 1});
+    return bufs.size() - 1;
   }
-  void run(detail::PackedKernel fn, const TensorShape &shape) {
-    int64_t rows = shape.layout == Layout::NCS ? shape.n * shape.c : shape.n * shape.s;
-    int64_t dims[5] = {shape.n, shape.c, shape.s, 0, rows};
+  /// Runs rows [rowBegin, rowEnd), with buffer `replacements[i].first` pointing at
+  /// `replacements[i].second` instead (a chunk's own gradient accumulators).
+  void run(detail::PackedKernel fn, const TensorShape &shape, int64_t rowBegin,
+           int64_t rowEnd, const std::vector<std::pair<size_t, void *>> &replacements = {}) const {
+    std::vector<MemRefArg> local = bufs;
+    for (auto [index, ptr] : replacements)
+      local[index].allocated = local[index].aligned = ptr;
+    int64_t dims[5] = {shape.n, shape.c, shape.s, rowBegin, rowEnd};
     std::vector<void *> args;
-    for (MemRefArg &m : bufs)
+    for (MemRefArg &m : local)
       for (void *field : {(void *)&m.allocated, (void *)&m.aligned, (void *)&m.offset,
                           (void *)&m.size, (void *)&m.stride})
         args.push_back(field);
@@ -232,6 +244,24 @@ public:
 
 private:
   std::vector<MemRefArg> bufs;
+};
+
+/// How a tensor's rows are cut into chunks for threads. The cut depends only on the
+/// shape, never on the thread count, so reductions (summed per chunk, then over
+/// chunks in order) give bitwise the same result for any number of threads.
+struct Chunks {
+  int64_t rows, rowsPerChunk, count;
+
+  Chunks(const TensorShape &shape, int64_t maxChunks) {
+    rows = shape.layout == Layout::NCS ? shape.n * shape.c : shape.n * shape.s;
+    int64_t rowLen = std::max<int64_t>(1, shape.layout == Layout::NCS ? shape.s : shape.c);
+    const int64_t kChunkElements = 1 << 16; // 256 KiB of float32 per input
+    rowsPerChunk = std::max<int64_t>(1, kChunkElements / rowLen);
+    rowsPerChunk = std::max(rowsPerChunk, (rows + maxChunks - 1) / maxChunks);
+    count = (rows + rowsPerChunk - 1) / rowsPerChunk;
+  }
+  int64_t begin(int64_t i) const { return i * rowsPerChunk; }
+  int64_t end(int64_t i) const { return std::min(rows, (i + 1) * rowsPerChunk); }
 };
 
 /// Checks extents and input pointers; false when there is nothing to do.
@@ -284,7 +314,11 @@ void runForward(Activation::Impl &impl, DType dtype, const TensorShape &shape,
   call.add(y, shape.numElements());
   std::vector<std::vector<T>> defaults;
   addParams<T>(call, impl, shape, params, defaults);
-  call.run(impl.getKernels().forward(dtype, shape.layout), shape);
+  detail::PackedKernel fn = impl.getKernels().forward(dtype, shape.layout);
+  Chunks chunks(shape, /*maxChunks=*/1 << 20);
+  detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
+    call.run(fn, shape, chunks.begin((int64_t)i), chunks.end((int64_t)i));
+  });
 }
 
 template <typename T>
@@ -308,17 +342,33 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &shape,
   }
   std::vector<std::vector<T>> defaults;
   addParams<T>(call, impl, shape, params, defaults);
-  // Gradients accumulate in double, then round once into the caller's buffers.
-  std::vector<std::vector<double>> acc;
-  std::vector<size_t> learnable;
+  // Gradients accumulate in double: each chunk of rows into its own buffers in
+  // element order, then the chunks are summed in chunk order, then rounded once into
+  // the caller's buffers.
+  std::vector<size_t> learnable, accIndex;
   for (size_t p = 0; p < impl.params.size(); ++p)
     if (!impl.params[p].isConst) {
-      acc.emplace_back((size_t)impl.params[p].numValues(shape), 0.0);
       learnable.push_back(p);
+      accIndex.push_back(call.add(nullptr, impl.params[p].numValues(shape)));
     }
-  for (std::vector<double> &a : acc)
-    call.add(a.data(), (int64_t)a.size());
-  call.run(impl.getKernels().backward(dtype, shape.layout, y != nullptr), shape);
+  Chunks chunks(shape, /*maxChunks=*/64);
+  std::vector<std::vector<std::vector<double>>> chunkAcc((size_t)chunks.count);
+  detail::PackedKernel fn = impl.getKernels().backward(dtype, shape.layout, y != nullptr);
+  detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
+    std::vector<std::pair<size_t, void *>> replacements;
+    for (size_t j = 0; j < learnable.size(); ++j) {
+      chunkAcc[i].emplace_back((size_t)impl.params[learnable[j]].numValues(shape), 0.0);
+      replacements.emplace_back(accIndex[j], chunkAcc[i][j].data());
+    }
+    call.run(fn, shape, chunks.begin((int64_t)i), chunks.end((int64_t)i), replacements);
+  });
+  std::vector<std::vector<double>> acc(learnable.size());
+  for (size_t j = 0; j < learnable.size(); ++j) {
+    acc[j] = std::move(chunkAcc[0][j]);
+    for (size_t i = 1; i < chunkAcc.size(); ++i)
+      for (size_t k = 0; k < acc[j].size(); ++k)
+        acc[j][k] += chunkAcc[i][j][k];
+  }
   for (size_t j = 0; j < learnable.size(); ++j) {
     T *out = dparams ? static_cast<T *>(dparams[learnable[j]]) : nullptr;
     if (out)

@@ -23,6 +23,11 @@ namespace act {
 /// The library's version, "MAJOR.MINOR.PATCH".
 const char *version();
 
+/// Threads that kernels are split across (0: the hardware threads, the default).
+/// Results, including gradient reductions, are bitwise the same for any count.
+void setNumThreads(unsigned threads);
+unsigned numThreads();
+
 enum class DType { F32, F64 };
 
 /// Memory order of a contiguous tensor seen as (N, C, S), S being the product of the
