@@ -170,3 +170,18 @@ OpFoldResult LogSumExpOp::fold(FoldAdaptor a) {
   double beta = c->back();
   return FloatAttr::get(getType(), logSumExp(ArrayRef<double>(*c).drop_back(), beta));
 }
+
+// safe_mul(0, b) = 0 and safe_mul(a, 1) = a; constants multiply.
+OpFoldResult SafeMulOp::fold(FoldAdaptor a) {
+  auto lhs = dyn_cast_or_null<FloatAttr>(a.getLhs());
+  auto rhs = dyn_cast_or_null<FloatAttr>(a.getRhs());
+  if (lhs && lhs.getValueAsDouble() == 0.0)
+    return FloatAttr::get(getType(), 0.0);
+  if (rhs && rhs.getValueAsDouble() == 1.0)
+    return getLhs();
+  if (lhs && lhs.getValueAsDouble() == 1.0)
+    return getRhs();
+  if (lhs && rhs)
+    return FloatAttr::get(getType(), lhs.getValueAsDouble() * rhs.getValueAsDouble());
+  return {};
+}

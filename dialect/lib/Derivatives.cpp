@@ -146,6 +146,12 @@ LogicalResult ClampOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
   return success();
 }
 
+// d safe_mul(a, b) = b, a (the derivative of a * b)
+LogicalResult SafeMulOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  p.append({getRhs(), getLhs()});
+  return success();
+}
+
 namespace {
 /// Softmax weights w_i of beta * a_i (stable: n = 2 via sigmoid of the difference,
 /// otherwise with the maximum subtracted).

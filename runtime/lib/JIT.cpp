@@ -30,7 +30,8 @@ void initNativeTarget() {
 
 KernelSet::~KernelSet() = default;
 
-std::unique_ptr<KernelSet> KernelSet::build(ModuleOp actModule, const std::string &name) {
+std::unique_ptr<KernelSet> KernelSet::build(ModuleOp actModule, const std::string &name,
+                                            unsigned order) {
   initNativeTarget();
   MLIRContext *ctx = actModule.getContext();
   std::vector<Diagnostic> diags;
@@ -45,7 +46,8 @@ std::unique_ptr<KernelSet> KernelSet::build(ModuleOp actModule, const std::strin
   builder.setInsertionPointToEnd(module->getBody());
   builder.clone(*act.getOperation());
 
-  if (failed(differentiate(*module, 1)) || failed(lowerToKernels(*module, KernelOptions{})) ||
+  if (failed(differentiate(*module, order)) ||
+      failed(lowerToKernels(*module, KernelOptions{})) ||
       failed(lowerToLLVMDialect(*module)))
     throw CompileError(diags);
 
@@ -79,6 +81,10 @@ std::unique_ptr<KernelSet> KernelSet::build(ModuleOp actModule, const std::strin
         return *fn;
       };
       set->fwd[d][l] = lookup("fwd");
+      if (order > 1) {
+        set->derivs[d][l] = lookup(("derivs" + std::to_string(order)).c_str());
+        continue;
+      }
       set->bwd[d][l] = lookup("bwd");
       set->fwdbwd[d][l] = lookup("fwdbwd");
     }

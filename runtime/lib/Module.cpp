@@ -11,6 +11,7 @@
 #include "mlir/IR/MLIRContext.h"
 
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <sstream>
 
@@ -72,6 +73,8 @@ struct Activation::Impl {
 
   std::once_flag built;
   std::unique_ptr<detail::KernelSet> kernels;
+  std::mutex higherMutex;
+  std::map<unsigned, std::unique_ptr<detail::KernelSet>> higher; // by order >= 2
 
   const detail::KernelSet &getKernels() {
     std::call_once(built, [&] {
@@ -79,6 +82,18 @@ struct Activation::Impl {
       kernels = detail::KernelSet::build(*compiled->module, name);
     });
     return *kernels;
+  }
+
+  const detail::KernelSet &getKernels(unsigned order) {
+    if (order == 1)
+      return getKernels();
+    std::lock_guard<std::mutex> lock(higherMutex);
+    std::unique_ptr<detail::KernelSet> &set = higher[order];
+    if (!set) {
+      std::lock_guard<std::mutex> jit(compiled->mutex);
+      set = detail::KernelSet::build(*compiled->module, name, order);
+    }
+    return *set;
   }
 };
 
@@ -377,6 +392,73 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &shape,
   }
 }
 } // namespace
+
+namespace {
+template <typename T>
+void runDerivatives(Activation::Impl &impl, DType dtype, unsigned order,
+                    const TensorShape &shape, const void *const *inputs,
+                    void *const *outs, const void *const *params) {
+  if (order < 1 || order > 8)
+    throw Error("'" + impl.name + "': derivative order must be from 1 to 8");
+  if (!outs)
+    throw Error("'" + impl.name + "': output buffers must not be null");
+  if (!checkCall(impl, shape, inputs, {}))
+    return;
+  if (order == 1) { // f and f' come from the order-1 body through the fused kernel
+    std::vector<T> dy((size_t)shape.numElements(), T(1));
+    std::vector<void *> dinputs(impl.inputs.size());
+    std::vector<std::vector<T>> scratch(impl.inputs.size());
+    dinputs[0] = outs[1];
+    for (size_t i = 1; i < impl.inputs.size(); ++i) {
+      scratch[i].resize((size_t)shape.numElements());
+      dinputs[i] = scratch[i].data();
+    }
+    runBackward<T>(impl, dtype, shape, inputs, dy.data(), dinputs.data(), nullptr, params,
+                   outs[0]);
+    return;
+  }
+  KernelCall call;
+  for (size_t i = 0; i < impl.inputs.size(); ++i)
+    call.add(inputs[i], shape.numElements());
+  for (unsigned k = 0; k <= order; ++k) {
+    if (!outs[k])
+      throw Error("'" + impl.name + "': output buffer " + std::to_string(k) + " is null");
+    call.add(outs[k], shape.numElements());
+  }
+  std::vector<std::vector<T>> defaults;
+  addParams<T>(call, impl, shape, params, defaults);
+  detail::PackedKernel fn = impl.getKernels(order).derivatives(dtype, shape.layout);
+  Chunks chunks(shape, /*maxChunks=*/1 << 20);
+  detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
+    call.run(fn, shape, chunks.begin((int64_t)i), chunks.end((int64_t)i));
+  });
+}
+} // namespace
+
+void Activation::derivatives(DType dtype, unsigned order, const TensorShape &shape,
+                             const void *const *inputs, void *const *outs,
+                             const void *const *params) const {
+  if (dtype == DType::F32)
+    runDerivatives<float>(*impl, dtype, order, shape, inputs, outs, params);
+  else
+    runDerivatives<double>(*impl, dtype, order, shape, inputs, outs, params);
+}
+
+void Activation::derivatives(unsigned order, const TensorShape &shape,
+                             const float *const *inputs, float *const *outs,
+                             const float *const *params) const {
+  derivatives(DType::F32, order, shape, reinterpret_cast<const void *const *>(inputs),
+              reinterpret_cast<void *const *>(outs),
+              reinterpret_cast<const void *const *>(params));
+}
+
+void Activation::derivatives(unsigned order, const TensorShape &shape,
+                             const double *const *inputs, double *const *outs,
+                             const double *const *params) const {
+  derivatives(DType::F64, order, shape, reinterpret_cast<const void *const *>(inputs),
+              reinterpret_cast<void *const *>(outs),
+              reinterpret_cast<const void *const *>(params));
+}
 
 void Activation::backward(DType dtype, const TensorShape &shape, const void *const *inputs,
                           const void *dy, void *const *dinputs, void *const *dparams,

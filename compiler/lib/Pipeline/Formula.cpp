@@ -146,7 +146,7 @@ private:
       return binary(op, "+", 1);
     if (isa<arith::SubFOp>(op))
       return binary(op, "-", 1);
-    if (isa<arith::MulFOp, arith::MulIOp>(op))
+    if (isa<arith::MulFOp, arith::MulIOp, SafeMulOp>(op))
       return binary(op, "*", 2);
     if (isa<arith::DivFOp>(op))
       return binary(op, "/", 2);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <cmath>
 #include <iostream>
 #include <map>
@@ -71,6 +72,7 @@ std::string jsonObject(const std::vector<std::string> &names,
 
 template <typename T>
 int evaluate(const act::Activation &fn, const std::string &dtypeName, bool grad,
+             unsigned order,
              const std::vector<double> &xs,
              const std::map<std::string, std::vector<double>> &paramValues,
              const std::map<std::string, std::vector<double>> &inputValues) {
@@ -178,6 +180,15 @@ int evaluate(const act::Activation &fn, const std::string &dtypeName, bool grad,
                                   dinputs.begin() + 1, dinputs.end()));
     std::cout << ", \"dparams\": " << jsonObject(paramNames, dparams);
   }
+  if (order >= 2) { // higher derivatives in the main input, elementwise
+    std::vector<std::vector<T>> outs(order + 1, std::vector<T>(count));
+    std::vector<T *> outPtrs;
+    for (auto &o : outs)
+      outPtrs.push_back(o.data());
+    fn.derivatives(order, shape, inPtrs.data(), outPtrs.data(), paramPtrs.data());
+    for (unsigned k = 2; k <= order; ++k)
+      std::cout << ", \"d" << k << "x\": " << jsonArray(outs[k]);
+  }
   std::cout << "}\n";
   return 0;
 }
@@ -188,6 +199,7 @@ int actc::runEval(Args &args) {
   std::string path, source, fn, dtype = "f32";
   std::vector<double> xs;
   bool haveX = false, grad = false;
+  unsigned order = 1;
   std::map<std::string, std::vector<double>> params, inputs;
   while (!args.empty()) {
     std::string v;
@@ -206,6 +218,13 @@ int actc::runEval(Args &args) {
     } else if (args.option("--dtype", v)) {
       dtype = v;
     } else if (args.flag("--grad")) {
+      grad = true;
+    } else if (args.option("--order", v)) {
+      char *end = nullptr;
+      long k = std::strtol(v.c_str(), &end, 10);
+      if (*end || k < 1 || k > 8)
+        throw UsageError{"--order must be an integer from 1 to 8 (got '" + v + "')"};
+      order = (unsigned)k;
       grad = true;
     } else if (args.peek().size() > 1 && args.peek()[0] == '-') {
       throw UsageError{"unknown option '" + args.peek() + "' for eval"};
@@ -235,6 +254,6 @@ int actc::runEval(Args &args) {
   }
   const act::Activation &a = module.get(fn);
   if (dtype == "f32")
-    return evaluate<float>(a, dtype, grad, xs, params, inputs);
-  return evaluate<double>(a, dtype, grad, xs, params, inputs);
+    return evaluate<float>(a, dtype, grad, order, xs, params, inputs);
+  return evaluate<double>(a, dtype, grad, order, xs, params, inputs);
 }

@@ -139,10 +139,11 @@ Usage:
                                           (with derivative bodies; --order K for
                                           f, f', ..., f^(K)), kernels, llvm-dialect, llvm
   actc eval FILE --fn NAME --x LIST [--param NAME=V[,V...]]...
-            [--input NAME=LIST]... [--dtype f32|f64] [--grad]
+            [--input NAME=LIST]... [--dtype f32|f64] [--grad] [--order K]
   actc eval -e 'act f(x) = ...' --x LIST ...
                                         evaluate; prints one JSON object
-                                        (--grad adds dx and dparams per point)
+                                        (--grad adds dx and dparams per point;
+                                        --order K adds d2x ... dKx)
   actc grad FILE [--fn NAME] [--order K] print the derivative as formulas
   actc gradcheck FILE [--fn NAME] [--tol T]
                                         compare derivatives with float64 central

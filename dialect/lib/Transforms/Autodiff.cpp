@@ -85,10 +85,9 @@ private:
   Value chain(Value g, Value partial, Location loc) {
     if (matchPattern(g, m_OneFloat()))
       return partial;
-    ScalarBuilder a{builder, loc, g.getType()};
     if (!guard)
-      return a.mul(g, partial);
-    return a.select(a.cmp(ScalarBuilder::P::OEQ, g, a.c(0)), a.c(0), a.mul(g, partial));
+      return builder.create<arith::MulFOp>(loc, g, partial);
+    return builder.create<SafeMulOp>(loc, g, partial);
   }
 
   void accumulate(Value v, Value contribution) {

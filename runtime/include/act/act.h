@@ -125,6 +125,17 @@ public:
                 const void *dy, void *const *dinputs, void *const *dparams,
                 const void *const *params = nullptr, void *y = nullptr) const;
 
+  /// f and its derivatives in the main input up to `order` (1..8), elementwise:
+  /// `outs` holds order + 1 buffers receiving f, f', ..., f^(order). Kernels for each
+  /// order are compiled on first use.
+  void derivatives(unsigned order, const TensorShape &shape, const float *const *inputs,
+                   float *const *outs, const float *const *params = nullptr) const;
+  void derivatives(unsigned order, const TensorShape &shape, const double *const *inputs,
+                   double *const *outs, const double *const *params = nullptr) const;
+  void derivatives(DType dtype, unsigned order, const TensorShape &shape,
+                   const void *const *inputs, void *const *outs,
+                   const void *const *params = nullptr) const;
+
   struct Impl;
 
 private:

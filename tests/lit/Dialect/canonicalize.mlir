@@ -101,3 +101,20 @@ act.activation @gate_from_mul attributes {input_names = ["x"], param_names = ["b
   %4 = arith.addf %1, %3 : f64
   act.yield %4 : f64
 }
+
+// -----
+
+// safe_mul(0, b) = 0 even for b = inf; safe_mul(a, 1) = a.
+// CHECK-LABEL: act.activation @safe_mul
+// CHECK: %[[Z:.*]] = arith.constant 0.000000e+00 : f64
+// CHECK: act.yield %[[Z]], %arg0 : f64, f64
+act.activation @safe_mul attributes {input_names = ["x"], param_names = [],
+    param_shapes = [], param_inits = [], param_const = array<i1>} {
+^bb0(%x: f64):
+  %zero = arith.constant 0.0 : f64
+  %one = arith.constant 1.0 : f64
+  %inf = arith.constant 0x7FF0000000000000 : f64
+  %0 = act.safe_mul %zero, %inf : f64
+  %1 = act.safe_mul %x, %one : f64
+  act.yield %0, %1 : f64, f64
+}

@@ -42,8 +42,10 @@ act.activation @all attributes {input_names = ["x", "t"], param_names = ["beta",
   %16 = act.logsumexp %15, %x beta %beta : f64
   // CHECK: act.pwl %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : f64, memref<5xf64>
   %17 = act.pwl %16, %y, %x, %t, %beta, %beta : f64, memref<5xf64>
+  // CHECK: act.safe_mul %{{.*}}, %{{.*}} : f64
+  %18 = act.safe_mul %17, %x : f64
   // CHECK: act.yield %{{.*}} : f64
-  act.yield %17 : f64
+  act.yield %18 : f64
 }
 
 // f32 bodies are valid too.

@@ -1,16 +1,17 @@
 // RUN: act-opt %s -act-autodiff -canonicalize -cse -split-input-file -verify-diagnostics | FileCheck %s
 
 // d/dx (b x) k = b k, d/db = x k; k is const and gets no derivative. The body is
-// the forward body plus the adjoints; a zero adjoint guards each product.
+// the forward body plus the adjoints; each chain-rule product is an act.safe_mul
+// (exactly 0 where the adjoint is 0).
 // CHECK-LABEL: act.activation @mul__grad
 // CHECK-SAME: act.grad_of = "mul"
 // CHECK-SAME: act.table_pairs = array<i64: 0>
 // CHECK: ^bb0(%[[X:.*]]: f64, %[[B:.*]]: f64, %[[K:.*]]: f64):
 // CHECK: %[[P:.*]] = arith.mulf %[[B]], %[[X]] : f64
 // CHECK: %[[F:.*]] = arith.mulf %[[P]], %[[K]] : f64
-// CHECK-DAG: %[[KX:.*]] = arith.mulf %[[K]], %[[X]] : f64
-// CHECK-DAG: %[[KB:.*]] = arith.mulf %[[K]], %[[B]] : f64
-// CHECK: act.yield %[[F]], %{{.*}}, %{{.*}} : f64, f64, f64
+// CHECK-DAG: %[[KX:.*]] = act.safe_mul %[[K]], %[[X]] : f64
+// CHECK-DAG: %[[KB:.*]] = act.safe_mul %[[K]], %[[B]] : f64
+// CHECK: act.yield %[[F]], %[[KB]], %[[KX]] : f64, f64, f64
 act.activation @mul attributes {input_names = ["x"], param_names = ["b", "k"],
     param_shapes = ["", ""], param_inits = [array<f64: 1.0>, array<f64: 2.0>],
     param_const = array<i1: false, true>} {

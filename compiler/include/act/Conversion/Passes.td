@@ -18,6 +18,10 @@ def ConvertActToKernels : Pass<"convert-act-to-kernels", "mlir::ModuleOp"> {
     p_0..p_m: memref<?xT>, N, C, S, row_begin, row_end: index)`. Rows are (n, c)
     pairs of length S for the `ncs` layout and (n, s) pairs of length C for `nsc`;
     a caller splits [0, rows) between threads.
+
+    Derivative bodies from act-autodiff become `<name>__bwd_*` and `<name>__fwdbwd_*`
+    (order 1: gradients of the inputs, parameter gradients accumulated in f64
+    buffers) or `<name>__derivs<K>_*` (order K: f, f', ..., f^(K) into K+1 buffers).
   }];
   let options = [
     ListOption<"dtypes", "dtypes", "std::string",

@@ -19,14 +19,16 @@ std::string kernelName(StringRef activation, StringRef kind, StringRef dtype,
 namespace {
 
 /// What a kernel computes: the activation (fwd), or from an order-1 derivative body
-/// the input and parameter gradients (bwd) or both at once (fwdbwd).
-enum class KernelKind { Forward, Backward, ForwardBackward };
+/// the input and parameter gradients (bwd) or both at once (fwdbwd), or from an
+/// order-K body f, f', ..., f^(K) each into its own buffer (derivs).
+enum class KernelKind { Forward, Backward, ForwardBackward, Derivatives };
 
 /// Emits one kernel for `act` computing in `elemType` over one layout.
 ///
 /// fwd:    (in..., out, p..., N, C, S, row_begin, row_end)
 /// bwd:    (in..., dy, din..., p..., dp..., N, C, S, row_begin, row_end)
 /// fwdbwd: (in..., out, dy, din..., p..., dp..., N, C, S, row_begin, row_end)
+/// derivs: (in..., out_0..out_K, p..., N, C, S, row_begin, row_end)
 /// `din` has one buffer per input; `dp` one f64 buffer per learnable parameter, laid
 /// out like the parameter, into which each element's gradient is accumulated in
 /// element order (deterministic, and in double so long reductions stay accurate).
@@ -39,8 +41,12 @@ public:
   LogicalResult emit(StringRef name) {
     Location loc = act.getLoc();
     unsigned numIn = act.getNumInputs(), numParams = act.getNumParams();
-    bool grad = kind != KernelKind::Forward;
+    bool grad = kind == KernelKind::Backward || kind == KernelKind::ForwardBackward;
     bool writesY = kind != KernelKind::Backward;
+    unsigned numOutputs =
+        kind == KernelKind::Derivatives
+            ? (unsigned)cast<YieldOp>(act.getBodyBlock().getTerminator()).getNumOperands()
+            : 1;
     SmallVector<unsigned> learnable;
     for (unsigned p = 0; p < numParams; ++p)
       if (!act.getParamConst()[p])
@@ -56,7 +62,7 @@ public:
     Type accBuf = MemRefType::get({ShapedType::kDynamic}, builder.getF64Type());
     SmallVector<Type> argTypes(numIn, buf);
     if (writesY)
-      argTypes.push_back(buf);
+      argTypes.append(numOutputs, buf);
     if (grad)
       argTypes.append(1 + numIn, buf); // dy, din...
     argTypes.append(numParams, buf);
@@ -77,7 +83,7 @@ public:
       return r;
     };
     inputs = take(numIn);
-    Value output = writesY ? take(1)[0] : Value();
+    ValueRange outputs = writesY ? take(numOutputs) : ValueRange();
     Value dy = grad ? take(1)[0] : Value();
     ValueRange dinputs = grad ? take(numIn) : ValueRange();
     params = take(numParams);
@@ -113,8 +119,8 @@ public:
     FailureOr<SmallVector<Value>> results = cloneBody(mapping);
     if (failed(results))
       return failure();
-    if (writesY)
-      builder.create<memref::StoreOp>(loc, (*results)[0], output, ValueRange{idx});
+    for (unsigned k = 0; k < outputs.size(); ++k)
+      builder.create<memref::StoreOp>(loc, (*results)[k], outputs[k], ValueRange{idx});
     if (grad) {
       Value g = builder.create<memref::LoadOp>(loc, dy, ValueRange{idx});
       for (unsigned k = 0; k < numIn; ++k) {
@@ -238,8 +244,8 @@ struct ConvertActToKernelsPass
     : impl::ConvertActToKernelsBase<ConvertActToKernelsPass> {
   using Base::Base;
 
-  /// fwd kernels for an activation; bwd and fwdbwd for its order-1 derivative body.
-  /// Higher-order bodies are for inspection (actc emit) and get no kernel.
+  /// fwd kernels for an activation; bwd and fwdbwd for its order-1 derivative body;
+  /// derivs<K> for an order-K body.
   LogicalResult emitKernels(ActivationOp act, FloatType type, StringRef dt, StringRef lt) {
     bool nsc = lt == "nsc";
     auto of = act->getAttrOfType<StringAttr>("act.grad_of");
@@ -248,7 +254,8 @@ struct ConvertActToKernelsPass
           .emit(kernelName(act.getSymName(), "fwd", dt, lt));
     auto order = act->getAttrOfType<IntegerAttr>("act.grad_order");
     if (order && order.getInt() != 1)
-      return success();
+      return KernelEmitter(act, type, nsc, KernelKind::Derivatives)
+          .emit(kernelName(of.getValue(), "derivs" + std::to_string(order.getInt()), dt, lt));
     if (failed(KernelEmitter(act, type, nsc, KernelKind::Backward)
                    .emit(kernelName(of.getValue(), "bwd", dt, lt))))
       return failure();

@@ -187,6 +187,25 @@ def Act_SmoothMinOp : Act_SmoothOp<"smooth_min",
 def Act_LogSumExpOp : Act_SmoothOp<"logsumexp",
     "log(sum(exp(beta ai))) / beta">;
 
+def Act_SafeMulOp : Act_Op<"safe_mul", [Pure, SameOperandsAndResultType,
+    DeclareOpInterfaceMethods<DifferentiableOpInterface>]> {
+  let summary = "a * b, exactly 0 where a is 0";
+  let description = [{
+    The chain-rule product `adjoint * partial` that act-autodiff emits: equal to
+    `a * b`, except that it is exactly 0 when `a` is 0 even where `b` is inf or NaN,
+    so a branch masked off upstream contributes nothing (no NaN leaks). Its own
+    derivative is that of `a * b`, so higher-order derivatives stay exact.
+
+    ```mlir
+    %y = act.safe_mul %adjoint, %partial : f64
+    ```
+  }];
+  let arguments = (ins AnyFloat:$lhs, AnyFloat:$rhs);
+  let results = (outs AnyFloat:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+  let hasFolder = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Piecewise linear
 //===----------------------------------------------------------------------===//
