@@ -101,3 +101,50 @@ TEST_CASE("a parallel reduction matches a float64 sum", "[threads]") {
   }
   act::setNumThreads(0);
 }
+
+TEST_CASE("gradients of per-sample and shared-table and scalar parameters reduce correctly",
+          "[grad]") {
+  // f = a[n] * x + b * x^2 + t[k] terms through pwl over a shared 3-knot table.
+  act::Module m = act::Module::compile(
+      "act f(x; a[N] = 1.0, b = 0.5, t[3] = [0, 1, 3]) = "
+      "a * x + b * x * x + pwl(x; t, -1.0, 1.0, 0.0, 0.0)");
+  const act::Activation &f = m.get("f");
+  for (act::Layout layout : {act::Layout::NCS, act::Layout::NSC}) {
+    act::TensorShape shape{3, 2, 5, layout};
+    size_t count = (size_t)shape.numElements();
+    std::vector<double> x(count), dy(count), dx(count), a = {0.5, -1.0, 2.0}, b = {0.25},
+                                                         t = {0.0, 1.0, 3.0};
+    std::vector<double> da(3), db(1), dt(3), wantA(3, 0.0), wantB(1, 0.0), wantT(3, 0.0);
+    for (size_t i = 0; i < count; ++i) {
+      x[i] = -1.4 + 0.1 * (double)i;
+      dy[i] = 1.0 + 0.01 * (double)i;
+      size_t n = i / (size_t)(shape.c * shape.s); // n is outermost in both layouts
+      wantA[n] += dy[i] * x[i];
+      wantB[0] += dy[i] * x[i] * x[i];
+      // pwl on [-1, 1] with 2 segments of width 1: interpolation weights per knot.
+      if (x[i] < -1) {
+        wantT[0] += dy[i];
+      } else if (x[i] > 1) {
+        wantT[2] += dy[i];
+      } else {
+        double u = x[i] + 1; // in [0, 2]
+        size_t seg = std::min<size_t>(1, (size_t)std::floor(u));
+        double frac = u - (double)seg;
+        wantT[seg] += dy[i] * (1 - frac);
+        wantT[seg + 1] += dy[i] * frac;
+      }
+    }
+    const double *in[] = {x.data()};
+    const double *params[] = {a.data(), b.data(), t.data()};
+    double *dinputs[] = {dx.data()};
+    double *dparams[] = {da.data(), db.data(), dt.data()};
+    f.backward(shape, in, dy.data(), dinputs, dparams, params);
+    for (size_t n = 0; n < 3; ++n)
+      CHECK(da[n] == Approx(wantA[n]).epsilon(1e-12));
+    CHECK(db[0] == Approx(wantB[0]).epsilon(1e-12));
+    for (size_t k = 0; k < 3; ++k) {
+      INFO("knot " << k);
+      CHECK(dt[k] == Approx(wantT[k]).epsilon(1e-12));
+    }
+  }
+}
