@@ -83,6 +83,8 @@ OwningOpRef<ModuleOp> compileToAct(MLIRContext &ctx, const std::string &source,
 
 LogicalResult simplifyAct(ModuleOp module) {
   PassManager pm(module.getContext());
+  // Stable forms first, so canonicalisation and later act-autodiff see them.
+  pm.addPass(createActStabilize());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   return pm.run(module);

@@ -7,6 +7,8 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Pass/Pass.h"
 
+#include "llvm/ADT/SetVector.h"
+
 namespace act {
 
 #define GEN_PASS_DECL
@@ -14,6 +16,10 @@ namespace act {
 
 /// The patterns behind `act-expand`, for reuse in larger pipelines.
 void populateActExpandPatterns(mlir::RewritePatternSet &patterns);
+/// The patterns behind `act-stabilize`; each inserts its name into `fired` when it
+/// rewrites (the set must outlive the patterns).
+void populateActStabilizePatterns(mlir::RewritePatternSet &patterns,
+                                  llvm::SmallSetVector<llvm::StringRef, 8> &fired);
 
 #define GEN_PASS_REGISTRATION
 #include "act/Dialect/ActPasses.h.inc"

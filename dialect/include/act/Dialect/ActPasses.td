@@ -18,6 +18,34 @@ def ActExpand : Pass<"act-expand", "mlir::ModuleOp"> {
                            "mlir::memref::MemRefDialect"];
 }
 
+def ActStabilize : Pass<"act-stabilize", "mlir::ModuleOp"> {
+  let summary = "Rewrite numerically fragile spellings into stable primitives";
+  let description = [{
+    Rewrites patterns in `act.activation` bodies that overflow, underflow or cancel
+    into the act primitives (whose expansions are stable) or into `math` ops made
+    for them:
+
+    | pattern                                   | becomes                  | name          |
+    |-------------------------------------------|--------------------------|---------------|
+    | `log(1 + exp(z))`, `log1p(exp(z))`        | `softplus(z)`            | `softplus`    |
+    | `log(sigmoid(z))`                         | `-softplus(-z)`          | `log_sigmoid` |
+    | `log(exp(a) + exp(b))`                    | `logsumexp(a, b; 1)`     | `logsumexp`   |
+    | `exp(a) / (exp(a) + exp(b))`              | `sigmoid(a - b)`         | `sigmoid`     |
+    | `exp(z) / (1 + exp(z))`                   | `sigmoid(z)`             | `sigmoid`     |
+    | `v / (1 + exp(-z))`                       | `v * sigmoid(z)`         | `sigmoid`     |
+    | `1 - sigmoid(z)`                          | `sigmoid(-z)`            | `sigmoid`     |
+    | `exp(x) - 1`, `1 - exp(x)`                | `expm1(x)`, `-expm1(x)`  | `expm1`       |
+    | `log(1 + x)`                              | `log1p(x)`               | `log1p`       |
+
+    Sums match in either operand order. `v * sigmoid(g)` is left to canonicalisation,
+    which makes it an `act.gate`. Each activation on which a rewrite fired gets an
+    `act.stabilized` attribute listing the names that fired (in the order of the
+    table). The pipeline runs this pass before canonicalisation and before
+    `act-autodiff`, so derivative bodies are taken from the stable forms.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect"];
+}
+
 def ActAutodiff : Pass<"act-autodiff", "mlir::ModuleOp"> {
   let summary = "Reverse-mode derivatives of act.activation bodies";
   let description = [{

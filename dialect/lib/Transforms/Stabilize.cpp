@@ -1,0 +1,207 @@
+// act-stabilize: rewrite numerically fragile spellings into stable primitives.
+//
+// Each pattern recognises one spelling (sums in either operand order) and replaces
+// it with an act primitive or math op whose lowering does not overflow or cancel;
+// the identity it relies on is in the comment above it. The pass records on each
+// activation which rewrites fired (`act.stabilized`), so `actc emit --emit=act`
+// shows them.
+#include "act/Dialect/ActPasses.h"
+#include "act/Dialect/ScalarBuilder.h"
+
+#include "mlir/IR/Matchers.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include "llvm/ADT/SetVector.h"
+
+using namespace mlir;
+using namespace act;
+
+namespace act {
+#define GEN_PASS_DEF_ACTSTABILIZE
+#include "act/Dialect/ActPasses.h.inc"
+} // namespace act
+
+namespace {
+
+/// The rewrites' names, in the order `act.stabilized` lists them.
+const char *const kNames[] = {"softplus", "log_sigmoid", "logsumexp",
+                              "sigmoid",  "expm1",       "log1p"};
+
+/// Names of the rewrites that fired on the activation being rewritten.
+using Fired = llvm::SmallSetVector<StringRef, 8>;
+
+bool isConstant(Value v, double c) {
+  APFloat f(0.0);
+  return matchPattern(v, m_ConstantFloat(&f)) && f.convertToDouble() == c;
+}
+
+/// `v` is `c + y` or `y + c` for the constant c: returns y.
+Value addendOf(Value v, double c) {
+  auto add = v.getDefiningOp<arith::AddFOp>();
+  if (!add)
+    return {};
+  if (isConstant(add.getLhs(), c))
+    return add.getRhs();
+  if (isConstant(add.getRhs(), c))
+    return add.getLhs();
+  return {};
+}
+
+/// The argument of `exp(z)`, or null.
+Value expArg(Value v) {
+  if (auto e = v.getDefiningOp<math::ExpOp>())
+    return e.getOperand();
+  return {};
+}
+
+/// -w without a double negation: the operand when w is itself a negation.
+Value negate(ScalarBuilder &a, Value w) {
+  if (auto n = w.getDefiningOp<arith::NegFOp>())
+    return n.getOperand();
+  return a.neg(w);
+}
+
+/// A pattern that reports the rewrite it performed to `fired`.
+template <typename OpT>
+struct StablePattern : OpRewritePattern<OpT> {
+  StablePattern(MLIRContext *ctx, Fired &fired) : OpRewritePattern<OpT>(ctx), fired(fired) {}
+  LogicalResult done(PatternRewriter &rewriter, OpT op, Value replacement,
+                     StringRef name) const {
+    rewriter.replaceOp(op, replacement);
+    fired.insert(name);
+    return success();
+  }
+  Fired &fired;
+};
+
+// log(1 + exp(z)) = softplus(z);  log(exp(a) + exp(b)) = logsumexp(a, b; 1);
+// log(sigmoid(z)) = -log(1 + exp(-z)) = -softplus(-z);  log(1 + x) = log1p(x).
+struct StabilizeLog : StablePattern<math::LogOp> {
+  using StablePattern::StablePattern;
+  LogicalResult matchAndRewrite(math::LogOp op, PatternRewriter &rewriter) const override {
+    ScalarBuilder a{rewriter, op.getLoc(), op.getType()};
+    Value in = op.getOperand();
+    if (Value y = addendOf(in, 1.0)) {
+      if (Value z = expArg(y))
+        return done(rewriter, op, rewriter.create<SoftplusOp>(op.getLoc(), z), "softplus");
+      return done(rewriter, op, a.log1p(y), "log1p");
+    }
+    if (auto add = in.getDefiningOp<arith::AddFOp>()) {
+      Value za = expArg(add.getLhs()), zb = expArg(add.getRhs());
+      if (za && zb)
+        return done(rewriter, op,
+                    rewriter.create<LogSumExpOp>(op.getLoc(), ValueRange{za, zb}, a.c(1)),
+                    "logsumexp");
+    }
+    if (auto sig = in.getDefiningOp<SigmoidOp>()) {
+      Value sp = rewriter.create<SoftplusOp>(op.getLoc(), negate(a, sig.getInput()));
+      return done(rewriter, op, a.neg(sp), "log_sigmoid");
+    }
+    return failure();
+  }
+};
+
+// log1p(exp(z)) = softplus(z)
+struct StabilizeLog1p : StablePattern<math::Log1pOp> {
+  using StablePattern::StablePattern;
+  LogicalResult matchAndRewrite(math::Log1pOp op, PatternRewriter &rewriter) const override {
+    Value z = expArg(op.getOperand());
+    if (!z)
+      return failure();
+    return done(rewriter, op, rewriter.create<SoftplusOp>(op.getLoc(), z), "softplus");
+  }
+};
+
+// exp(a) / (exp(a) + exp(b)) = 1 / (1 + exp(b - a)) = sigmoid(a - b);
+// exp(z) / (1 + exp(z)) = sigmoid(z);  v / (1 + exp(w)) = v sigmoid(-w).
+struct StabilizeDiv : StablePattern<arith::DivFOp> {
+  using StablePattern::StablePattern;
+  LogicalResult matchAndRewrite(arith::DivFOp op, PatternRewriter &rewriter) const override {
+    ScalarBuilder a{rewriter, op.getLoc(), op.getType()};
+    Value num = op.getLhs(), den = op.getRhs();
+    Value zn = expArg(num);
+    if (Value y = addendOf(den, 1.0)) {
+      Value w = expArg(y);
+      if (!w)
+        return failure();
+      if (zn == w)
+        return done(rewriter, op, a.sigmoid(w), "sigmoid");
+      Value s = a.sigmoid(negate(a, w));
+      return done(rewriter, op, isConstant(num, 1.0) ? s : a.mul(num, s), "sigmoid");
+    }
+    auto add = den.getDefiningOp<arith::AddFOp>();
+    if (!add || !zn)
+      return failure();
+    Value z0 = expArg(add.getLhs()), z1 = expArg(add.getRhs());
+    if (!z0 || !z1)
+      return failure();
+    if (zn == z0)
+      return done(rewriter, op, a.sigmoid(a.sub(z0, z1)), "sigmoid");
+    if (zn == z1)
+      return done(rewriter, op, a.sigmoid(a.sub(z1, z0)), "sigmoid");
+    return failure();
+  }
+};
+
+// exp(x) - 1 = expm1(x);  1 - exp(x) = -expm1(x);  1 - sigmoid(z) = sigmoid(-z).
+struct StabilizeSub : StablePattern<arith::SubFOp> {
+  using StablePattern::StablePattern;
+  LogicalResult matchAndRewrite(arith::SubFOp op, PatternRewriter &rewriter) const override {
+    ScalarBuilder a{rewriter, op.getLoc(), op.getType()};
+    if (isConstant(op.getRhs(), 1.0))
+      if (Value x = expArg(op.getLhs()))
+        return done(rewriter, op, rewriter.create<math::ExpM1Op>(op.getLoc(), x), "expm1");
+    if (isConstant(op.getLhs(), 1.0)) {
+      if (Value x = expArg(op.getRhs()))
+        return done(rewriter, op, a.neg(rewriter.create<math::ExpM1Op>(op.getLoc(), x)),
+                    "expm1");
+      if (auto sig = op.getRhs().getDefiningOp<SigmoidOp>())
+        return done(rewriter, op, a.sigmoid(negate(a, sig.getInput())), "sigmoid");
+    }
+    return failure();
+  }
+};
+
+// exp(x) + (-1) = expm1(x), either operand order.
+struct StabilizeAddMinusOne : StablePattern<arith::AddFOp> {
+  using StablePattern::StablePattern;
+  LogicalResult matchAndRewrite(arith::AddFOp op, PatternRewriter &rewriter) const override {
+    Value y = addendOf(op.getResult(), -1.0);
+    Value x = y ? expArg(y) : Value();
+    if (!x)
+      return failure();
+    return done(rewriter, op, rewriter.create<math::ExpM1Op>(op.getLoc(), x), "expm1");
+  }
+};
+
+struct ActStabilizePass : act::impl::ActStabilizeBase<ActStabilizePass> {
+  void runOnOperation() override {
+    Fired fired;
+    RewritePatternSet patterns(&getContext());
+    populateActStabilizePatterns(patterns, fired);
+    FrozenRewritePatternSet frozen(std::move(patterns));
+    for (ActivationOp act : getOperation().getOps<ActivationOp>()) {
+      fired.clear();
+      if (failed(applyPatternsAndFoldGreedily(act.getBody(), frozen)))
+        return signalPassFailure();
+      if (auto old = act->getAttrOfType<ArrayAttr>("act.stabilized"))
+        for (Attribute name : old)
+          fired.insert(cast<StringAttr>(name).getValue());
+      if (fired.empty())
+        continue;
+      SmallVector<StringRef> names;
+      for (const char *name : kNames)
+        if (fired.contains(name))
+          names.push_back(name);
+      act->setAttr("act.stabilized", Builder(&getContext()).getStrArrayAttr(names));
+    }
+  }
+};
+
+} // namespace
+
+void act::populateActStabilizePatterns(RewritePatternSet &patterns,
+                                       llvm::SmallSetVector<StringRef, 8> &fired) {
+  patterns.add<StabilizeLog, StabilizeLog1p, StabilizeDiv, StabilizeSub,
+               StabilizeAddMinusOne>(patterns.getContext(), fired);
+}
