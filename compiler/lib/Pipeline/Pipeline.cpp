@@ -8,6 +8,11 @@
 #include "act/Parse/Parser.h"
 
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Pass/PassManager.h"
@@ -22,6 +27,8 @@
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstdlib>
+
 using namespace mlir;
 
 namespace act {
@@ -29,7 +36,11 @@ namespace act {
 void registerAllDialects(DialectRegistry &registry) {
   registry.insert<ActDialect, arith::ArithDialect, math::MathDialect,
                   memref::MemRefDialect, func::FuncDialect, scf::SCFDialect,
-                  cf::ControlFlowDialect, LLVM::LLVMDialect>();
+                  cf::ControlFlowDialect, LLVM::LLVMDialect, gpu::GPUDialect,
+                  NVVM::NVVMDialect>();
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  registerGPUDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
   registerDerivativeModels(registry);
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
@@ -111,6 +122,27 @@ LogicalResult lowerToKernels(ModuleOp module, const KernelOptions &opts) {
   pm.addPass(createCSEPass());
   pm.addPass(createLoopInvariantCodeMotionPass());
   return pm.run(module);
+}
+
+std::string cudaToolkitPath() {
+  for (const char *var : {"ACT_CUDA_PATH", "CUDA_HOME", "CUDA_PATH"})
+    if (const char *v = std::getenv(var); v && *v)
+      return v;
+  return "/usr/local/cuda";
+}
+
+std::string lowerToPTX(ModuleOp module, const std::string &chip) {
+  PassManager pm(module.getContext());
+  pm.addPass(createActExpand());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  ConvertActToGPUOptions gpuOpts;
+  gpuOpts.chip = chip;
+  pm.addPass(createConvertActToGPU(gpuOpts));
+  buildKernelsToPTXPipeline(pm, cudaToolkitPath());
+  if (failed(pm.run(module)))
+    return "";
+  return extractPTX(module);
 }
 
 LogicalResult lowerToLLVMDialect(ModuleOp module) {

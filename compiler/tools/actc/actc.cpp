@@ -134,10 +134,11 @@ const char *kUsage = R"(actc - the act activation compiler
 
 Usage:
   actc check FILE                       parse and verify; report errors
-  actc emit --emit=STAGE FILE [--fn NAME] [--order K]
+  actc emit --emit=STAGE FILE [--fn NAME] [--order K] [--chip sm_XX]
                                         print a pipeline stage: ast, act, grad
                                           (with derivative bodies; --order K for
-                                          f, f', ..., f^(K)), kernels, llvm-dialect, llvm
+                                          f, f', ..., f^(K)), kernels, llvm-dialect,
+                                          llvm, ptx (GPU kernels for --chip, sm_90)
   actc eval FILE --fn NAME --x LIST [--param NAME=V[,V...]]...
             [--input NAME=LIST]... [--dtype f32|f64] [--grad] [--order K]
   actc eval -e 'act f(x) = ...' --x LIST ...
@@ -148,6 +149,10 @@ Usage:
   actc gradcheck FILE [--fn NAME] [--tol T]
                                         compare derivatives with float64 central
                                         differences; exit 1 above tolerance (1e-5)
+  actc accuracy FILE [--fn NAME] [--verbose]
+                                        float32 f and f' against float64 on a dense
+                                        grid and the extremes; exit 1 over budget
+                                        (4 ulp or 1e-6 relative, docs/numerics.md)
   actc tour [DIR]                       compile every DIR/*.act (default: examples)
                                         and print a table of each activation
   actc --help | --version
@@ -169,12 +174,14 @@ int runCheck(Args &args) {
 }
 
 int runEmit(Args &args) {
-  std::string stage, path, fn;
+  std::string stage, path, fn, chip = "sm_90";
   unsigned order = 1;
   while (!args.empty()) {
     std::string v;
     if (args.option("--emit", v))
       stage = v;
+    else if (args.option("--chip", v))
+      chip = v;
     else if (args.option("--order", v))
       order = parseOrder(v);
     else if (args.option("--fn", v))
@@ -189,14 +196,21 @@ int runEmit(Args &args) {
   if (path.empty())
     throw UsageError{"emit needs a FILE"};
   // grad sits beside act: the act module plus the derivative bodies.
-  static const char *stages[] = {"ast", "act", "kernels", "llvm-dialect", "llvm", "grad"};
+  static const char *stages[] = {"ast", "act", "kernels", "llvm-dialect", "llvm", "grad",
+                                 "ptx"};
   int level = -1;
-  for (int i = 0; i < 6; ++i)
+  for (int i = 0; i < 7; ++i)
     if (stage == stages[i])
       level = i;
   if (level < 0)
-    throw UsageError{"--emit must be one of ast, act, grad, kernels, llvm-dialect, llvm "
-                     "(got '" + stage + "')"};
+    throw UsageError{"--emit must be one of ast, act, grad, kernels, llvm-dialect, llvm, "
+                     "ptx (got '" + stage + "')"};
+  bool ptx = level == 6;
+  if (ptx && (chip.rfind("sm_", 0) != 0 || chip.size() < 5))
+    throw UsageError{"--chip must name an NVIDIA architecture such as sm_90 (got '" + chip +
+                     "')"};
+  if (ptx)
+    level = 1;
   bool grad = level == 5;
   if (grad)
     level = 1;
@@ -212,6 +226,13 @@ int runEmit(Args &args) {
     session.keepOnly(fn);
   if (mlir::failed(act::simplifyAct(*module)))
     fail();
+  if (ptx) {
+    std::string text = act::lowerToPTX(*module, chip);
+    if (text.empty())
+      fail();
+    std::cout << text;
+    return 0;
+  }
   // Kernels include backward ones, so derivatives are taken for every later stage.
   if ((grad || level >= 2) && mlir::failed(act::differentiate(*module, grad ? order : 1)))
     fail();
@@ -298,8 +319,10 @@ int main(int argc, char **argv) {
       return runGrad(args);
     if (cmd == "gradcheck")
       return runGradcheck(args);
+    if (cmd == "accuracy")
+      return runAccuracy(args);
     throw UsageError{"unknown command '" + cmd +
-                     "' (expected check, emit, eval, grad, gradcheck or tour; see actc --help)"};
+                     "' (expected check, emit, eval, grad, gradcheck, accuracy or tour; see actc --help)"};
   } catch (const act::CompileError &e) {
     std::cerr << act::formatDiagnostics(e.diagnostics());
     return 1;

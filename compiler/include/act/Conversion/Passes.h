@@ -3,6 +3,8 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -26,6 +28,14 @@ void buildKernelsToLLVMPipeline(mlir::OpPassManager &pm);
 
 /// Registers the `act-kernels-to-llvm` pipeline with mlir-opt style drivers.
 void registerKernelsToLLVMPipeline();
+
+/// Lowers the gpu.module from convert-act-to-gpu to NVVM and serialises it to PTX
+/// (gpu-module-to-binary, format=isa; CUDA's libdevice is linked for math functions
+/// when `cudaPath` has it).
+void buildKernelsToPTXPipeline(mlir::OpPassManager &pm, const std::string &cudaPath);
+
+/// The PTX text of every gpu.binary in `module` (after buildKernelsToPTXPipeline).
+std::string extractPTX(mlir::ModuleOp module);
 
 #define GEN_PASS_REGISTRATION
 #include "act/Conversion/Passes.h.inc"

@@ -34,4 +34,24 @@ def ConvertActToKernels : Pass<"convert-act-to-kernels", "mlir::ModuleOp"> {
                            "mlir::math::MathDialect"];
 }
 
+def ConvertActToGPU : Pass<"convert-act-to-gpu", "mlir::ModuleOp"> {
+  let summary = "Wrap expanded act.activation bodies into fused GPU kernels";
+  let description = [{
+    For every `act.activation` (after `act-expand`), emits into one
+    `gpu.module @act_kernels` with an `#nvvm.target` a `gpu.func` kernel per element
+    type and layout, named `<name>__fwd_<f32|f64>_<ncs|nsc>`: a grid-stride loop over
+    the N*C*S elements (the runtime sizes the grid from the device's SM count), each
+    element's (n, c) recovered from its index, parameters broadcast by shape, the
+    scalar body inline. Signature: `(in_0..in_k, out, p_0..p_m: memref<?xT>, N, C, S:
+    index)`. The activation ops are removed.
+  }];
+  let options = [
+    Option<"chip", "chip", "std::string", "\"sm_90\"", "NVIDIA architecture (sm_70 and newer)">,
+    ListOption<"dtypes", "dtypes", "std::string", "element types (f32, f64)">,
+  ];
+  let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::NVVM::NVVMDialect",
+                           "mlir::scf::SCFDialect", "mlir::memref::MemRefDialect",
+                           "mlir::arith::ArithDialect", "mlir::math::MathDialect"];
+}
+
 #endif // ACT_CONVERSION_PASSES_TD

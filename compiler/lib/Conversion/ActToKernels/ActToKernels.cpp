@@ -2,8 +2,7 @@
 #include "act/Conversion/Passes.h"
 #include "act/Dialect/ActOps.h"
 
-#include "mlir/IR/Builders.h"
-#include "mlir/IR/IRMapping.h"
+#include "ElementBody.h"
 
 using namespace mlir;
 
@@ -32,11 +31,10 @@ enum class KernelKind { Forward, Backward, ForwardBackward, Derivatives };
 /// `din` has one buffer per input; `dp` one f64 buffer per learnable parameter, laid
 /// out like the parameter, into which each element's gradient is accumulated in
 /// element order (deterministic, and in double so long reductions stay accurate).
-class KernelEmitter {
+class KernelEmitter : ElementBody {
 public:
   KernelEmitter(ActivationOp act, FloatType elemType, bool channelsLast, KernelKind kind)
-      : act(act), elemType(elemType), channelsLast(channelsLast), kind(kind),
-        builder(act->getContext()) {}
+      : ElementBody(act, elemType), channelsLast(channelsLast), kind(kind) {}
 
   LogicalResult emit(StringRef name) {
     Location loc = act.getLoc();
@@ -151,93 +149,10 @@ public:
   }
 
 private:
-  ActivationOp act;
-  FloatType elemType;
   bool channelsLast;
   KernelKind kind;
-  OpBuilder builder;
-  ValueRange inputs, params;
+  ValueRange inputs;
   SmallVector<int64_t> pairCounts;
-  /// Each parameter's element (or table row) index at the current (n, c).
-  SmallVector<Value> positions;
-
-  Value widen(Value v) {
-    if (v.getType() == builder.getF64Type())
-      return v;
-    return builder.create<arith::ExtFOp>(v.getLoc(), builder.getF64Type(), v);
-  }
-
-  void accumulate(Value buffer, Value index, Value contribution) {
-    Location loc = contribution.getLoc();
-    Value old = builder.create<memref::LoadOp>(loc, buffer, ValueRange{index});
-    Value sum = builder.create<arith::AddFOp>(loc, old, contribution);
-    builder.create<memref::StoreOp>(loc, sum, buffer, ValueRange{index});
-  }
-
-  /// Binds each parameter's body argument to its value at (n, c): scalars read
-  /// element 0, [C] element c, [N] element n, [N,C] element n*C + c; a table
-  /// binds to the K-element row at that position.
-  void mapParams(IRMapping &mapping, Value n, Value c, Value dimC) {
-    Location loc = act.getLoc();
-    Block &body = act.getBodyBlock();
-    positions.clear();
-    for (unsigned p = 0; p < act.getNumParams(); ++p) {
-      Value pos = builder.create<arith::ConstantIndexOp>(loc, 0);
-      bool perN = act.isPerSample(p), perC = act.isPerChannel(p);
-      if (perN && perC)
-        pos = builder.create<arith::AddIOp>(
-            loc, builder.create<arith::MulIOp>(loc, n, dimC), c);
-      else if (perN)
-        pos = n;
-      else if (perC)
-        pos = c;
-      positions.push_back(pos);
-      Value value;
-      if (int64_t k = act.getTableLength(p)) {
-        Value kv = builder.create<arith::ConstantIndexOp>(loc, k);
-        Value offset = builder.create<arith::MulIOp>(loc, pos, kv);
-        auto rowType = MemRefType::get(
-            {k}, elemType, StridedLayoutAttr::get(builder.getContext(),
-                                                  ShapedType::kDynamic, {1}));
-        value = builder.create<memref::SubViewOp>(
-            loc, rowType, params[p], ArrayRef<OpFoldResult>{offset},
-            ArrayRef<OpFoldResult>{builder.getIndexAttr(k)},
-            ArrayRef<OpFoldResult>{builder.getIndexAttr(1)});
-      } else {
-        value = builder.create<memref::LoadOp>(loc, params[p], ValueRange{pos});
-      }
-      mapping.map(body.getArgument(act.getNumInputs() + p), value);
-    }
-  }
-
-  /// Clones the scalar body at the insertion point, retyping float values (and
-  /// float constants) from the dialect's f64 to the kernel's element type. Returns
-  /// the yielded values.
-  FailureOr<SmallVector<Value>> cloneBody(IRMapping &mapping) {
-    for (Operation &op : act.getBodyBlock().without_terminator()) {
-      Dialect *dialect = op.getDialect();
-      if (!isa<arith::ArithDialect, math::MathDialect, memref::MemRefDialect>(
-              dialect))
-        return op.emitOpError("cannot be put in a kernel; run act-expand first");
-      if (auto cst = dyn_cast<arith::ConstantOp>(op)) {
-        if (auto f = dyn_cast<FloatAttr>(cst.getValue())) {
-          mapping.map(cst.getResult(),
-                      builder.create<arith::ConstantOp>(
-                          cst.getLoc(), elemType,
-                          builder.getFloatAttr(elemType, f.getValueAsDouble())));
-          continue;
-        }
-      }
-      Operation *clone = builder.clone(op, mapping);
-      for (Value res : clone->getResults())
-        if (isa<FloatType>(res.getType()))
-          res.setType(elemType);
-    }
-    SmallVector<Value> results;
-    for (Value v : cast<YieldOp>(act.getBodyBlock().getTerminator()).getResults())
-      results.push_back(mapping.lookup(v));
-    return results;
-  }
 };
 
 struct ConvertActToKernelsPass
