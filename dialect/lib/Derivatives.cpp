@@ -8,6 +8,7 @@
 #include "act/Dialect/ActOps.h"
 #include "act/Dialect/Derivatives.h"
 #include "act/Dialect/ScalarBuilder.h"
+#include "act/Dialect/StableMath.h"
 
 #include <cmath>
 
@@ -25,11 +26,11 @@ ScalarBuilder at(OpBuilder &b, Operation *op) {
 // act ops
 //===----------------------------------------------------------------------===//
 
-// d/dx sigmoid(x) = s (1 - s)
+// d/dx sigmoid(x) = s (1 - s) = sigmoid(x) sigmoid(-x): 1 - s would round to 0 for
+// x > 17 (float) or 37 (double) where the derivative is still e^-x.
 LogicalResult SigmoidOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
   auto a = at(b, *this);
-  Value s = getResult();
-  p.push_back(a.mul(s, a.sub(a.c(1), s)));
+  p.push_back(a.mul(getResult(), a.sigmoid(a.neg(getInput()))));
   return success();
 }
 // d/dx softplus(x) = sigmoid(x)
@@ -68,30 +69,23 @@ LogicalResult HardSwishOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p
   p.push_back(a.add(hs, a.select(in, a.div(x, a.c(6)), a.c(0))));
   return success();
 }
-// d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi)
+// d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi); written with
+// erfcx so neither tail cancels (StableMath.h).
 LogicalResult GeluOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
   auto a = at(b, *this);
-  Value x = getInput();
-  Value erf = b.create<math::ErfOp>(getLoc(), a.mul(x, a.c(M_SQRT1_2)));
-  Value cdf = a.mul(a.c(0.5), a.add(a.c(1), erf));
-  Value pdf = a.mul(a.c(0.5 * M_2_SQRTPI * M_SQRT1_2),
-                    a.exp(a.mul(a.c(-0.5), a.mul(x, x))));
-  p.push_back(a.add(cdf, a.gateMul(x, pdf)));
+  p.push_back(geluDerivative(a, getInput()));
   return success();
 }
-// u = k (x + c x^3), t = tanh(u): d/dx 0.5 x (1 + t) = 0.5 (1 + t)
-//   + 0.5 x (1 - t^2) k (1 + 3 c x^2)
+// gelu_tanh(x) = x s(2u), u = k (x + c x^3):
+// d/dx = s(2u) + x 2u' s(2u) s(-2u), 2u' = 2k (1 + 3 c x^2)
 LogicalResult GeluTanhOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
   auto a = at(b, *this);
   Value x = getInput();
   const double k = std::sqrt(2.0 / M_PI), c = 0.044715;
-  Value x2 = a.mul(x, x);
-  Value u = a.mul(a.c(k), a.add(x, a.mul(a.c(c), a.mul(x2, x))));
-  Value t = b.create<math::TanhOp>(getLoc(), u);
-  Value du = a.mul(a.c(k), a.add(a.c(1), a.mul(a.c(3 * c), x2)));
-  Value sech2 = a.sub(a.c(1), a.mul(t, t));
-  p.push_back(a.add(a.mul(a.c(0.5), a.add(a.c(1), t)),
-                    a.gateMul(a.mul(a.c(0.5), x), a.mul(sech2, du))));
+  Value z = geluTanhArg(a, x);
+  Value dz = a.mul(a.c(2 * k), a.add(a.c(1), a.mul(a.c(3 * c), a.mul(x, x))));
+  Value s = a.sigmoid(z), sn = a.sigmoid(a.neg(z));
+  p.push_back(a.add(s, a.gateMul(a.mul(x, dz), a.mul(s, sn))));
   return success();
 }
 // d/dx sinc(x) = (cos x - sinc x) / x, and 0 at x = 0
@@ -115,12 +109,12 @@ LogicalResult SignOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
   p.push_back(a.c(0));
   return success();
 }
-// d/dv v sigmoid(g) = sigmoid(g);  d/dg = v s (1 - s)
+// d/dv v sigmoid(g) = sigmoid(g);  d/dg = v s (1 - s) = v sigmoid(g) sigmoid(-g)
 LogicalResult GateOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
   auto a = at(b, *this);
   Value s = a.sigmoid(getGate());
   p.push_back(s);
-  p.push_back(a.gateMul(getValue(), a.mul(s, a.sub(a.c(1), s))));
+  p.push_back(a.gateMul(getValue(), a.mul(s, a.sigmoid(a.neg(getGate())))));
   return success();
 }
 // d/dv v hard_sigmoid(g) = hard_sigmoid(g);  d/dg = v [-3 < g < 3] / 6
@@ -175,16 +169,28 @@ SmallVector<Value> softmaxWeights(ScalarBuilder &a, ValueRange in, Value beta) {
 
 /// f = sum a_i w_i, w = softmax(beta a):
 /// df/da_i = w_i (1 + beta (a_i - f)), df/dbeta = sum w_i (a_i - f)^2.
+/// For n = 2, with d = a1 - a2, z = beta d, s = sigmoid(z), t = sigmoid(-z) (f = d s + a2):
+/// df/da1 = s (1 + z t), df/da2 = t (1 - z s), df/dbeta = d^2 s t; no a_i - f, which
+/// cancels when beta d is large. Products with z or d saturate (inf * 0 = 0).
 void smoothMaxPartials(ScalarBuilder &a, ValueRange in, Value beta, Value f,
                        SmallVectorImpl<Value> &p, bool negateBeta) {
   Value effBeta = negateBeta ? a.neg(beta) : beta;
-  SmallVector<Value> w = softmaxWeights(a, in, effBeta);
   Value dbeta;
-  for (auto [ai, wi] : llvm::zip(in, w)) {
-    Value diff = a.sub(ai, f);
-    p.push_back(a.mul(wi, a.add(a.c(1), a.mul(effBeta, diff))));
-    Value term = a.mul(wi, a.mul(diff, diff));
-    dbeta = dbeta ? a.add(dbeta, term) : term;
+  if (in.size() == 2) {
+    Value d = a.sub(in[0], in[1]);
+    Value z = a.mul(effBeta, d);
+    Value s = a.sigmoid(z), t = a.sigmoid(a.neg(z));
+    p.push_back(a.mul(s, a.add(a.c(1), a.gateMul(z, t))));
+    p.push_back(a.mul(t, a.sub(a.c(1), a.gateMul(z, s))));
+    dbeta = a.gateMul(d, a.gateMul(d, a.mul(s, t)));
+  } else {
+    SmallVector<Value> w = softmaxWeights(a, in, effBeta);
+    for (auto [ai, wi] : llvm::zip(in, w)) {
+      Value diff = a.sub(ai, f);
+      p.push_back(a.mul(wi, a.add(a.c(1), a.mul(effBeta, diff))));
+      Value term = a.mul(wi, a.mul(diff, diff));
+      dbeta = dbeta ? a.add(dbeta, term) : term;
+    }
   }
   p.push_back(negateBeta ? a.neg(dbeta) : dbeta);
 }
@@ -201,17 +207,28 @@ LogicalResult SmoothMinOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p
   smoothMaxPartials(a, getInputs(), getBeta(), getResult(), p, true);
   return success();
 }
-// L = log(sum exp(beta a_i)) / beta: dL/da_i = w_i, dL/dbeta = (sum w_i a_i - L) / beta
+// L = log(sum exp(beta a_i)) / beta: dL/da_i = w_i, dL/dbeta = (sum w_i a_i - L) / beta.
+// For n = 2 the last is -H(w) / beta^2 with the entropy
+// H = s softplus(-z) + t softplus(z), z = beta (a1 - a2): no cancellation.
 LogicalResult LogSumExpOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
   auto a = at(b, *this);
-  SmallVector<Value> w = softmaxWeights(a, getInputs(), getBeta());
+  Value beta = getBeta();
+  SmallVector<Value> w = softmaxWeights(a, getInputs(), beta);
   Value mean;
   for (auto [ai, wi] : llvm::zip(getInputs(), w)) {
     p.push_back(wi);
     Value term = a.mul(wi, ai);
     mean = mean ? a.add(mean, term) : term;
   }
-  p.push_back(a.div(a.sub(mean, getResult()), getBeta()));
+  if (getInputs().size() == 2) {
+    Value z = a.mul(beta, a.sub(getInputs()[0], getInputs()[1]));
+    Value sp = b.create<SoftplusOp>(getLoc(), z);
+    Value spn = b.create<SoftplusOp>(getLoc(), a.neg(z));
+    Value h = a.add(a.gateMul(spn, w[0]), a.gateMul(sp, w[1]));
+    p.push_back(a.neg(a.div(h, a.mul(beta, beta))));
+    return success();
+  }
+  p.push_back(a.div(a.sub(mean, getResult()), beta));
   return success();
 }
 
@@ -325,9 +342,11 @@ void act::registerDerivativeModels(DialectRegistry &registry) {
     attach<math::TanOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
       p.push_back(a.add(a.c(1), a.mul(r(op), r(op))));
     });
-    // d tanh(x) = 1 - tanh(x)^2
+    // d tanh(x) = 1 - tanh(x)^2 = 4 sigmoid(2x) sigmoid(-2x): 1 - t^2 rounds to 0 for
+    // |x| > 9 (float) or 19 (double) where the derivative is still 4 e^(-2|x|).
     attach<math::TanhOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
-      p.push_back(a.sub(a.c(1), a.mul(r(op), r(op))));
+      Value x2 = a.add(x0(op), x0(op));
+      p.push_back(a.mul(a.c(4), a.mul(a.sigmoid(x2), a.sigmoid(a.neg(x2)))));
     });
     // d sinh(x) = cosh(x)
     attach<math::SinhOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
@@ -337,20 +356,30 @@ void act::registerDerivativeModels(DialectRegistry &registry) {
     attach<math::CoshOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
       p.push_back(a.b.create<math::SinhOp>(a.loc, x0(op)));
     });
-    // d asinh(x) = 1 / sqrt(x^2 + 1)
+    // d asinh(x) = 1 / sqrt(x^2 + 1), for |x| > 1 as u / sqrt(1 + u^2), u = 1 / |x|
+    // (x^2 overflows from |x| = 1.8e19 in float)
     attach<math::AsinhOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
-      Value x = x0(op);
-      p.push_back(a.div(a.c(1), a.sqrt(a.add(a.mul(x, x), a.c(1)))));
+      Value x = x0(op), ax = a.abs(x), u = a.div(a.c(1), ax);
+      Value big = a.cmp(P::OGT, ax, a.c(1));
+      Value v = a.select(big, u, x);
+      Value r = a.div(a.c(1), a.sqrt(a.add(a.c(1), a.mul(v, v))));
+      p.push_back(a.select(big, a.mul(u, r), r));
     });
-    // d atan(x) = 1 / (1 + x^2)
+    // d atan(x) = 1 / (1 + x^2), for |x| > 1 as u^2 / (1 + u^2), u = 1 / x
     attach<math::AtanOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
-      Value x = x0(op);
-      p.push_back(a.div(a.c(1), a.add(a.c(1), a.mul(x, x))));
+      Value x = x0(op), u = a.div(a.c(1), x);
+      Value big = a.cmp(P::OGT, a.abs(x), a.c(1));
+      Value v = a.select(big, u, x), v2 = a.mul(v, v);
+      Value r = a.div(a.c(1), a.add(a.c(1), v2));
+      p.push_back(a.select(big, a.mul(v2, r), r));
     });
-    // d erf(x) = 2 / sqrt(pi) exp(-x^2)
+    // d erf(x) = 2 / sqrt(pi) exp(-x^2), x^2 split exactly (StableMath.h)
     attach<math::ErfOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
-      Value x = x0(op);
-      p.push_back(a.mul(a.c(M_2_SQRTPI), a.exp(a.neg(a.mul(x, x)))));
+      p.push_back(a.mul(a.c(M_2_SQRTPI), expNegSquare(a, x0(op), 1.0)));
+    });
+    // d fma(a, b, c) = b, a, 1
+    attach<math::FmaOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {
+      p.append({op->getOperand(1), op->getOperand(0), a.c(1)});
     });
     // d pow(a, b) = b pow(a, b - 1), pow(a, b) log(a)
     attach<math::PowFOp>(ctx, [](Operation *op, ScalarBuilder &a, SmallVectorImpl<Value> &p) {

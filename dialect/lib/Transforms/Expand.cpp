@@ -4,6 +4,7 @@
 // other act ops (gate -> sigmoid); the greedy driver expands those in turn.
 #include "act/Dialect/ActPasses.h"
 #include "act/Dialect/ScalarBuilder.h"
+#include "act/Dialect/StableMath.h"
 
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -78,19 +79,15 @@ void addRules(RewritePatternSet &patterns) {
     Value x = op.getInput();
     return a.gateMul(x, a.div(a.relu6(a.add(x, a.c(3))), a.c(6)));
   });
-  // gelu(x) = 0.5 x (1 + erf(x / sqrt 2))
-  patterns.add<ExpandPattern<GeluOp>>(ctx, [](GeluOp op, Arith &a) {
-    Value x = op.getInput();
-    Value erf = a.b.create<math::ErfOp>(a.loc, a.mul(x, a.c(M_SQRT1_2)));
-    return a.gateMul(x, a.mul(a.c(0.5), a.add(a.c(1), erf)));
-  });
-  // gelu_tanh(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+  // gelu(x) = x Phi(x), with Phi(x) = erfc(-x / sqrt 2) / 2 from erfcx and an exact
+  // exp(-x^2 / 2), so the left tail keeps its relative accuracy (StableMath.h).
+  patterns.add<ExpandPattern<GeluOp>>(
+      ctx, [](GeluOp op, Arith &a) { return act::gelu(a, op.getInput()); });
+  // gelu_tanh(x) = 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3):
+  // 1 + tanh(u) cancels for u << 0, sigmoid(2u) does not.
   patterns.add<ExpandPattern<GeluTanhOp>>(ctx, [](GeluTanhOp op, Arith &a) {
     Value x = op.getInput();
-    Value x3 = a.mul(a.mul(x, x), x);
-    Value inner = a.mul(a.c(std::sqrt(2.0 / M_PI)), a.add(x, a.mul(a.c(0.044715), x3)));
-    Value t = a.b.create<math::TanhOp>(a.loc, inner);
-    return a.gateMul(x, a.mul(a.c(0.5), a.add(a.c(1), t)));
+    return Value(a.b.create<GateOp>(a.loc, x, geluTanhArg(a, x)));
   });
   // sinc(x) = sin(x) / x, sinc(0) = 1
   patterns.add<ExpandPattern<SincOp>>(ctx, [](SincOp op, Arith &a) {
@@ -98,11 +95,9 @@ void addRules(RewritePatternSet &patterns) {
     Value s = a.div(a.b.create<math::SinOp>(a.loc, x), x);
     return a.select(a.cmp(P::OEQ, x, a.c(0)), a.c(1), s);
   });
-  // gauss(x) = exp(-x^2)
-  patterns.add<ExpandPattern<GaussOp>>(ctx, [](GaussOp op, Arith &a) {
-    Value x = op.getInput();
-    return a.exp(a.neg(a.mul(x, x)));
-  });
+  // gauss(x) = exp(-x^2), with x^2 split exactly (StableMath.h)
+  patterns.add<ExpandPattern<GaussOp>>(
+      ctx, [](GaussOp op, Arith &a) { return expNegSquare(a, op.getInput(), 1.0); });
   // sign(x) = 1 if x > 0, -1 if x < 0, else x (keeps ±0 and NaN)
   patterns.add<ExpandPattern<SignOp>>(ctx, [](SignOp op, Arith &a) {
     Value x = op.getInput();

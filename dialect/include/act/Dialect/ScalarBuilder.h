@@ -89,7 +89,9 @@ struct PwlSegment {
     mlir::Value fi = a.b.create<mlir::math::FloorOp>(a.loc, s.t);
     fi = a.b.create<mlir::arith::MaxNumFOp>(a.loc, fi, a.c(0));
     s.fi = a.b.create<mlir::arith::MinNumFOp>(a.loc, fi, a.c(double(s.n - 1)));
-    s.frac = a.sub(s.t, s.fi);
+    // The offset from the segment's left knot, x - (bl + i d), is exact where the
+    // knots are (ReLU-like tables): t - i would carry the rounding of x - bl.
+    s.frac = a.div(a.sub(x, a.add(bl, a.mul(s.fi, s.d))), s.d);
     mlir::Value i = a.b.create<mlir::arith::FPToSIOp>(a.loc, a.b.getI64Type(), s.fi);
     s.lo = a.b.create<mlir::arith::IndexCastOp>(a.loc, a.b.getIndexType(), i);
     s.hi = a.b.create<mlir::arith::AddIOp>(

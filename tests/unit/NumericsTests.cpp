@@ -1,0 +1,149 @@
+// Stable derivative rules and tails (docs/numerics.md): values where the literal
+// formula overflows, rounds to 0 or cancels. Expected values are from closed forms
+// (40-digit arithmetic where noted).
+#include "act/act.h"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace {
+
+const act::TensorShape kOne{1, 1, 1, act::Layout::NCS};
+
+/// f and f' in the main input at x, in T.
+template <typename T> std::pair<T, T> fd(const act::Activation &a, T x) {
+  T f = 0, d = 0;
+  T *outs[] = {&f, &d};
+  const T *in[] = {&x};
+  a.derivatives(1, kOne, in, outs);
+  return {f, d};
+}
+
+/// dx and the scalar parameter gradients at x (dy = 1), float64.
+std::vector<double> grads(const act::Activation &a, double x) {
+  double dx = 0;
+  std::vector<double> dp(a.params().size());
+  std::vector<double *> dpp;
+  for (double &v : dp)
+    dpp.push_back(&v);
+  const double *in[] = {&x};
+  double dy = 1;
+  double *din[] = {&dx};
+  a.backward(kOne, in, &dy, din, dpp.data());
+  dp.insert(dp.begin(), dx);
+  return dp;
+}
+
+double sig(double z) { return z >= 0 ? 1 / (1 + std::exp(-z)) : std::exp(z) / (1 + std::exp(z)); }
+
+bool rel(double got, double want, double tol) {
+  return std::fabs(got - want) <= tol * std::fabs(want);
+}
+
+} // namespace
+
+TEST_CASE("numerics: sigmoid' and tanh' keep their tails", "[numerics]") {
+  act::Module m = act::Module::compile("act s(x) = sigmoid(x)\nact t(x) = tanh(x)\n"
+                                       "act sp(x) = softplus(x)");
+  // s (1 - s) rounds to 0 from x = 37 (double) and 17 (float).
+  CHECK(rel(fd<double>(m.get("s"), 40.0).second, 4.248354255291589e-18, 1e-14));
+  CHECK(rel(fd<float>(m.get("s"), 20.0f).second, sig(20) * sig(-20), 1e-6));
+  CHECK(fd<double>(m.get("s"), 1000.0).second == 0.0);
+  CHECK(fd<double>(m.get("s"), -1000.0).second == 0.0);
+  // 1 - tanh^2 rounds to 0 from |x| = 19 (double) and 9 (float).
+  CHECK(rel(fd<double>(m.get("t"), 20.0).second, 1.6993417021166355e-17, 1e-14));
+  CHECK(rel(fd<double>(m.get("t"), -20.0).second, 1.6993417021166355e-17, 1e-14));
+  CHECK(rel(fd<float>(m.get("t"), 10.0f).second, 4 * sig(20) * sig(-20), 1e-6));
+  CHECK(fd<double>(m.get("sp"), 1000.0).second == 1.0);
+  CHECK(fd<double>(m.get("sp"), -1000.0).second == 0.0);
+}
+
+TEST_CASE("numerics: smooth maximum and logsumexp gradients at large beta * x",
+          "[numerics]") {
+  act::Module m = act::Module::compile(
+      "act sm(x; beta = 1.0) = smooth_max(x, 0; beta)\n"
+      "act sm3(x; beta = 1.0) = smooth_max(x, 0, -x; beta)\n"
+      "act lse(x; beta = 1.0) = logsumexp(x, 0; beta)");
+  // d/dbeta = d^2 s t: the old sum of w (a - f)^2 cancelled in a - f.
+  CHECK(rel(grads(m.get("sm"), 30)[1], 900 * sig(30) * sig(-30), 1e-12));
+  CHECK(rel(grads(m.get("sm"), 30)[0], sig(30) * (1 + 30 * sig(-30)), 1e-15));
+  // d/dbeta of logsumexp = -H(w) / beta^2, not (mean - L) / beta.
+  double h = sig(30) * std::log1p(std::exp(-30.0)) + sig(-30) * (30 + std::log1p(std::exp(-30.0)));
+  CHECK(rel(grads(m.get("lse"), 30)[1], -h, 1e-12));
+  // beta * x = +-1e4: every gradient finite, the limits exact.
+  for (const char *fn : {"sm", "sm3", "lse"}) {
+    const act::Activation &a = m.get(fn);
+    for (double x : {-1.0, 1.0}) {
+      double beta = 1e4;
+      double dx = 0, db = 0, dy = 1;
+      const double *in[] = {&x};
+      const double *pp[] = {&beta};
+      double *din[] = {&dx};
+      double *dpp[] = {&db};
+      a.backward(kOne, in, &dy, din, dpp, pp);
+      INFO(fn << " at x = " << x);
+      CHECK(std::isfinite(dx));
+      CHECK(std::isfinite(db));
+      CHECK(std::fabs(db) < 1e-12);
+    }
+  }
+}
+
+TEST_CASE("numerics: gelu keeps its left tail (erfc form)", "[numerics]") {
+  act::Module m = act::Module::compile("act g(x) = gelu(x)");
+  const act::Activation &g = m.get("g");
+  // 0.5 x (1 + erf(x / sqrt 2)) is 0 below x = -5.9 (float) and -8.3 (double).
+  CHECK(rel(fd<double>(g, -10.0).first, -7.6198530241605261e-23, 1e-14));
+  CHECK(rel(fd<double>(g, -10.0).second, -7.6184000964648141e-22, 1e-14));
+  CHECK(rel(fd<double>(g, -30.0).first, -1.4720141781444561e-196, 1e-13));
+  CHECK(rel(fd<double>(g, -30.0).second, -4.4160316907084944e-195, 1e-13));
+  CHECK(rel(fd<float>(g, -10.0f).first, -7.6198530241605261e-23, 1e-6));
+  CHECK(rel(fd<float>(g, -10.0f).second, -7.6184000964648141e-22, 1e-6));
+  CHECK(rel(fd<float>(g, -5.0f).first, -1.4332578593959696e-6, 1e-6));
+  CHECK(rel(fd<float>(g, -5.0f).second, -7.1469460017922946e-6, 1e-6));
+  double inf = std::numeric_limits<double>::infinity();
+  CHECK(fd<double>(g, -inf).first == 0.0);
+  CHECK(fd<double>(g, -inf).second == 0.0);
+  CHECK(fd<double>(g, inf).second == 1.0);
+  // gelu_tanh as x sigmoid(2u): 1 + tanh(u) is 0 below x = -7 (float).
+  act::Module t = act::Module::compile("act g(x) = gelu_tanh(x)");
+  CHECK(rel(fd<double>(t.get("g"), -10.0).first, -1.204092348209806e-37, 1e-12));
+  CHECK(fd<float>(t.get("g"), -10.0f).first < 0);
+}
+
+TEST_CASE("numerics: exp(-x^2) and erf' keep relative accuracy in float", "[numerics]") {
+  act::Module m = act::Module::compile("act g(x) = gauss(x)\nact e(x) = erf(x)");
+  for (int i = 0; i <= 130; ++i) { // up to 9.3: exp(-x^2) stays a normal float
+    float x = 8.0f + 0.01f * (float)i; // x*x rounds: exp(-x*x) would be 1e-6 off
+    double xd = x;
+    INFO("x = " << x);
+    CHECK(rel(fd<float>(m.get("g"), x).first, std::exp(-xd * xd), 1e-6));
+    CHECK(rel(fd<float>(m.get("e"), x).second, 2 / std::sqrt(M_PI) * std::exp(-xd * xd), 1e-6));
+  }
+}
+
+TEST_CASE("numerics: asinh' and atan' do not overflow in x^2", "[numerics]") {
+  act::Module m = act::Module::compile("act s(x) = asinh(x)\nact t(x) = atan(x)");
+  CHECK(rel(fd<float>(m.get("s"), 1e30f).second, 1e-30, 1e-6));
+  CHECK(rel(fd<float>(m.get("s"), -1e30f).second, 1e-30, 1e-6));
+  CHECK(rel(fd<double>(m.get("s"), 1e200).second, 1e-200, 1e-15));
+  // 1e-40 is a float subnormal: within half its spacing.
+  CHECK(std::fabs(fd<float>(m.get("t"), 1e20f).second - 1e-40) < 1e-45);
+  CHECK(rel(fd<double>(m.get("t"), 1e150).second, 1e-300, 1e-15));
+  CHECK(rel(fd<double>(m.get("t"), 3.0).second, 0.1, 1e-15));
+}
+
+TEST_CASE("numerics: pwl interpolates from the segment's knot", "[numerics]") {
+  // A ReLU-like table: inside the segments the result is x itself (t - i carried the
+  // rounding of x - bl, 16 ulp at 0.13 in float).
+  act::Module m = act::Module::compile(
+      "act p(x; y[17] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0.375, 0.75, 1.125, 1.5, 1.875, 2.25, "
+      "2.625, 3], bl = -3.0, br = 3.0, kl = 0.0, kr = 1.0) = pwl(x; y, bl, br, kl, kr)");
+  for (float x : {0.13f, 0.001f, 1e-6f, 2.9f}) {
+    INFO("x = " << x);
+    CHECK(rel(fd<float>(m.get("p"), x).first, x, 2.4e-7));
+  }
+}
