@@ -49,6 +49,28 @@ struct GradcheckResult {
 };
 GradcheckResult gradcheck(const act::Activation &a, unsigned seed = 1);
 
+/// Float32 results against float64 ones of one quantity (f or f') over many points.
+struct AccuracyStats {
+  struct Point {
+    double ulps = 0, ratio = 0, condRatio = 0; ///< ratio: error / budget
+  };
+  /// One point: the float32 result, the float64 one and its derivative (for the
+  /// condition number). Failures are collected with a few examples.
+  Point add(double x, double got, double ref, double dref);
+  void fail(double x, double got, double ref, const std::string &why);
+  std::string status() const;
+
+  double worstUlps = 0, worstRel = 0, worstCondRatio = 0, worstX = 0;
+  size_t count = 0, conditioned = 0, failures = 0;
+  std::vector<std::string> examples;
+};
+struct AccuracyResult {
+  AccuracyStats forward, derivative;
+};
+/// Float32 f and f' of `a` against its float64 kernels (docs/numerics.md).
+AccuracyResult accuracy(const act::Activation &a);
+
+int runAccuracy(Args &args);
 int runEval(Args &args);
 int runGradcheck(Args &args);
 int runTour(Args &args);
