@@ -121,3 +121,16 @@ TEST_CASE("stabilize: fragile spellings inside compositions", "[stabilize]") {
   CHECK(eval<double>(m.get("use"), 500.0).first == 499.0);
   CHECK(eval<double>(m.get("use"), 500.0).second == 1.0);
 }
+
+TEST_CASE("stabilize: 1 + sin(x) near sin(x) = -1, also in derivative bodies",
+          "[stabilize]") {
+  // x = -pi/2 + 1e-5: 1 + sin(x) = 1 - cos(1e-5) = 5e-11; the literal sum keeps
+  // only the rounding of sin(x) (2e-6 relative error).
+  const double x = -M_PI / 2 + 1e-5, want = 4.99999999995833e-11;
+  act::Module m = compile("act f(x) = 1 + sin(x)\nact g(x) = cos(x) - x");
+  CHECK(relNear(eval<double>(m.get("f"), x).first, want, 1e-9));
+  // g' = -sin(x) - 1, which autodiff builds as a sum of adjoints.
+  CHECK(relNear(eval<double>(m.get("g"), x).second, -want, 1e-9));
+  CHECK(relNear(eval<float>(m.get("g"), -39.27f).second,
+                -(1 + std::sin((double)-39.27f)), 1e-6));
+}

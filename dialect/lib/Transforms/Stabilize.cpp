@@ -24,8 +24,8 @@ namespace act {
 namespace {
 
 /// The rewrites' names, in the order `act.stabilized` lists them.
-const char *const kNames[] = {"softplus", "log_sigmoid", "logsumexp",
-                              "sigmoid",  "expm1",       "log1p"};
+const char *const kNames[] = {"softplus", "log_sigmoid", "logsumexp", "sigmoid",
+                              "expm1",    "log1p",       "one_plus_trig"};
 
 /// Names of the rewrites that fired on the activation being rewritten.
 using Fired = llvm::SmallSetVector<StringRef, 8>;
@@ -174,27 +174,66 @@ struct StabilizeAddMinusOne : StablePattern<arith::AddFOp> {
   }
 };
 
+/// sign * sin(x) or sign * cos(x) (through negations): the trig op and the sign.
+std::pair<Operation *, int> trigTerm(Value v) {
+  int sign = 1;
+  while (auto n = v.getDefiningOp<arith::NegFOp>()) {
+    v = n.getOperand();
+    sign = -sign;
+  }
+  Operation *op = v.getDefiningOp();
+  if (op && isa<math::SinOp, math::CosOp>(op))
+    return {op, sign};
+  return {nullptr, 0};
+}
+
+// c + s T with c = +-1, T = sin(x) or cos(x): c (1 + u), u = (s / c) T, cancels where
+// u is near -1. With the other function O (cos for sin, sin for cos), O^2 = 1 - T^2:
+// 1 + u = O^2 / (1 - u) where u < 0 (no cancellation), 1 + u directly otherwise.
+// Derivative bodies meet this as cos(x) - x -> -sin(x) - 1 at its double zeros.
+Value onePlusTrig(ScalarBuilder &a, Operation *trig, int sign, double c) {
+  Value x = trig->getOperand(0), t = trig->getResult(0);
+  Value other = isa<math::SinOp>(trig) ? Value(a.b.create<math::CosOp>(a.loc, x))
+                                       : Value(a.b.create<math::SinOp>(a.loc, x));
+  Value u = sign * c > 0 ? t : a.neg(t);
+  // 1 + u and 1 - u as fma(u, +-1, 1): the same values, in a form this pattern does
+  // not match again.
+  Value direct = a.b.create<math::FmaOp>(a.loc, u, a.c(1), a.c(1));
+  Value viaOther = a.div(a.mul(other, other), a.b.create<math::FmaOp>(a.loc, u, a.c(-1), a.c(1)));
+  Value r = a.select(a.cmp(ScalarBuilder::P::OLT, u, a.c(0)), viaOther, direct);
+  return c > 0 ? r : a.neg(r);
+}
+
+// c + s T and s T + c (addf), c - s T and s T - c (subf), c = +-1.
+template <typename OpT>
+struct StabilizeOnePlusTrig : StablePattern<OpT> {
+  using StablePattern<OpT>::StablePattern;
+  LogicalResult matchAndRewrite(OpT op, PatternRewriter &rewriter) const override {
+    constexpr bool isSub = std::is_same<OpT, arith::SubFOp>::value;
+    ScalarBuilder a{rewriter, op.getLoc(), op.getType()};
+    for (unsigned i = 0; i < 2; ++i) {
+      Value k = op->getOperand(i);
+      double c = isConstant(k, 1.0) ? 1.0 : isConstant(k, -1.0) ? -1.0 : 0.0;
+      if (c == 0)
+        continue;
+      auto [trig, sign] = trigTerm(op->getOperand(1 - i));
+      if (!trig)
+        continue;
+      if (isSub && i == 0)
+        sign = -sign; // c - s T
+      if (isSub && i == 1)
+        c = -c; // s T - c
+      return this->done(rewriter, op, onePlusTrig(a, trig, sign, c), "one_plus_trig");
+    }
+    return failure();
+  }
+};
+
 struct ActStabilizePass : act::impl::ActStabilizeBase<ActStabilizePass> {
   void runOnOperation() override {
-    Fired fired;
-    RewritePatternSet patterns(&getContext());
-    populateActStabilizePatterns(patterns, fired);
-    FrozenRewritePatternSet frozen(std::move(patterns));
-    for (ActivationOp act : getOperation().getOps<ActivationOp>()) {
-      fired.clear();
-      if (failed(applyPatternsAndFoldGreedily(act.getBody(), frozen)))
+    for (ActivationOp act : getOperation().getOps<ActivationOp>())
+      if (failed(stabilizeActivation(act)))
         return signalPassFailure();
-      if (auto old = act->getAttrOfType<ArrayAttr>("act.stabilized"))
-        for (Attribute name : old)
-          fired.insert(cast<StringAttr>(name).getValue());
-      if (fired.empty())
-        continue;
-      SmallVector<StringRef> names;
-      for (const char *name : kNames)
-        if (fired.contains(name))
-          names.push_back(name);
-      act->setAttr("act.stabilized", Builder(&getContext()).getStrArrayAttr(names));
-    }
   }
 };
 
@@ -203,5 +242,26 @@ struct ActStabilizePass : act::impl::ActStabilizeBase<ActStabilizePass> {
 void act::populateActStabilizePatterns(RewritePatternSet &patterns,
                                        llvm::SmallSetVector<StringRef, 8> &fired) {
   patterns.add<StabilizeLog, StabilizeLog1p, StabilizeDiv, StabilizeSub,
-               StabilizeAddMinusOne>(patterns.getContext(), fired);
+               StabilizeAddMinusOne, StabilizeOnePlusTrig<arith::AddFOp>,
+               StabilizeOnePlusTrig<arith::SubFOp>>(patterns.getContext(), fired);
+}
+
+LogicalResult act::stabilizeActivation(ActivationOp act) {
+  MLIRContext *ctx = act.getContext();
+  Fired fired;
+  RewritePatternSet patterns(ctx);
+  populateActStabilizePatterns(patterns, fired);
+  if (failed(applyPatternsAndFoldGreedily(act.getBody(), std::move(patterns))))
+    return failure();
+  if (auto old = act->getAttrOfType<ArrayAttr>("act.stabilized"))
+    for (Attribute name : old)
+      fired.insert(cast<StringAttr>(name).getValue());
+  if (fired.empty())
+    return success();
+  SmallVector<StringRef> names;
+  for (const char *name : kNames)
+    if (fired.contains(name))
+      names.push_back(name);
+  act->setAttr("act.stabilized", Builder(ctx).getStrArrayAttr(names));
+  return success();
 }

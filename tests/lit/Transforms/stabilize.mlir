@@ -237,3 +237,32 @@ act.activation @plain attributes {input_names = ["x"], param_names = [], param_s
   %l = math.log %e : f64
   act.yield %l : f64
 }
+
+// -----
+
+// 1 + sin(x) cancels where sin(x) is near -1: there cos(x)^2 / (1 - sin(x)); the
+// sums are rebuilt as fma so the pattern does not match its own output.
+// -1 - sin(x) (as autodiff writes cos(x)' - 1) is -(1 + sin(x)).
+// CHECK-LABEL: act.activation @one_plus_sin
+// CHECK-SAME: act.stabilized = ["one_plus_trig"]
+// CHECK: %[[S:.*]] = math.sin %arg0
+// CHECK: %[[C:.*]] = math.cos %arg0
+// CHECK: %[[D:.*]] = math.fma %[[S]]
+// CHECK: %[[C2:.*]] = arith.mulf %[[C]], %[[C]]
+// CHECK: arith.divf %[[C2]]
+// CHECK: arith.cmpf olt, %[[S]]
+// CHECK: %[[R:.*]] = arith.select
+// CHECK: arith.negf
+// CHECK-NOT: arith.addf
+act.activation @one_plus_sin attributes {input_names = ["x"], param_names = [],
+    param_shapes = [], param_inits = [], param_const = array<i1>} {
+^bb0(%x: f64):
+  %one = arith.constant 1.0 : f64
+  %m1 = arith.constant -1.0 : f64
+  %s = math.sin %x : f64
+  %a = arith.addf %one, %s : f64
+  %n = arith.negf %s : f64
+  %b = arith.addf %n, %m1 : f64
+  %r = arith.mulf %a, %b : f64
+  act.yield %r : f64
+}

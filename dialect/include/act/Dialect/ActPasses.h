@@ -20,6 +20,9 @@ void populateActExpandPatterns(mlir::RewritePatternSet &patterns);
 /// rewrites (the set must outlive the patterns).
 void populateActStabilizePatterns(mlir::RewritePatternSet &patterns,
                                   llvm::SmallSetVector<llvm::StringRef, 8> &fired);
+/// Applies the act-stabilize patterns to one activation's body and adds the names
+/// of the rewrites that fired to its `act.stabilized` attribute.
+mlir::LogicalResult stabilizeActivation(ActivationOp act);
 
 #define GEN_PASS_REGISTRATION
 #include "act/Dialect/ActPasses.h.inc"
