@@ -1,6 +1,8 @@
 // act runtime: the public API (Module, Activation) over the compiler and the JIT.
 #include "act/act.h"
 
+#include "Cuda.h"
+#include "GpuKernels.h"
 #include "JIT.h"
 #include "ThreadPool.h"
 
@@ -8,6 +10,9 @@
 #include "act/Parse/Parser.h"
 #include "act/Pipeline/Pipeline.h"
 
+#include "act/cuda.h"
+
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/MLIRContext.h"
 
 #include <fstream>
@@ -73,6 +78,9 @@ struct Activation::Impl {
 
   std::once_flag built;
   std::unique_ptr<detail::KernelSet> kernels;
+  CompileOptions options;
+  std::once_flag gpuBuilt;
+  std::unique_ptr<detail::GpuKernelSet> gpu;
   std::mutex higherMutex;
   std::map<unsigned, std::unique_ptr<detail::KernelSet>> higher; // by order >= 2
 
@@ -82,6 +90,38 @@ struct Activation::Impl {
       kernels = detail::KernelSet::build(*compiled->module, name);
     });
     return *kernels;
+  }
+
+  const detail::GpuKernelSet &getGpuKernels() {
+    std::call_once(gpuBuilt, [&] {
+      std::lock_guard<std::mutex> lock(compiled->mutex);
+      gpu = detail::GpuKernelSet::load(lowerActivationToPTX(), name);
+    });
+    return *gpu;
+  }
+
+  /// This activation's forward kernels as PTX for the chosen (or the device's) chip.
+  std::string lowerActivationToPTX() {
+    std::string arch = options.chip.empty() ? cuda::deviceArch() : options.chip;
+    mlir::MLIRContext *ctx = compiled->module->getContext();
+    std::vector<Diagnostic> diags;
+    DiagnosticCollector collect(*ctx, diags);
+    mlir::OwningOpRef<mlir::ModuleOp> one = mlir::ModuleOp::create(mlir::UnknownLoc::get(ctx));
+    mlir::OpBuilder builder(ctx);
+    builder.setInsertionPointToEnd(one->getBody());
+    builder.clone(*compiled->module->lookupSymbol(name));
+    std::string ptx = lowerToPTX(*one, arch);
+    if (ptx.empty())
+      throw CompileError(diags);
+    return ptx;
+  }
+
+  void requireTarget(Target want) const {
+    if (options.target == want)
+      return;
+    throw Error("'" + name + "' was compiled for " +
+                (options.target == Target::CUDA ? "CUDA; use launch() with device pointers"
+                                                : "the CPU; use forward()/backward()"));
   }
 
   const detail::KernelSet &getKernels(unsigned order) {
@@ -135,7 +175,8 @@ void warmUpJIT() {
 }
 } // namespace
 
-Module Module::compile(std::string_view source, std::string filename) {
+Module Module::compile(std::string_view source, std::string filename,
+                       const CompileOptions &options) {
   warmUpJIT();
   auto impl = std::make_shared<Impl>();
   Compiled &c = *impl->compiled;
@@ -164,6 +205,7 @@ Module Module::compile(std::string_view source, std::string filename) {
     Activation a;
     a.impl = std::make_shared<Activation::Impl>();
     a.impl->compiled = impl->compiled;
+    a.impl->options = options;
     a.impl->name = def.name;
     a.impl->formula = def.text;
     for (const ast::Input &in : def.inputs)
@@ -177,14 +219,14 @@ Module Module::compile(std::string_view source, std::string filename) {
   return Module(std::move(impl));
 }
 
-Module Module::compileFile(const std::string &path) {
+Module Module::compileFile(const std::string &path, const CompileOptions &options) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw CompileError({Diagnostic{Diagnostic::Severity::Error, path, 0, 0,
                                    "cannot open file", ""}});
   std::stringstream ss;
   ss << in.rdbuf();
-  return compile(ss.str(), path);
+  return compile(ss.str(), path, options);
 }
 
 const std::vector<std::string> &Module::names() const { return impl->names; }
@@ -321,6 +363,7 @@ void addParams(KernelCall &call, const Activation::Impl &impl, const TensorShape
 template <typename T>
 void runForward(Activation::Impl &impl, DType dtype, const TensorShape &shape,
                 const void *const *inputs, void *y, const void *const *params) {
+  impl.requireTarget(Target::CPU);
   if (!checkCall(impl, shape, inputs, {y}))
     return;
   KernelCall call;
@@ -340,6 +383,7 @@ template <typename T>
 void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &shape,
                  const void *const *inputs, const void *dy, void *const *dinputs,
                  void *const *dparams, const void *const *params, void *y) {
+  impl.requireTarget(Target::CPU);
   if (!checkCall(impl, shape, inputs, {dy, dinputs}))
     return;
   int64_t count = shape.numElements();
@@ -398,6 +442,7 @@ template <typename T>
 void runDerivatives(Activation::Impl &impl, DType dtype, unsigned order,
                     const TensorShape &shape, const void *const *inputs,
                     void *const *outs, const void *const *params) {
+  impl.requireTarget(Target::CPU);
   if (order < 1 || order > 8)
     throw Error("'" + impl.name + "': derivative order must be from 1 to 8");
   if (!outs)
@@ -458,6 +503,24 @@ void Activation::derivatives(unsigned order, const TensorShape &shape,
   derivatives(DType::F64, order, shape, reinterpret_cast<const void *const *>(inputs),
               reinterpret_cast<void *const *>(outs),
               reinterpret_cast<const void *const *>(params));
+}
+
+void Activation::launch(DType dtype, const TensorShape &shape, const void *const *inputs,
+                        void *y, const void *const *params, void *stream) const {
+  impl->requireTarget(Target::CUDA);
+  if (!checkCall(*impl, shape, inputs, {y}))
+    return;
+  for (size_t p = 0; p < impl->params.size(); ++p)
+    if (!params || !params[p])
+      throw Error("'" + impl->name + "': parameter '" + impl->params[p].name +
+                  "' needs a device buffer (CUDA launches take no defaults)");
+  std::vector<std::pair<const void *, int64_t>> buffers;
+  for (size_t i = 0; i < impl->inputs.size(); ++i)
+    buffers.emplace_back(inputs[i], shape.numElements());
+  buffers.emplace_back(y, shape.numElements());
+  for (size_t p = 0; p < impl->params.size(); ++p)
+    buffers.emplace_back(params[p], impl->params[p].numValues(shape));
+  impl->getGpuKernels().launchForward(dtype, shape, buffers, stream);
 }
 
 void Activation::backward(DType dtype, const TensorShape &shape, const void *const *inputs,

@@ -34,6 +34,16 @@ enum class DType { F32, F64 };
 /// spatial extents: NCS is NCHW-like (channels first), NSC is channels-last (NHWC).
 enum class Layout { NCS, NSC };
 
+/// Where a module's kernels run. CUDA modules take device pointers (see act/cuda.h)
+/// and run through Activation::launch.
+enum class Target { CPU, CUDA };
+
+struct CompileOptions {
+  Target target = Target::CPU;
+  /// CUDA: the architecture to compile for ("sm_90"); empty: the device's own.
+  std::string chip;
+};
+
 struct TensorShape {
   int64_t n = 1; ///< samples
   int64_t c = 1; ///< channels
@@ -136,6 +146,13 @@ public:
                    const void *const *inputs, void *const *outs,
                    const void *const *params = nullptr) const;
 
+  /// CUDA modules: y = f(inputs; params) on the device, asynchronously on `stream`
+  /// (a CUstream; null: the default stream). Every pointer is a device pointer,
+  /// parameters included (they have no defaults here). Throws act::Error with the
+  /// driver's message when the launch fails, or when the module targets the CPU.
+  void launch(DType dtype, const TensorShape &shape, const void *const *inputs, void *y,
+              const void *const *params, void *stream = nullptr) const;
+
   struct Impl;
 
 private:
@@ -147,9 +164,10 @@ private:
 class Module {
 public:
   /// Parses, checks and lowers `source`; throws CompileError.
-  static Module compile(std::string_view source, std::string filename = "<input>");
+  static Module compile(std::string_view source, std::string filename = "<input>",
+                        const CompileOptions &options = {});
   /// The same for a file; a file that cannot be read is a CompileError too.
-  static Module compileFile(const std::string &path);
+  static Module compileFile(const std::string &path, const CompileOptions &options = {});
 
   /// Definition names in source order.
   const std::vector<std::string> &names() const;

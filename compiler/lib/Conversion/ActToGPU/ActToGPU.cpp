@@ -5,6 +5,7 @@
 
 #include "act/Dialect/ScalarBuilder.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -19,8 +20,11 @@ namespace {
 /// One forward kernel: every thread walks elements i = tid, tid + threads, ...
 class GPUKernelEmitter : ElementBody {
 public:
-  GPUKernelEmitter(ActivationOp act, FloatType elemType, bool channelsLast)
-      : ElementBody(act, elemType), channelsLast(channelsLast) {}
+  /// `aligned`: the variant for 16-byte aligned inputs and output, where each thread
+  /// takes 4 consecutive elements so that their loads and stores merge into 128-bit
+  /// accesses.
+  GPUKernelEmitter(ActivationOp act, FloatType elemType, bool channelsLast, bool aligned)
+      : ElementBody(act, elemType), channelsLast(channelsLast), aligned(aligned) {}
 
   LogicalResult emit(gpu::GPUModuleOp gpuModule, StringRef name) {
     Location loc = act.getLoc();
@@ -39,6 +43,9 @@ public:
     ValueRange inputs = args.take_front(numIn);
     Value output = args[numIn];
     params = args.slice(numIn + 1, numParams);
+    if (aligned)
+      for (Value buffer : args.take_front(numIn + 1))
+        builder.create<memref::AssumeAlignmentOp>(loc, buffer, 16);
     Value dimN = args[numIn + 1 + numParams], dimC = args[numIn + 2 + numParams],
           dimS = args[numIn + 3 + numParams];
 
@@ -51,33 +58,157 @@ public:
     Value stride = builder.create<arith::MulIOp>(loc, gdim, bdim);
     Value cs = builder.create<arith::MulIOp>(loc, dimC, dimS);
     Value total = builder.create<arith::MulIOp>(loc, dimN, cs);
-    auto loop = builder.create<scf::ForOp>(loc, first, total, stride);
-    builder.setInsertionPointToStart(loop.getBody());
-    Value i = loop.getInductionVar();
-    // ncs: i = (n*C + c)*S + s; nsc: i = (n*S + s)*C + c.
-    Value n = builder.create<arith::DivUIOp>(loc, i, cs);
-    Value c = channelsLast
-                  ? builder.create<arith::RemUIOp>(loc, i, dimC).getResult()
-                  : builder.create<arith::RemUIOp>(
-                        loc, builder.create<arith::DivUIOp>(loc, i, dimS), dimC)
-                        .getResult();
-    IRMapping mapping;
-    mapParams(mapping, n, c, dimC);
-    Block &body = act.getBodyBlock();
-    for (unsigned k = 0; k < numIn; ++k)
-      mapping.map(body.getArgument(k),
-                  builder.create<memref::LoadOp>(loc, inputs[k], ValueRange{i}));
-    FailureOr<SmallVector<Value>> results = cloneBody(mapping);
-    if (failed(results))
-      return failure();
-    builder.create<memref::StoreOp>(loc, (*results)[0], output, ValueRange{i});
+    // Index arithmetic (the divisions recovering n and c above all) in 32 bits when
+    // the tensor allows it: 64-bit division is many times slower on the GPU.
+    Value limit = builder.create<arith::ConstantIndexOp>(loc, (int64_t)1 << 30);
+    Value narrow = builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, total, limit);
+    auto ifOp = builder.create<scf::IfOp>(loc, narrow, /*withElseRegion=*/true);
+    for (bool is32 : {true, false}) {
+      builder.setInsertionPointToStart(is32 ? ifOp.thenBlock() : ifOp.elseBlock());
+      if (failed(aligned ? emitQuadLoop(is32, first, stride, total, dimC, dimS, cs, inputs,
+                                        output)
+                         : emitLoop(is32, first, stride, total, dimC, dimS, cs, inputs,
+                                    output)))
+        return failure();
+    }
     builder.setInsertionPointToEnd(&entry);
     builder.create<gpu::ReturnOp>(loc);
     return success();
   }
 
 private:
-  bool channelsLast;
+  bool channelsLast, aligned;
+  /// Elements each thread handles per trip, `stride` apart (coalesced, and several
+  /// independent loads in flight per thread).
+  static constexpr int64_t kUnroll = 4;
+
+  Value toWidth(Value v, bool is32) {
+    if (!is32)
+      return v;
+    return builder.create<arith::IndexCastOp>(v.getLoc(), builder.getI32Type(), v);
+  }
+  Value toIndex(Value v, bool is32) {
+    if (!is32)
+      return v;
+    return builder.create<arith::IndexCastOp>(v.getLoc(), builder.getIndexType(), v);
+  }
+
+  /// The grid-stride loop, unrolled kUnroll times, in 32- or 64-bit index arithmetic.
+  LogicalResult emitLoop(bool is32, Value first, Value stride, Value total, Value dimC,
+                         Value dimS, Value cs, ValueRange inputs, Value output) {
+    Location loc = act.getLoc();
+    Value f = toWidth(first, is32), st = toWidth(stride, is32), tot = toWidth(total, is32);
+    Value c = toWidth(dimC, is32), sz = toWidth(dimS, is32), csw = toWidth(cs, is32);
+    Value unroll = is32 ? builder.create<arith::ConstantIntOp>(loc, kUnroll, 32).getResult()
+                        : builder.create<arith::ConstantIndexOp>(loc, kUnroll).getResult();
+    Value step = builder.create<arith::MulIOp>(loc, st, unroll);
+    auto loop = builder.create<scf::ForOp>(loc, f, tot, step);
+    builder.setInsertionPointToStart(loop.getBody());
+    for (int64_t u = 0; u < kUnroll; ++u) {
+      Value i = loop.getInductionVar();
+      if (u) {
+        Value k = is32 ? builder.create<arith::ConstantIntOp>(loc, u, 32).getResult()
+                       : builder.create<arith::ConstantIndexOp>(loc, u).getResult();
+        i = builder.create<arith::AddIOp>(loc, i, builder.create<arith::MulIOp>(loc, st, k));
+      }
+      Value inside = builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, i, tot);
+      auto guard = builder.create<scf::IfOp>(loc, inside, /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard g(builder);
+      builder.setInsertionPointToStart(guard.thenBlock());
+      // ncs: i = (n*C + c)*S + s; nsc: i = (n*S + s)*C + c.
+      Value n = builder.create<arith::DivUIOp>(loc, i, csw);
+      Value ch = channelsLast
+                     ? builder.create<arith::RemUIOp>(loc, i, c).getResult()
+                     : builder.create<arith::RemUIOp>(
+                           loc, builder.create<arith::DivUIOp>(loc, i, sz), c)
+                           .getResult();
+      if (failed(emitElement(toIndex(i, is32), toIndex(n, is32), toIndex(ch, is32), dimC,
+                             inputs, output)))
+        return failure();
+    }
+    return success();
+  }
+
+  /// (n, c) of element i, in the loop's width, as index values.
+  std::pair<Value, Value> channelOf(Value i, bool is32, Value c, Value sz, Value csw) {
+    Location loc = act.getLoc();
+    Value n = builder.create<arith::DivUIOp>(loc, i, csw);
+    Value ch = channelsLast ? builder.create<arith::RemUIOp>(loc, i, c).getResult()
+                            : builder.create<arith::RemUIOp>(
+                                  loc, builder.create<arith::DivUIOp>(loc, i, sz), c)
+                                  .getResult();
+    return {toIndex(n, is32), toIndex(ch, is32)};
+  }
+
+  /// Aligned variant: quad q covers elements 4q..4q+3, all loads first, then the four
+  /// bodies, then the stores, so nothing stands between accesses to be merged; the
+  /// last total % 4 elements go to the first threads.
+  LogicalResult emitQuadLoop(bool is32, Value first, Value stride, Value total, Value dimC,
+                             Value dimS, Value cs, ValueRange inputs, Value output) {
+    Location loc = act.getLoc();
+    Value f = toWidth(first, is32), st = toWidth(stride, is32), tot = toWidth(total, is32);
+    Value c = toWidth(dimC, is32), sz = toWidth(dimS, is32), csw = toWidth(cs, is32);
+    auto cst = [&](int64_t v) {
+      return is32 ? builder.create<arith::ConstantIntOp>(loc, v, 32).getResult()
+                  : builder.create<arith::ConstantIndexOp>(loc, v).getResult();
+    };
+    Value quads = builder.create<arith::DivUIOp>(loc, tot, cst(4));
+    auto loop = builder.create<scf::ForOp>(loc, f, quads, st);
+    {
+      OpBuilder::InsertionGuard g(builder);
+      builder.setInsertionPointToStart(loop.getBody());
+      Value base = builder.create<arith::MulIOp>(loc, loop.getInductionVar(), cst(4));
+      Block &body = act.getBodyBlock();
+      SmallVector<Value> idx;
+      SmallVector<SmallVector<Value>> loaded(4);
+      for (int64_t u = 0; u < 4; ++u) {
+        Value i = u ? builder.create<arith::AddIOp>(loc, base, cst(u)).getResult() : base;
+        idx.push_back(toIndex(i, is32));
+        for (unsigned k = 0; k < act.getNumInputs(); ++k)
+          loaded[u].push_back(
+              builder.create<memref::LoadOp>(loc, inputs[k], ValueRange{idx.back()}));
+      }
+      SmallVector<Value> results;
+      for (int64_t u = 0; u < 4; ++u) {
+        Value i = toWidth(idx[u], is32);
+        auto [n, ch] = channelOf(i, is32, c, sz, csw);
+        IRMapping mapping;
+        mapParams(mapping, n, ch, dimC);
+        for (unsigned k = 0; k < act.getNumInputs(); ++k)
+          mapping.map(body.getArgument(k), loaded[u][k]);
+        FailureOr<SmallVector<Value>> r = cloneBody(mapping);
+        if (failed(r))
+          return failure();
+        results.push_back((*r)[0]);
+      }
+      for (int64_t u = 0; u < 4; ++u)
+        builder.create<memref::StoreOp>(loc, results[u], output, ValueRange{idx[u]});
+    }
+    Value tailStart = builder.create<arith::MulIOp>(loc, quads, cst(4));
+    Value tailIndex = builder.create<arith::AddIOp>(loc, tailStart, f);
+    Value inTail = builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, tailIndex, tot);
+    auto guard = builder.create<scf::IfOp>(loc, inTail, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard g(builder);
+    builder.setInsertionPointToStart(guard.thenBlock());
+    auto [n, ch] = channelOf(tailIndex, is32, c, sz, csw);
+    return emitElement(toIndex(tailIndex, is32), n, ch, dimC, inputs, output);
+  }
+
+  LogicalResult emitElement(Value i, Value n, Value c, Value dimC, ValueRange inputs,
+                            Value output) {
+    Location loc = act.getLoc();
+    IRMapping mapping;
+    mapParams(mapping, n, c, dimC);
+    Block &body = act.getBodyBlock();
+    for (unsigned k = 0; k < act.getNumInputs(); ++k)
+      mapping.map(body.getArgument(k),
+                  builder.create<memref::LoadOp>(loc, inputs[k], ValueRange{i}));
+    FailureOr<SmallVector<Value>> results = cloneBody(mapping);
+    if (failed(results))
+      return failure();
+    builder.create<memref::StoreOp>(loc, (*results)[0], output, ValueRange{i});
+    return success();
+  }
 };
 
 /// Math functions that MLIR 19's GPU-to-NVVM lowering has no libdevice mapping for,
@@ -96,6 +227,10 @@ struct MathRewrite : OpRewritePattern<OpT> {
 
 void populateGPUMathRewrites(RewritePatternSet &patterns) {
   MLIRContext *ctx = patterns.getContext();
+  // fma(a, b, c) keeps its single rounding as the LLVM intrinsic.
+  patterns.add<MathRewrite<math::FmaOp>>(ctx, [](math::FmaOp op, ScalarBuilder &a) {
+    return Value(a.b.create<LLVM::FMAOp>(a.loc, op.getA(), op.getB(), op.getC()));
+  });
   // sinh(x) = (expm1(x) - expm1(-x)) / 2, accurate near 0
   patterns.add<MathRewrite<math::SinhOp>>(ctx, [](math::SinhOp op, ScalarBuilder &a) {
     Value x = op.getOperand();
@@ -146,10 +281,12 @@ struct ConvertActToGPUPass : impl::ConvertActToGPUBase<ConvertActToGPUPass> {
       for (const std::string &dt : dts) {
         FloatType type = dt == "f32" ? FloatType(b.getF32Type()) : FloatType(b.getF64Type());
         for (bool nsc : {false, true})
-          if (failed(GPUKernelEmitter(act, type, nsc)
-                         .emit(gpuModule, kernelName(act.getSymName(), "fwd", dt,
-                                                     nsc ? "nsc" : "ncs"))))
-            return signalPassFailure();
+          for (bool aligned : {false, true})
+            if (failed(GPUKernelEmitter(act, type, nsc, aligned)
+                           .emit(gpuModule, kernelName(act.getSymName(),
+                                                       aligned ? "fwd16" : "fwd", dt,
+                                                       nsc ? "nsc" : "ncs"))))
+              return signalPassFailure();
       }
       act.erase();
     }

@@ -1,0 +1,86 @@
+// Writes what the stand-alone GPU check (device_check.cpp) needs to compare GPU kernels
+// with the CPU kernels on a machine without LLVM: for every activation in a file, for
+// float32 and float64 and both layouts, random inputs and parameters and the CPU
+// kernels' output, plus a manifest. The PTX comes from `actc emit --emit=ptx`.
+//
+//   make_bundle FILE.act OUTDIR
+#include "act/act.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <vector>
+
+namespace {
+
+template <typename T>
+void writeCase(const act::Activation &a, const act::TensorShape &shape, const std::string &dir,
+               std::ofstream &manifest) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> u(-8, 8), pu(0.2, 1.5);
+  size_t count = (size_t)shape.numElements();
+  std::vector<std::vector<T>> inputs(a.inputs().size(), std::vector<T>(count)), params;
+  for (auto &in : inputs)
+    for (T &v : in)
+      v = (T)u(rng);
+  for (const act::ParamInfo &p : a.params()) {
+    std::vector<T> v((size_t)p.numValues(shape));
+    for (size_t k = 0; k < v.size(); ++k) {
+      if (p.tableLength)
+        v[k] = (T)(0.1 * (double)(k % (size_t)p.tableLength) + 0.05 * (double)(k / (size_t)p.tableLength));
+      else if (p.name == "bl")
+        v[k] = (T)-3.0;
+      else if (p.name == "br")
+        v[k] = (T)3.0;
+      else
+        v[k] = (T)pu(rng);
+    }
+    params.push_back(v);
+  }
+  std::vector<const T *> in, pp;
+  for (auto &v : inputs)
+    in.push_back(v.data());
+  for (auto &v : params)
+    pp.push_back(v.data());
+  std::vector<T> y(count);
+  a.forward(shape, in.data(), y.data(), pp.data());
+
+  const char *dt = sizeof(T) == 4 ? "f32" : "f64";
+  const char *lt = shape.layout == act::Layout::NCS ? "ncs" : "nsc";
+  std::string file = a.name() + "_" + dt + "_" + lt + ".bin";
+  std::ofstream out(dir + "/" + file, std::ios::binary);
+  for (auto &v : inputs)
+    out.write((const char *)v.data(), (std::streamsize)(v.size() * sizeof(T)));
+  for (auto &v : params)
+    out.write((const char *)v.data(), (std::streamsize)(v.size() * sizeof(T)));
+  out.write((const char *)y.data(), (std::streamsize)(y.size() * sizeof(T)));
+  manifest << a.name() << " " << dt << " " << lt << " " << shape.n << " " << shape.c << " "
+           << shape.s << " " << inputs.size() << " " << params.size();
+  for (auto &v : params)
+    manifest << " " << v.size();
+  manifest << " " << file << "\n";
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    std::cerr << "usage: make_bundle FILE.act OUTDIR\n";
+    return 2;
+  }
+  try {
+    act::Module m = act::Module::compileFile(argv[1]);
+    std::ofstream manifest(std::string(argv[2]) + "/manifest.txt");
+    for (const std::string &name : m.names())
+      for (act::Layout layout : {act::Layout::NCS, act::Layout::NSC}) {
+        act::TensorShape shape{3, 5, 333, layout};
+        writeCase<float>(m.get(name), shape, argv[2], manifest);
+        writeCase<double>(m.get(name), shape, argv[2], manifest);
+      }
+  } catch (const act::Error &e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
