@@ -48,7 +48,8 @@ void writeCase(const act::Activation &a, const act::TensorShape &shape, const st
 
   const char *dt = sizeof(T) == 4 ? "f32" : "f64";
   const char *lt = shape.layout == act::Layout::NCS ? "ncs" : "nsc";
-  std::string file = a.name() + "_" + dt + "_" + lt + ".bin";
+  std::string file = a.name() + "_" + dt + "_" + lt + "_" + std::to_string(shape.c) + "x" +
+                     std::to_string(shape.s) + ".bin";
   std::ofstream out(dir + "/" + file, std::ios::binary);
   for (auto &v : inputs)
     out.write((const char *)v.data(), (std::streamsize)(v.size() * sizeof(T)));
@@ -73,11 +74,13 @@ int main(int argc, char **argv) {
     act::Module m = act::Module::compileFile(argv[1]);
     std::ofstream manifest(std::string(argv[2]) + "/manifest.txt");
     for (const std::string &name : m.names())
-      for (act::Layout layout : {act::Layout::NCS, act::Layout::NSC}) {
-        act::TensorShape shape{3, 5, 333, layout};
-        writeCase<float>(m.get(name), shape, argv[2], manifest);
-        writeCase<double>(m.get(name), shape, argv[2], manifest);
-      }
+      for (act::Layout layout : {act::Layout::NCS, act::Layout::NSC})
+        // Rows of odd length (quads cross rows) and of a multiple of 4 (they do not).
+        for (act::TensorShape shape : {act::TensorShape{3, 5, 333, layout},
+                                       act::TensorShape{2, 8, 64, layout}}) {
+          writeCase<float>(m.get(name), shape, argv[2], manifest);
+          writeCase<double>(m.get(name), shape, argv[2], manifest);
+        }
   } catch (const act::Error &e) {
     std::cerr << e.what() << "\n";
     return 1;

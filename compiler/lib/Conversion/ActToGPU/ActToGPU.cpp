@@ -65,11 +65,27 @@ public:
     auto ifOp = builder.create<scf::IfOp>(loc, narrow, /*withElseRegion=*/true);
     for (bool is32 : {true, false}) {
       builder.setInsertionPointToStart(is32 ? ifOp.thenBlock() : ifOp.elseBlock());
-      if (failed(aligned ? emitQuadLoop(is32, first, stride, total, dimC, dimS, cs, inputs,
-                                        output)
-                         : emitLoop(is32, first, stride, total, dimC, dimS, cs, inputs,
-                                    output)))
-        return failure();
+      if (!aligned) {
+        if (failed(emitLoop(is32, first, stride, total, dimC, dimS, cs, inputs, output)))
+          return failure();
+        continue;
+      }
+      // Rows a multiple of 4 long: a quad never crosses a row, so its (n, c) is
+      // found once (ncs), or its channels are c0..c0+3 of one (n, s) (nsc).
+      Value rowLen = channelsLast ? dimC : dimS;
+      Value four = builder.create<arith::ConstantIndexOp>(loc, 4);
+      Value zero = builder.create<arith::ConstantIndexOp>(loc, 0);
+      Value whole = builder.create<arith::CmpIOp>(
+          loc, arith::CmpIPredicate::eq, builder.create<arith::RemUIOp>(loc, rowLen, four),
+          zero);
+      auto split = builder.create<scf::IfOp>(loc, whole, /*withElseRegion=*/true);
+      for (bool perQuad : {true, false}) {
+        OpBuilder::InsertionGuard g(builder);
+        builder.setInsertionPointToStart(perQuad ? split.thenBlock() : split.elseBlock());
+        if (failed(emitQuadLoop(is32, perQuad, first, stride, total, dimC, dimS, cs, inputs,
+                                output)))
+          return failure();
+      }
     }
     builder.setInsertionPointToEnd(&entry);
     builder.create<gpu::ReturnOp>(loc);
@@ -143,8 +159,9 @@ private:
   /// Aligned variant: quad q covers elements 4q..4q+3, all loads first, then the four
   /// bodies, then the stores, so nothing stands between accesses to be merged; the
   /// last total % 4 elements go to the first threads.
-  LogicalResult emitQuadLoop(bool is32, Value first, Value stride, Value total, Value dimC,
-                             Value dimS, Value cs, ValueRange inputs, Value output) {
+  LogicalResult emitQuadLoop(bool is32, bool perQuad, Value first, Value stride,
+                             Value total, Value dimC, Value dimS, Value cs,
+                             ValueRange inputs, Value output) {
     Location loc = act.getLoc();
     Value f = toWidth(first, is32), st = toWidth(stride, is32), tot = toWidth(total, is32);
     Value c = toWidth(dimC, is32), sz = toWidth(dimS, is32), csw = toWidth(cs, is32);
@@ -169,9 +186,15 @@ private:
               builder.create<memref::LoadOp>(loc, inputs[k], ValueRange{idx.back()}));
       }
       SmallVector<Value> results;
+      std::pair<Value, Value> quadChannel;
+      if (perQuad)
+        quadChannel = channelOf(base, is32, c, sz, csw);
       for (int64_t u = 0; u < 4; ++u) {
         Value i = toWidth(idx[u], is32);
-        auto [n, ch] = channelOf(i, is32, c, sz, csw);
+        auto [n, ch] = perQuad ? quadChannel : channelOf(i, is32, c, sz, csw);
+        if (perQuad && channelsLast && u)
+          ch = builder.create<arith::AddIOp>(loc, ch,
+                                             builder.create<arith::ConstantIndexOp>(loc, u));
         IRMapping mapping;
         mapParams(mapping, n, ch, dimC);
         for (unsigned k = 0; k < act.getNumInputs(); ++k)
