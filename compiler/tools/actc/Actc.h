@@ -73,6 +73,7 @@ AccuracyResult accuracy(const act::Activation &a);
 int runAccuracy(Args &args);
 int runEval(Args &args);
 int runGradcheck(Args &args);
+int runBench(Args &args);
 int runTour(Args &args);
 
 } // namespace actc

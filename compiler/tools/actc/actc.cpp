@@ -153,6 +153,10 @@ Usage:
                                         float32 f and f' against float64 on a dense
                                         grid and the extremes; exit 1 over budget
                                         (4 ulp or 1e-6 relative, docs/numerics.md)
+  actc bench FILE [--fn A,B] [--size N] [--channels C] [--threads T]
+             [--layout ncs|nsc] [--target cpu|cuda] [--reps R]
+                                        forward/backward time against memcpy (or a
+                                        device copy) of the same bytes, same run
   actc tour [DIR]                       compile every DIR/*.act (default: examples)
                                         and print a table of each activation
   actc --help | --version
@@ -317,12 +321,14 @@ int main(int argc, char **argv) {
       return runTour(args);
     if (cmd == "grad")
       return runGrad(args);
+    if (cmd == "bench")
+      return runBench(args);
     if (cmd == "gradcheck")
       return runGradcheck(args);
     if (cmd == "accuracy")
       return runAccuracy(args);
     throw UsageError{"unknown command '" + cmd +
-                     "' (expected check, emit, eval, grad, gradcheck, accuracy or tour; see actc --help)"};
+                     "' (expected check, emit, eval, grad, gradcheck, accuracy, bench or tour; see actc --help)"};
   } catch (const act::CompileError &e) {
     std::cerr << act::formatDiagnostics(e.diagnostics());
     return 1;

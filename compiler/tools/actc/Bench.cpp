@@ -1,0 +1,211 @@
+// actc bench: forward and backward time per activation against memcpy of the same
+// bytes, measured side by side in one run (and on the GPU against a device copy).
+#include "Actc.h"
+
+#include "act/act.h"
+#include "act/cuda.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <iostream>
+#include <vector>
+
+using namespace actc;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Median of `reps` timed runs of fn (after one warm-up), in milliseconds.
+template <typename Fn>
+double medianMs(int reps, Fn &&fn) {
+  fn();
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    auto start = Clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+struct Options {
+  int64_t size = 16777216;
+  int64_t channels = 64;
+  unsigned threads = 0;
+  act::Layout layout = act::Layout::NCS;
+  bool cuda = false;
+  int reps = 9;
+};
+
+/// Parameter values for a benchmark: initial values where declared, else 1.
+std::vector<std::vector<float>> paramValues(const act::Activation &a,
+                                            const act::TensorShape &shape) {
+  std::vector<std::vector<float>> out;
+  for (const act::ParamInfo &p : a.params()) {
+    std::vector<double> v = p.init.empty()
+                                ? std::vector<double>((size_t)p.numValues(shape), 1.0)
+                                : p.initialValues(shape);
+    out.emplace_back(v.begin(), v.end());
+  }
+  return out;
+}
+
+void benchCPU(const act::Activation &a, const Options &o) {
+  act::TensorShape shape{1, o.channels, o.size / o.channels, o.layout};
+  size_t count = (size_t)shape.numElements();
+  std::vector<std::vector<float>> inputs(a.inputs().size(), std::vector<float>(count));
+  for (auto &in : inputs)
+    for (size_t i = 0; i < count; ++i)
+      in[i] = -6.0f + 12.0f * (float)(i % 4096) / 4096.0f;
+  std::vector<float> y(count), dy(count, 1.0f), copy(count);
+  std::vector<std::vector<float>> dinputs(inputs.size(), std::vector<float>(count));
+  auto params = paramValues(a, shape);
+  std::vector<std::vector<float>> dparams;
+  for (auto &p : params)
+    dparams.emplace_back(p.size());
+  std::vector<const float *> in, pp;
+  std::vector<float *> din, dp;
+  for (auto &v : inputs)
+    in.push_back(v.data());
+  for (auto &v : params)
+    pp.push_back(v.data());
+  for (auto &v : dinputs)
+    din.push_back(v.data());
+  for (auto &v : dparams)
+    dp.push_back(v.data());
+  size_t bytes = count * sizeof(float);
+  double memcpyMs = medianMs(o.reps, [&] { std::memcpy(copy.data(), inputs[0].data(), bytes); });
+  double fwdMs = medianMs(o.reps, [&] { a.forward(shape, in.data(), y.data(), pp.data()); });
+  double bwdMs = medianMs(o.reps, [&] {
+    a.backward(shape, in.data(), dy.data(), din.data(), dp.data(), pp.data());
+  });
+  // Forward moves inputs + y; the ratios use memcpy of the forward's bytes.
+  double fwdBytes = (double)bytes * (double)(inputs.size() + 1);
+  double memcpyFwdMs = memcpyMs * (double)(inputs.size() + 1) / 2.0;
+  std::cout << fmt::format("{:<16} {:>9.3f} {:>8.1f} {:>7.2f}x {:>9.3f} {:>7.2f}x {:>9.3f}\n",
+                           a.name(), fwdMs, fwdBytes / fwdMs / 1e6, fwdMs / memcpyFwdMs,
+                           bwdMs, bwdMs / memcpyFwdMs, memcpyFwdMs);
+}
+
+void benchCUDA(const act::Activation &a, const Options &o) {
+  act::TensorShape shape{1, o.channels, o.size / o.channels, o.layout};
+  size_t count = (size_t)shape.numElements(), bytes = count * sizeof(float);
+  std::vector<float> host(count);
+  for (size_t i = 0; i < count; ++i)
+    host[i] = -6.0f + 12.0f * (float)(i % 4096) / 4096.0f;
+  std::vector<act::cuda::Buffer> inputs, params;
+  std::vector<const void *> in, pp;
+  for (size_t k = 0; k < a.inputs().size(); ++k) {
+    inputs.emplace_back(bytes);
+    inputs.back().upload(host.data(), bytes);
+    in.push_back(inputs.back().data());
+  }
+  for (auto &v : paramValues(a, shape)) {
+    params.emplace_back(v.size() * sizeof(float));
+    params.back().upload(v.data(), v.size() * sizeof(float));
+    pp.push_back(params.back().data());
+  }
+  act::cuda::Buffer y(bytes), copy(bytes);
+  act::cuda::Timer timer;
+  auto time = [&](auto &&fn) {
+    fn();
+    act::cuda::synchronize();
+    timer.start();
+    for (int i = 0; i < o.reps; ++i)
+      fn();
+    return timer.stop() / o.reps;
+  };
+  double copyMs = time([&] { copy.copyFrom(inputs[0], bytes); });
+  double fwdMs = time([&] { a.launch(act::DType::F32, shape, in.data(), y.data(), pp.data()); });
+  double copyFwdMs = copyMs * (double)(inputs.size() + 1) / 2.0;
+  double fwdBytes = (double)bytes * (double)(inputs.size() + 1);
+  std::cout << fmt::format("{:<16} {:>9.3f} {:>8.1f} {:>7.1f}% {:>9.3f}\n", a.name(), fwdMs,
+                           fwdBytes / fwdMs / 1e6, 100.0 * copyFwdMs / fwdMs, copyFwdMs);
+}
+
+} // namespace
+
+int actc::runBench(Args &args) {
+  std::string path, fns;
+  Options o;
+  while (!args.empty()) {
+    std::string v;
+    if (args.option("--fn", v))
+      fns = v;
+    else if (args.option("--size", v))
+      o.size = (int64_t)parseNumberList(v, "--size").at(0);
+    else if (args.option("--channels", v))
+      o.channels = (int64_t)parseNumberList(v, "--channels").at(0);
+    else if (args.option("--threads", v))
+      o.threads = (unsigned)parseNumberList(v, "--threads").at(0);
+    else if (args.option("--reps", v))
+      o.reps = std::max(1, (int)parseNumberList(v, "--reps").at(0));
+    else if (args.option("--layout", v)) {
+      if (v != "ncs" && v != "nsc")
+        throw UsageError{"--layout must be ncs or nsc (got '" + v + "')"};
+      o.layout = v == "nsc" ? act::Layout::NSC : act::Layout::NCS;
+    } else if (args.option("--target", v)) {
+      if (v != "cpu" && v != "cuda")
+        throw UsageError{"--target must be cpu or cuda (got '" + v + "')"};
+      o.cuda = v == "cuda";
+    } else if (args.peek().size() > 1 && args.peek()[0] == '-')
+      throw UsageError{"unknown option '" + args.peek() + "' for bench"};
+    else if (path.empty())
+      path = args.next();
+    else
+      throw UsageError{"unexpected argument '" + args.peek() + "'"};
+  }
+  if (path.empty())
+    throw UsageError{"bench needs a FILE"};
+  if (o.size < o.channels || o.channels < 1)
+    throw UsageError{"--size must be at least --channels (and both positive)"};
+  std::string why;
+  if (o.cuda && !act::cuda::available(&why))
+    throw UsageError{"--target cuda: " + why};
+  act::Module module = act::Module::compileFile(
+      path, act::CompileOptions{o.cuda ? act::Target::CUDA : act::Target::CPU, ""});
+  std::vector<std::string> names = module.names();
+  if (!fns.empty()) {
+    names.clear();
+    size_t start = 0;
+    while (start <= fns.size()) {
+      size_t end = std::min(fns.find(',', start), fns.size());
+      names.push_back(fns.substr(start, end - start));
+      module.get(names.back()); // unknown names fail here, with a suggestion
+      start = end + 1;
+    }
+  }
+  if (o.threads)
+    act::setNumThreads(o.threads);
+  int64_t elems = o.size / o.channels * o.channels;
+  if (o.cuda) {
+    std::cout << fmt::format("{} elements float32, {} channels, {}, {} ({})\n", elems,
+                             o.channels, o.layout == act::Layout::NCS ? "ncs" : "nsc",
+                             act::cuda::deviceName(), act::cuda::deviceArch());
+    std::cout << fmt::format("{:<16} {:>9} {:>8} {:>8} {:>9}\n", "activation", "fwd ms",
+                             "GB/s", "of copy", "copy ms");
+  } else {
+    std::cout << fmt::format("{} elements float32, {} channels, {}, {} threads\n", elems,
+                             o.channels, o.layout == act::Layout::NCS ? "ncs" : "nsc",
+                             act::numThreads());
+    std::cout << fmt::format("{:<16} {:>9} {:>8} {:>8} {:>9} {:>8} {:>9}\n", "activation",
+                             "fwd ms", "GB/s", "/memcpy", "bwd ms", "/memcpy", "memcpy ms");
+  }
+  for (const std::string &name : names) {
+    if (o.cuda)
+      benchCUDA(module.get(name), o);
+    else
+      benchCPU(module.get(name), o);
+  }
+  std::cout << (o.cuda ? "of copy: a device-to-device copy of the forward's bytes (read and "
+                         "written) over the kernel's time, same run.\n"
+                       : "ratios: time over memcpy of the forward's bytes (inputs read + output "
+                         "written) in the same run; backward also reads dy and writes dx.\n"
+                         "peers (hand-written loop, Halide, PyTorch): not measured yet.\n");
+  return 0;
+}
