@@ -88,13 +88,23 @@ LogicalResult GeluTanhOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p)
   p.push_back(a.add(s, a.gateMul(a.mul(x, dz), a.mul(s, sn))));
   return success();
 }
-// d/dx sinc(x) = (cos x - sinc x) / x, and 0 at x = 0
+// d/dx sinc(x) = (cos x - sinc x) / x; for |x| < 1.5, where the difference cancels
+// (entirely near 0), the series sum_{k>=1} (-1)^k 2k x^(2k-1) / (2k+1)!, 13 terms
+// (truncation < 1e-17 relative).
 LogicalResult SincOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
   auto a = at(b, *this);
   Value x = getInput();
   Value cos = b.create<math::CosOp>(getLoc(), x);
-  p.push_back(a.select(a.cmp(P::OEQ, x, a.c(0)), a.c(0),
-                       a.div(a.sub(cos, getResult()), x)));
+  Value y = a.mul(x, x), series = a.c(0);
+  double coef[13], fact = 1;
+  for (int k = 1; k <= 13; ++k) {
+    fact *= (2.0 * k) * (2.0 * k + 1);
+    coef[k - 1] = (k % 2 ? -2.0 : 2.0) * k / fact;
+  }
+  for (int k = 12; k >= 0; --k)
+    series = a.add(a.mul(series, y), a.c(coef[k]));
+  Value small = a.cmp(P::OLT, a.abs(x), a.c(1.5));
+  p.push_back(a.select(small, a.mul(x, series), a.div(a.sub(cos, getResult()), x)));
   return success();
 }
 // d/dx exp(-x^2) = -2 x exp(-x^2)
@@ -172,7 +182,7 @@ SmallVector<Value> softmaxWeights(ScalarBuilder &a, ValueRange in, Value beta) {
 /// For n = 2, with d = a1 - a2, z = beta d, s = sigmoid(z), t = sigmoid(-z) (f = d s + a2):
 /// df/da1 = s (1 + z t), df/da2 = t (1 - z s), df/dbeta = d^2 s t; no a_i - f, which
 /// cancels when beta d is large. Products with z or d saturate (inf * 0 = 0).
-void smoothMaxPartials(ScalarBuilder &a, ValueRange in, Value beta, Value f,
+void smoothMaxPartials(ScalarBuilder &a, ValueRange in, Value beta,
                        SmallVectorImpl<Value> &p, bool negateBeta) {
   Value effBeta = negateBeta ? a.neg(beta) : beta;
   Value dbeta;
@@ -184,9 +194,14 @@ void smoothMaxPartials(ScalarBuilder &a, ValueRange in, Value beta, Value f,
     p.push_back(a.mul(t, a.sub(a.c(1), a.gateMul(z, s))));
     dbeta = a.gateMul(d, a.gateMul(d, a.mul(s, t)));
   } else {
+    // a_i - f = sum_j w_j (a_i - a_j): differences of the operands, not of a_i and
+    // f, which agree to many digits when one weight dominates.
     SmallVector<Value> w = softmaxWeights(a, in, effBeta);
-    for (auto [ai, wi] : llvm::zip(in, w)) {
-      Value diff = a.sub(ai, f);
+    for (auto [i, ai, wi] : llvm::enumerate(in, w)) {
+      Value diff = a.c(0);
+      for (auto [j, aj, wj] : llvm::enumerate(in, w))
+        if (i != j)
+          diff = a.add(diff, a.mul(wj, a.sub(ai, aj)));
       p.push_back(a.mul(wi, a.add(a.c(1), a.mul(effBeta, diff))));
       Value term = a.mul(wi, a.mul(diff, diff));
       dbeta = dbeta ? a.add(dbeta, term) : term;
@@ -198,13 +213,13 @@ void smoothMaxPartials(ScalarBuilder &a, ValueRange in, Value beta, Value f,
 
 LogicalResult SmoothMaxOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
   auto a = at(b, *this);
-  smoothMaxPartials(a, getInputs(), getBeta(), getResult(), p, false);
+  smoothMaxPartials(a, getInputs(), getBeta(), p, false);
   return success();
 }
 // smooth_min(a; beta) = smooth_max(a; -beta): the chain rule negates d/dbeta.
 LogicalResult SmoothMinOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
   auto a = at(b, *this);
-  smoothMaxPartials(a, getInputs(), getBeta(), getResult(), p, true);
+  smoothMaxPartials(a, getInputs(), getBeta(), p, true);
   return success();
 }
 // L = log(sum exp(beta a_i)) / beta: dL/da_i = w_i, dL/dbeta = (sum w_i a_i - L) / beta.

@@ -147,3 +147,52 @@ TEST_CASE("numerics: pwl interpolates from the segment's knot", "[numerics]") {
     CHECK(rel(fd<float>(m.get("p"), x).first, x, 2.4e-7));
   }
 }
+
+TEST_CASE("numerics: sinc' near 0 and three-operand smooth_max gradients", "[numerics]") {
+  act::Module m = act::Module::compile(
+      "act s(x) = sinc(x)\nact sm3(x; beta = 1.0) = smooth_max(x, 0, 0.5 * x; beta)");
+  // (cos x - sinc x) / x cancels entirely near 0: sinc'(x) = -x/3 + x^3/30 - ...
+  for (double x : {1e-3, -1e-5, 0.7, 1.4}) {
+    long double lx = x;
+    long double want = (std::cos(lx) - std::sin(lx) / lx) / lx; // 64-bit mantissa
+    if (std::fabs(x) < 1e-2)
+      want = -lx / 3 + lx * lx * lx / 30;
+    INFO("x = " << x);
+    CHECK(rel(fd<double>(m.get("s"), x).second, (double)want, 1e-12));
+  }
+  CHECK(fd<double>(m.get("s"), 0.0).second == 0.0);
+  // a_i - f from operand differences: at x = 12 the weight of x dominates.
+  for (double x : {12.0, 30.0}) {
+    long double a[3] = {(long double)x, 0, 0.5L * x}, da[3] = {1, 0, 0.5L}, w[3], sum = 0;
+    for (int i = 0; i < 3; ++i)
+      sum += (w[i] = std::exp(a[i] - a[0]));
+    long double f = 0, d = 0;
+    for (int i = 0; i < 3; ++i)
+      f += a[i] * (w[i] /= sum);
+    for (int i = 0; i < 3; ++i) {
+      long double diff = 0;
+      for (int j = 0; j < 3; ++j)
+        diff += w[j] * (a[i] - a[j]);
+      d += w[i] * (1 + diff) * da[i];
+    }
+    INFO("x = " << x);
+    CHECK(rel(fd<double>(m.get("sm3"), x).second, (double)d, 1e-14));
+  }
+}
+
+TEST_CASE("numerics: sqrt(x*x + 1) does not overflow (hypot)", "[numerics]") {
+  act::Module m = act::Module::compile("act h(x) = sqrt(x * x + 1)\n"
+                                       "act h2(x, y) = sqrt(x * x + y * y)");
+  CHECK(rel(fd<float>(m.get("h"), 1e30f).first, 1e30, 1e-6)); // literal: inf
+  CHECK(fd<float>(m.get("h"), 1e30f).second == 1.0f);         // literal: 0
+  CHECK(fd<float>(m.get("h"), -1e30f).second == -1.0f);
+  CHECK(rel(fd<double>(m.get("h"), 1.0).second, std::sqrt(0.5), 1e-15)); // |u| = |v|
+  CHECK(fd<double>(m.get("h"), 0.0).first == 1.0);
+  double x = 3e200, y = 4e200, out = 0;
+  const double *in[] = {&x, &y};
+  m.get("h2").forward(kOne, in, &out);
+  CHECK(rel(out, 5e200, 1e-15));
+  x = 0, y = 0;
+  m.get("h2").forward(kOne, in, &out);
+  CHECK(out == 0.0);
+}

@@ -13,6 +13,8 @@
 
 #include "llvm/ADT/SetVector.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace act;
 
@@ -24,8 +26,8 @@ namespace act {
 namespace {
 
 /// The rewrites' names, in the order `act.stabilized` lists them.
-const char *const kNames[] = {"softplus", "log_sigmoid", "logsumexp", "sigmoid",
-                              "expm1",    "log1p",       "one_plus_trig"};
+const char *const kNames[] = {"softplus", "log_sigmoid",   "logsumexp", "sigmoid",
+                              "expm1",    "log1p",         "one_plus_trig", "hypot"};
 
 /// Names of the rewrites that fired on the activation being rewritten.
 using Fired = llvm::SmallSetVector<StringRef, 8>;
@@ -229,6 +231,53 @@ struct StabilizeOnePlusTrig : StablePattern<OpT> {
   }
 };
 
+/// `v` is u * u: returns u.
+Value squareOf(Value v) {
+  auto m = v.getDefiningOp<arith::MulFOp>();
+  return m && m.getLhs() == m.getRhs() ? m.getLhs() : Value();
+}
+
+// sqrt(u^2 + v^2) = hypot(u, v) and sqrt(u^2 + c) = hypot(u, sqrt c) for a constant
+// c > 0: |u| sqrt(1 + (v/u)^2) where |u| > |v|, else |v| sqrt(1 + (u/v)^2) (0 when
+// both are 0). u^2 overflows from |u| = 1.8e19 in float, where the result is finite.
+// Both branches are the same smooth function, so derivatives are right at |u| = |v|.
+struct StabilizeHypot : StablePattern<math::SqrtOp> {
+  using StablePattern::StablePattern;
+  LogicalResult matchAndRewrite(math::SqrtOp op, PatternRewriter &rewriter) const override {
+    auto add = op.getOperand().getDefiningOp<arith::AddFOp>();
+    if (!add)
+      return failure();
+    ScalarBuilder a{rewriter, op.getLoc(), op.getType()};
+    Value u, v;
+    for (unsigned i = 0; i < 2 && !u; ++i) {
+      Value sq = squareOf(add->getOperand(i)), other = add->getOperand(1 - i);
+      if (!sq)
+        continue;
+      APFloat c(0.0);
+      if (Value sq2 = squareOf(other)) {
+        u = sq;
+        v = sq2;
+      } else if (matchPattern(other, m_ConstantFloat(&c)) && c.convertToDouble() > 0) {
+        u = sq;
+        v = a.c(std::sqrt(c.convertToDouble()));
+      }
+    }
+    if (!u)
+      return failure();
+    Value au = a.abs(u), av = a.abs(v);
+    auto scaled = [&](Value big, Value absBig, Value other) {
+      Value r = a.div(other, big);
+      // 1 + r^2 as fma(r, r, 1), which this pattern does not match again
+      return a.mul(absBig, a.sqrt(a.b.create<math::FmaOp>(a.loc, r, r, a.c(1))));
+    };
+    Value bothZero = a.andi(a.cmp(ScalarBuilder::P::OEQ, au, a.c(0)),
+                            a.cmp(ScalarBuilder::P::OEQ, av, a.c(0)));
+    Value h = a.select(a.cmp(ScalarBuilder::P::OGT, au, av), scaled(u, au, v),
+                       scaled(v, av, u));
+    return done(rewriter, op, a.select(bothZero, a.c(0), h), "hypot");
+  }
+};
+
 struct ActStabilizePass : act::impl::ActStabilizeBase<ActStabilizePass> {
   void runOnOperation() override {
     for (ActivationOp act : getOperation().getOps<ActivationOp>())
@@ -243,7 +292,8 @@ void act::populateActStabilizePatterns(RewritePatternSet &patterns,
                                        llvm::SmallSetVector<StringRef, 8> &fired) {
   patterns.add<StabilizeLog, StabilizeLog1p, StabilizeDiv, StabilizeSub,
                StabilizeAddMinusOne, StabilizeOnePlusTrig<arith::AddFOp>,
-               StabilizeOnePlusTrig<arith::SubFOp>>(patterns.getContext(), fired);
+               StabilizeOnePlusTrig<arith::SubFOp>, StabilizeHypot>(patterns.getContext(),
+                                                                     fired);
 }
 
 LogicalResult act::stabilizeActivation(ActivationOp act) {

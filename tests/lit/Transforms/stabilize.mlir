@@ -266,3 +266,25 @@ act.activation @one_plus_sin attributes {input_names = ["x"], param_names = [],
   %r = arith.mulf %a, %b : f64
   act.yield %r : f64
 }
+
+// -----
+
+// sqrt(x*x + 1) -> hypot(x, 1) = |x| sqrt(1 + (1/x)^2) or sqrt(1 + x^2) by which of
+// |x| and 1 is larger (1 + r^2 as fma, not matched again); sqrt(a*a + b*b) likewise.
+// CHECK-LABEL: act.activation @hypot
+// CHECK-SAME: act.stabilized = ["hypot"]
+// CHECK-DAG: math.absf %arg0
+// CHECK-DAG: arith.cmpf ogt
+// CHECK-DAG: math.fma
+// CHECK-DAG: math.sqrt
+// CHECK: arith.select
+// CHECK-NOT: arith.addf
+act.activation @hypot attributes {input_names = ["x"], param_names = [],
+    param_shapes = [], param_inits = [], param_const = array<i1>} {
+^bb0(%x: f64):
+  %one = arith.constant 1.0 : f64
+  %sq = arith.mulf %x, %x : f64
+  %s = arith.addf %sq, %one : f64
+  %r = math.sqrt %s : f64
+  act.yield %r : f64
+}

@@ -36,12 +36,15 @@ def ActStabilize : Pass<"act-stabilize", "mlir::ModuleOp"> {
     | `1 - sigmoid(z)`                          | `sigmoid(-z)`            | `sigmoid`     |
     | `exp(x) - 1`, `1 - exp(x)`                | `expm1(x)`, `-expm1(x)`  | `expm1`       |
     | `log(1 + x)`                              | `log1p(x)`               | `log1p`       |
+    | `1 + sin(x)` (any signs; also cos)        | `cos^2 / (1 - sin)` where it cancels | `one_plus_trig` |
+    | `sqrt(u*u + v*v)`, `sqrt(u*u + c)`        | hypot, scaled by the larger | `hypot`      |
 
     Sums match in either operand order. `v * sigmoid(g)` is left to canonicalisation,
     which makes it an `act.gate`. Each activation on which a rewrite fired gets an
     `act.stabilized` attribute listing the names that fired (in the order of the
     table). The pipeline runs this pass before canonicalisation and before
-    `act-autodiff`, so derivative bodies are taken from the stable forms.
+    `act-autodiff`, so derivative bodies are taken from the stable forms; act-autodiff
+    applies the same rewrites to each derivative body it builds.
   }];
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect"];
 }
