@@ -134,3 +134,16 @@ TEST_CASE("stabilize: 1 + sin(x) near sin(x) = -1, also in derivative bodies",
   CHECK(relNear(eval<float>(m.get("g"), -39.27f).second,
                 -(1 + std::sin((double)-39.27f)), 1e-6));
 }
+
+TEST_CASE("stabilize: tanh spelled with exponentials, softplus(x) - x", "[stabilize]") {
+  act::Module m = compile("act t(x) = (exp(x) - exp(-x)) / (exp(x) + exp(-x))\n"
+                          "act tb(x; b = 2.0) = (exp(b * x) - exp(-(b * x))) / "
+                          "(exp(-(b * x)) + exp(b * x))\n"
+                          "act q(x) = softplus(x) - x");
+  CHECK(eval<double>(m.get("t"), 1000.0).first == 1.0);   // literal: inf / inf
+  CHECK(eval<double>(m.get("t"), -1000.0).first == -1.0);
+  CHECK(eval<float>(m.get("tb"), 50.0f).first == 1.0f);
+  CHECK(eval<double>(m.get("t"), 1000.0).second == 0.0);
+  // Literal: 100 - 100 = 0 where the answer is 3.7e-44.
+  CHECK(relNear(eval<double>(m.get("q"), 100.0).first, 3.720075976020836e-44, 1e-14));
+}

@@ -94,7 +94,9 @@ OwningOpRef<ModuleOp> compileToAct(MLIRContext &ctx, const std::string &source,
 
 LogicalResult simplifyAct(ModuleOp module) {
   PassManager pm(module.getContext());
-  // Stable forms first, so canonicalisation and later act-autodiff see them.
+  // Stable forms first, so canonicalisation and later act-autodiff see them; CSE
+  // before, so repeated spellings (exp(b*x) twice) are one value the patterns match.
+  pm.addPass(createCSEPass());
   pm.addPass(createActStabilize());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

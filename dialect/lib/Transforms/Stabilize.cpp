@@ -26,8 +26,8 @@ namespace act {
 namespace {
 
 /// The rewrites' names, in the order `act.stabilized` lists them.
-const char *const kNames[] = {"softplus", "log_sigmoid",   "logsumexp", "sigmoid",
-                              "expm1",    "log1p",         "one_plus_trig", "hypot"};
+const char *const kNames[] = {"softplus", "log_sigmoid", "logsumexp",     "sigmoid", "tanh",
+                              "expm1",    "log1p",       "one_plus_trig", "hypot"};
 
 /// Names of the rewrites that fired on the activation being rewritten.
 using Fired = llvm::SmallSetVector<StringRef, 8>;
@@ -160,7 +160,47 @@ struct StabilizeSub : StablePattern<arith::SubFOp> {
       if (auto sig = op.getRhs().getDefiningOp<SigmoidOp>())
         return done(rewriter, op, a.sigmoid(negate(a, sig.getInput())), "sigmoid");
     }
+    // softplus(z) - z = softplus(-z);  z - softplus(z) = -softplus(-z)
+    if (auto sp = op.getLhs().getDefiningOp<SoftplusOp>(); sp && sp.getInput() == op.getRhs())
+      return done(rewriter, op,
+                  rewriter.create<SoftplusOp>(op.getLoc(), negate(a, op.getRhs())),
+                  "softplus");
+    if (auto sp = op.getRhs().getDefiningOp<SoftplusOp>(); sp && sp.getInput() == op.getLhs())
+      return done(rewriter, op,
+                  a.neg(rewriter.create<SoftplusOp>(op.getLoc(), negate(a, op.getLhs()))),
+                  "softplus");
     return failure();
+  }
+};
+
+/// `v` is exp(z) - exp(-z) (`difference`) or exp(z) + exp(-z) (either order): z.
+Value expPairArg(Value v, bool difference) {
+  Operation *op = v.getDefiningOp();
+  if (!op || !(difference ? isa<arith::SubFOp>(op) : isa<arith::AddFOp>(op)))
+    return {};
+  Value z = expArg(op->getOperand(0)), w = expArg(op->getOperand(1));
+  if (!z || !w)
+    return {};
+  auto isNegOf = [](Value n, Value of) {
+    auto neg = n.getDefiningOp<arith::NegFOp>();
+    return neg && neg.getOperand() == of;
+  };
+  if (isNegOf(w, z))
+    return z;
+  if (!difference && isNegOf(z, w))
+    return w;
+  return {};
+}
+
+// (exp(z) - exp(-z)) / (exp(z) + exp(-z)) = tanh(z): the quotient is inf/inf = NaN
+// for |z| > 88.7 (float).
+struct StabilizeTanh : StablePattern<arith::DivFOp> {
+  using StablePattern::StablePattern;
+  LogicalResult matchAndRewrite(arith::DivFOp op, PatternRewriter &rewriter) const override {
+    Value z = expPairArg(op.getLhs(), true);
+    if (!z || expPairArg(op.getRhs(), false) != z)
+      return failure();
+    return done(rewriter, op, rewriter.create<math::TanhOp>(op.getLoc(), z), "tanh");
   }
 };
 
@@ -292,8 +332,8 @@ void act::populateActStabilizePatterns(RewritePatternSet &patterns,
                                        llvm::SmallSetVector<StringRef, 8> &fired) {
   patterns.add<StabilizeLog, StabilizeLog1p, StabilizeDiv, StabilizeSub,
                StabilizeAddMinusOne, StabilizeOnePlusTrig<arith::AddFOp>,
-               StabilizeOnePlusTrig<arith::SubFOp>, StabilizeHypot>(patterns.getContext(),
-                                                                     fired);
+               StabilizeOnePlusTrig<arith::SubFOp>, StabilizeHypot, StabilizeTanh>(
+      patterns.getContext(), fired);
 }
 
 LogicalResult act::stabilizeActivation(ActivationOp act) {

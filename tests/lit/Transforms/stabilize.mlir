@@ -288,3 +288,27 @@ act.activation @hypot attributes {input_names = ["x"], param_names = [],
   %r = math.sqrt %s : f64
   act.yield %r : f64
 }
+
+// -----
+
+// (exp(z) - exp(-z)) / (exp(z) + exp(-z)) -> tanh(z); softplus(z) - z -> softplus(-z)
+// CHECK-LABEL: act.activation @tanh_exp
+// CHECK-SAME: act.stabilized = ["softplus", "tanh"]
+// CHECK: %[[T:.*]] = math.tanh %arg0
+// CHECK: %[[N:.*]] = arith.negf %arg0
+// CHECK: %[[S:.*]] = act.softplus %[[N]]
+// CHECK: arith.addf %[[T]], %[[S]]
+act.activation @tanh_exp attributes {input_names = ["x"], param_names = [],
+    param_shapes = [], param_inits = [], param_const = array<i1>} {
+^bb0(%x: f64):
+  %n = arith.negf %x : f64
+  %e = math.exp %x : f64
+  %en = math.exp %n : f64
+  %d = arith.subf %e, %en : f64
+  %s = arith.addf %en, %e : f64
+  %t = arith.divf %d, %s : f64
+  %sp = act.softplus %x : f64
+  %q = arith.subf %sp, %x : f64
+  %r = arith.addf %t, %q : f64
+  act.yield %r : f64
+}

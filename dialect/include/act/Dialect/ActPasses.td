@@ -34,6 +34,8 @@ def ActStabilize : Pass<"act-stabilize", "mlir::ModuleOp"> {
     | `exp(z) / (1 + exp(z))`                   | `sigmoid(z)`             | `sigmoid`     |
     | `v / (1 + exp(-z))`                       | `v * sigmoid(z)`         | `sigmoid`     |
     | `1 - sigmoid(z)`                          | `sigmoid(-z)`            | `sigmoid`     |
+    | `softplus(z) - z`                         | `softplus(-z)`           | `softplus`    |
+    | `(exp(z) - exp(-z)) / (exp(z) + exp(-z))` | `tanh(z)`                | `tanh`        |
     | `exp(x) - 1`, `1 - exp(x)`                | `expm1(x)`, `-expm1(x)`  | `expm1`       |
     | `log(1 + x)`                              | `log1p(x)`               | `log1p`       |
     | `1 + sin(x)` (any signs; also cos)        | `cos^2 / (1 - sin)` where it cancels | `one_plus_trig` |
