@@ -21,18 +21,8 @@ using P = arith::CmpFPredicate;
 
 using Arith = ScalarBuilder;
 
-/// A pattern whose rule is a function from the op to its replacement value.
 template <typename OpT>
-struct ExpandPattern : OpRewritePattern<OpT> {
-  using Rule = Value (*)(OpT, Arith &);
-  ExpandPattern(MLIRContext *ctx, Rule rule) : OpRewritePattern<OpT>(ctx), rule(rule) {}
-  LogicalResult matchAndRewrite(OpT op, PatternRewriter &rewriter) const override {
-    Arith a{rewriter, op.getLoc(), op.getType()};
-    rewriter.replaceOp(op, rule(op, a));
-    return success();
-  }
-  Rule rule;
-};
+using ExpandPattern = RulePattern<OpT>;
 
 /// smooth_max(a1..an; beta) = sum(ai wi) / sum(wi), wi = exp(beta ai - max_j beta aj).
 /// For n = 2 the same value is (a1 - a2) sigmoid(beta (a1 - a2)) + a2.

@@ -237,16 +237,7 @@ private:
 /// Math functions that MLIR 19's GPU-to-NVVM lowering has no libdevice mapping for,
 /// rewritten in ones it has.
 template <typename OpT>
-struct MathRewrite : OpRewritePattern<OpT> {
-  using Rule = Value (*)(OpT, ScalarBuilder &);
-  MathRewrite(MLIRContext *ctx, Rule rule) : OpRewritePattern<OpT>(ctx), rule(rule) {}
-  LogicalResult matchAndRewrite(OpT op, PatternRewriter &rewriter) const override {
-    ScalarBuilder a{rewriter, op.getLoc(), op.getType()};
-    rewriter.replaceOp(op, rule(op, a));
-    return success();
-  }
-  Rule rule;
-};
+using MathRewrite = RulePattern<OpT>;
 
 void populateGPUMathRewrites(RewritePatternSet &patterns) {
   MLIRContext *ctx = patterns.getContext();

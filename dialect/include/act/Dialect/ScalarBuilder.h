@@ -7,6 +7,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/PatternMatch.h"
 
 namespace act {
 
@@ -106,6 +107,22 @@ struct PwlSegment {
   mlir::Value index(ScalarBuilder &a, int64_t k) {
     return a.b.create<mlir::arith::ConstantIndexOp>(a.loc, k);
   }
+};
+
+/// A rewrite whose rule is a function from the op to its replacement value, so a
+/// pattern set reads as a list of formulas (act-expand, the GPU math rewrites).
+template <typename OpT>
+struct RulePattern : mlir::OpRewritePattern<OpT> {
+  using Rule = mlir::Value (*)(OpT, ScalarBuilder &);
+  RulePattern(mlir::MLIRContext *ctx, Rule rule)
+      : mlir::OpRewritePattern<OpT>(ctx), rule(rule) {}
+  mlir::LogicalResult matchAndRewrite(OpT op,
+                                      mlir::PatternRewriter &rewriter) const override {
+    ScalarBuilder a{rewriter, op.getLoc(), op.getType()};
+    rewriter.replaceOp(op, rule(op, a));
+    return mlir::success();
+  }
+  Rule rule;
 };
 
 } // namespace act
