@@ -12,7 +12,15 @@ fi
 mkdir -p "$out"
 for chip in sm_90 sm_80; do
   "$actc" emit --emit=ptx --chip "$chip" "$seeds" > "$out/seeds_$chip.ptx"
+  # One PTX module per activation, each after a "// act: gpu.module @NAME" line.
+  rm -f "$out/$chip"_*.ptx
+  awk -v dir="$out" -v chip="$chip" '/^\/\/ act: gpu.module @/ {f = dir "/" chip "_" substr($4, 2) ".ptx"} f {print > f}' \
+    "$out/seeds_$chip.ptx"
+  modules=0
+  for ptx in "$out/$chip"_*.ptx; do
+    "$ptxas" -arch="$chip" "$ptx" -o "${ptx%.ptx}.cubin"
+    modules=$((modules + 1))
+  done
   entries=$(grep -c '^.visible .entry' "$out/seeds_$chip.ptx")
-  "$ptxas" -arch="$chip" "$out/seeds_$chip.ptx" -o "$out/seeds_$chip.cubin"
-  echo "$chip: $entries kernels assembled by $ptxas"
+  echo "$chip: $entries kernels in $modules modules assembled by $ptxas"
 done

@@ -1,9 +1,9 @@
 // RUN: act-opt %s -act-expand -convert-act-to-gpu="chip=sm_80 dtypes=f32" | FileCheck %s
 
-// One gpu.module with the NVVM target; a grid-stride kernel per layout; the (n, c) of
+// One gpu.module per activation with the NVVM target; a grid-stride kernel per layout; the (n, c) of
 // each element recovered from its index; the scalar body inline.
 // CHECK: module attributes {gpu.container_module}
-// CHECK: gpu.module @act_kernels [#nvvm.target<O = 3, chip = "sm_80", features = "+ptx80">]
+// CHECK: gpu.module @scale__kernels [#nvvm.target<O = 3, chip = "sm_80", features = "+ptx80">]
 // CHECK-LABEL: gpu.func @scale__fwd_f32_ncs(
 // CHECK-SAME: %[[X:.*]]: memref<?xf32>, %[[Y:.*]]: memref<?xf32>, %[[B:.*]]: memref<?xf32>, %[[N:.*]]: index, %[[C:.*]]: index, %[[S:.*]]: index) kernel
 // CHECK: gpu.block_id x

@@ -37,9 +37,10 @@ def ConvertActToKernels : Pass<"convert-act-to-kernels", "mlir::ModuleOp"> {
 def ConvertActToGPU : Pass<"convert-act-to-gpu", "mlir::ModuleOp"> {
   let summary = "Wrap expanded act.activation bodies into fused GPU kernels";
   let description = [{
-    For every `act.activation` (after `act-expand`), emits into one
-    `gpu.module @act_kernels` with an `#nvvm.target` a `gpu.func` kernel per element
-    type and layout, named `<name>__fwd_<f32|f64>_<ncs|nsc>`: a grid-stride loop over
+    For every `act.activation` (after `act-expand`), emits a
+    `gpu.module @<name>__kernels` with an `#nvvm.target` holding a `gpu.func` kernel per
+    element type and layout, named `<name>__fwd_<f32|f64>_<ncs|nsc>` (and
+    `<name>__fwd16_...` for 16-byte aligned buffers): a grid-stride loop over
     the N*C*S elements (the runtime sizes the grid from the device's SM count), each
     element's (n, c) recovered from its index, parameters broadcast by shape, the
     scalar body inline. Signature: `(in_0..in_k, out, p_0..p_m: memref<?xT>, N, C, S:

@@ -281,17 +281,20 @@ struct ConvertActToGPUPass : impl::ConvertActToGPUBase<ConvertActToGPUPass> {
       dts = {"f32", "f64"};
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), UnitAttr::get(ctx));
     OpBuilder b(ctx);
-    b.setInsertionPointToEnd(module.getBody());
+    SmallVector<gpu::GPUModuleOp> gpuModules;
     auto target = NVVM::NVVMTargetAttr::get(ctx, /*optLevel=*/3, "nvptx64-nvidia-cuda",
                                             chip, "+ptx80");
-    auto gpuModule = b.create<gpu::GPUModuleOp>(module.getLoc(), "act_kernels",
-                                                b.getArrayAttr({target}));
     SmallVector<ActivationOp> acts(module.getOps<ActivationOp>());
     for (ActivationOp act : acts) {
       if (act->hasAttr("act.grad_of")) { // derivatives: CPU only for now
         act.erase();
         continue;
       }
+      // One gpu.module (one PTX module) per activation.
+      b.setInsertionPointToEnd(module.getBody());
+      auto gpuModule = b.create<gpu::GPUModuleOp>(
+          act.getLoc(), (act.getSymName() + "__kernels").str(), b.getArrayAttr({target}));
+      gpuModules.push_back(gpuModule);
       for (const std::string &dt : dts) {
         FloatType type = dt == "f32" ? FloatType(b.getF32Type()) : FloatType(b.getF64Type());
         for (bool nsc : {false, true})
@@ -304,10 +307,14 @@ struct ConvertActToGPUPass : impl::ConvertActToGPUBase<ConvertActToGPUPass> {
       }
       act.erase();
     }
-    RewritePatternSet patterns(ctx);
-    populateGPUMathRewrites(patterns);
-    if (failed(applyPatternsAndFoldGreedily(gpuModule, std::move(patterns))))
-      return signalPassFailure();
+    FrozenRewritePatternSet patterns = [&] {
+      RewritePatternSet set(ctx);
+      populateGPUMathRewrites(set);
+      return FrozenRewritePatternSet(std::move(set));
+    }();
+    for (gpu::GPUModuleOp gpuModule : gpuModules)
+      if (failed(applyPatternsAndFoldGreedily(gpuModule, patterns)))
+        return signalPassFailure();
   }
 };
 

@@ -36,6 +36,7 @@ std::string act::extractPTX(ModuleOp module) {
       if (!object)
         continue;
       StringRef text = object.getObject().getValue();
+      ptx += "// act: gpu.module @" + binary.getName().str() + "\n";
       while (!text.empty() && text.back() == '\0') // the embedded string's NUL
         text = text.drop_back();
       ptx += text.str();
