@@ -165,12 +165,8 @@ int actc::runAccuracy(Args &args) {
       fn = v;
     else if (args.flag("--verbose") || args.flag("-v"))
       verbose = true;
-    else if (args.peek().size() > 1 && args.peek()[0] == '-')
-      throw UsageError{"unknown option '" + args.peek() + "' for accuracy"};
-    else if (path.empty())
-      path = args.next();
     else
-      throw UsageError{"unexpected argument '" + args.peek() + "'"};
+      args.fileOrError(path, "accuracy");
   }
   if (path.empty())
     throw UsageError{"accuracy needs a FILE"};

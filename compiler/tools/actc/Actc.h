@@ -22,6 +22,9 @@ public:
   /// argument is that option.
   bool option(const std::string &name, std::string &value);
   bool flag(const std::string &name);
+  /// The end of an option loop: takes the next argument as the FILE when `path` is
+  /// still empty; otherwise (or for an unknown option) a UsageError naming `command`.
+  void fileOrError(std::string &path, const std::string &command);
 
 private:
   std::vector<std::string> args;

@@ -153,12 +153,9 @@ int actc::runBench(Args &args) {
       if (v != "cpu" && v != "cuda")
         throw UsageError{"--target must be cpu or cuda (got '" + v + "')"};
       o.cuda = v == "cuda";
-    } else if (args.peek().size() > 1 && args.peek()[0] == '-')
-      throw UsageError{"unknown option '" + args.peek() + "' for bench"};
-    else if (path.empty())
-      path = args.next();
-    else
-      throw UsageError{"unexpected argument '" + args.peek() + "'"};
+    } else {
+      args.fileOrError(path, "bench");
+    }
   }
   if (path.empty())
     throw UsageError{"bench needs a FILE"};

@@ -141,12 +141,8 @@ int actc::runGradcheck(Args &args) {
       fn = v;
     else if (args.option("--tol", v))
       tolerance = parseNumberList(v, "--tol").at(0);
-    else if (args.peek().size() > 1 && args.peek()[0] == '-')
-      throw UsageError{"unknown option '" + args.peek() + "' for gradcheck"};
-    else if (path.empty())
-      path = args.next();
     else
-      throw UsageError{"unexpected argument '" + args.peek() + "'"};
+      args.fileOrError(path, "gradcheck");
   }
   if (path.empty())
     throw UsageError{"gradcheck needs a FILE"};

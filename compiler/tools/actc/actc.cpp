@@ -36,6 +36,15 @@ bool Args::option(const std::string &name, std::string &value) {
   return false;
 }
 
+void Args::fileOrError(std::string &path, const std::string &command) {
+  const std::string &a = peek();
+  if (a.size() > 1 && a[0] == '-')
+    throw UsageError{"unknown option '" + a + "' for " + command};
+  if (!path.empty())
+    throw UsageError{"unexpected argument '" + a + "'"};
+  path = next();
+}
+
 bool Args::flag(const std::string &name) {
   if (!empty() && args[pos] == name) {
     ++pos;
@@ -190,12 +199,8 @@ int runEmit(Args &args) {
       order = parseOrder(v);
     else if (args.option("--fn", v))
       fn = v;
-    else if (args.peek().size() > 1 && args.peek()[0] == '-')
-      throw UsageError{"unknown option '" + args.peek() + "' for emit"};
-    else if (path.empty())
-      path = args.next();
     else
-      throw UsageError{"unexpected argument '" + args.peek() + "'"};
+      args.fileOrError(path, "emit");
   }
   if (path.empty())
     throw UsageError{"emit needs a FILE"};
@@ -268,12 +273,8 @@ int runGrad(Args &args) {
       fn = v;
     else if (args.option("--order", v))
       order = parseOrder(v);
-    else if (args.peek().size() > 1 && args.peek()[0] == '-')
-      throw UsageError{"unknown option '" + args.peek() + "' for grad"};
-    else if (path.empty())
-      path = args.next();
     else
-      throw UsageError{"unexpected argument '" + args.peek() + "'"};
+      args.fileOrError(path, "grad");
   }
   if (path.empty())
     throw UsageError{"grad needs a FILE"};
