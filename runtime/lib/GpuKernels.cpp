@@ -28,7 +28,7 @@ std::unique_ptr<GpuKernelSet> GpuKernelSet::load(const std::string &ptx,
 
 void GpuKernelSet::launchForward(DType dtype, const TensorShape &shape,
                                  const std::vector<std::pair<const void *, int64_t>> &buffers,
-                                 void *stream) const {
+                                 size_t elementwise, void *stream) const {
   CudaDriver &driver = CudaDriver::get();
   // Each memref<?xT> is (allocated, aligned, offset, size, stride) in the NVVM ABI.
   struct MemRef {
@@ -50,12 +50,11 @@ void GpuKernelSet::launchForward(DType dtype, const TensorShape &shape,
   int64_t blocks = (shape.numElements() + block - 1) / block;
   // A grid-stride loop: a few waves of blocks per SM, not one block per element.
   int64_t grid = std::max<int64_t>(1, std::min<int64_t>(blocks, (int64_t)driver.sms * 8));
-  // Inputs and output (the buffers before the parameters) all 16-byte aligned: the
-  // kernel whose accesses merge into 128-bit loads and stores.
-  size_t elementwise = buffers.size();
+  // Inputs and output all 16-byte aligned: the kernel whose accesses merge into
+  // 128-bit loads and stores.
   bool aligned = true;
-  for (size_t b = 0; b < elementwise; ++b)
-    if (buffers[b].second == shape.numElements() && (uintptr_t)buffers[b].first % 16)
+  for (size_t b = 0; b < elementwise && b < buffers.size(); ++b)
+    if ((uintptr_t)buffers[b].first % 16)
       aligned = false;
   void *fn = (aligned ? fwd16 : fwd)[dtype == DType::F64][shape.layout == Layout::NSC];
   driver.check(driver.cuLaunchKernel(fn, (unsigned)grid, 1, 1, block, 1, 1, 0, stream,

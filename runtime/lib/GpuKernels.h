@@ -19,10 +19,11 @@ public:
   static std::unique_ptr<GpuKernelSet> load(const std::string &ptx, const std::string &name);
 
   /// Launches the forward kernel over `buffers` (inputs, output, parameters: device
-  /// pointer and element count each) on `stream`, grid sized from the SM count.
+  /// pointer and element count each; the first `elementwise` are inputs and output)
+  /// on `stream`, grid sized from the SM count.
   void launchForward(DType dtype, const TensorShape &shape,
                      const std::vector<std::pair<const void *, int64_t>> &buffers,
-                     void *stream) const;
+                     size_t elementwise, void *stream) const;
 
 private:
   void *module = nullptr;

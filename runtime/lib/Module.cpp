@@ -520,7 +520,7 @@ void Activation::launch(DType dtype, const TensorShape &shape, const void *const
   buffers.emplace_back(y, shape.numElements());
   for (size_t p = 0; p < impl->params.size(); ++p)
     buffers.emplace_back(params[p], impl->params[p].numValues(shape));
-  impl->getGpuKernels().launchForward(dtype, shape, buffers, stream);
+  impl->getGpuKernels().launchForward(dtype, shape, buffers, impl->inputs.size() + 1, stream);
 }
 
 void Activation::backward(DType dtype, const TensorShape &shape, const void *const *inputs,

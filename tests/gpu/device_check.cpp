@@ -68,7 +68,7 @@ double checkCase(const std::string &dir, const std::string &name, Layout layout,
   for (size_t k = 0; k < params.size(); ++k)
     args.emplace_back(params[k].data(), (int64_t)paramSizes[k]);
   kernelsFor(dir, name).launchForward(sizeof(T) == 4 ? DType::F32 : DType::F64, shape, args,
-                                      nullptr);
+                                      nin + 1, nullptr);
   cuda::synchronize();
   std::vector<T> got(count);
   y.download(got.data(), count * sizeof(T));
@@ -117,7 +117,7 @@ void bench(const std::string &dir, const std::string &name, size_t numParams) {
     return timer.stop() / reps;
   };
   float copyMs = timeIt([&] { copy.copyFrom(x, n * 4); });
-  float fwdMs = timeIt([&] { k.launchForward(DType::F32, shape, args, nullptr); });
+  float fwdMs = timeIt([&] { k.launchForward(DType::F32, shape, args, 2, nullptr); });
   double bytes = 2.0 * n * 4; // read x, write y
   std::printf("%-12s forward %7.3f ms %7.0f GB/s | copy %7.3f ms %7.0f GB/s | %5.1f%% of copy\n",
               name.c_str(), fwdMs, bytes / fwdMs / 1e6, copyMs, bytes / copyMs / 1e6,

@@ -6,6 +6,8 @@
 //   make_bundle FILE.act OUTDIR
 #include "act/act.h"
 
+#include "CaseData.h"
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -13,36 +15,15 @@
 #include <vector>
 
 namespace {
+using namespace act_test;
 
 template <typename T>
 void writeCase(const act::Activation &a, const act::TensorShape &shape, const std::string &dir,
                std::ofstream &manifest) {
-  std::mt19937 rng(11);
-  std::uniform_real_distribution<double> u(-8, 8), pu(0.2, 1.5);
   size_t count = (size_t)shape.numElements();
-  std::vector<std::vector<T>> inputs(a.inputs().size(), std::vector<T>(count)), params;
-  for (auto &in : inputs)
-    for (T &v : in)
-      v = (T)u(rng);
-  for (const act::ParamInfo &p : a.params()) {
-    std::vector<T> v((size_t)p.numValues(shape));
-    for (size_t k = 0; k < v.size(); ++k) {
-      if (p.tableLength)
-        v[k] = (T)(0.1 * (double)(k % (size_t)p.tableLength) + 0.05 * (double)(k / (size_t)p.tableLength));
-      else if (p.name == "bl")
-        v[k] = (T)-3.0;
-      else if (p.name == "br")
-        v[k] = (T)3.0;
-      else
-        v[k] = (T)pu(rng);
-    }
-    params.push_back(v);
-  }
-  std::vector<const T *> in, pp;
-  for (auto &v : inputs)
-    in.push_back(v.data());
-  for (auto &v : params)
-    pp.push_back(v.data());
+  CaseData<T> data = makeCaseData<T>(a, shape);
+  const std::vector<std::vector<T>> &inputs = data.inputs, &params = data.params;
+  std::vector<const T *> in = data.inputPtrs(), pp = data.paramPtrs();
   std::vector<T> y(count);
   a.forward(shape, in.data(), y.data(), pp.data());
 

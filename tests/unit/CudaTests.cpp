@@ -4,6 +4,8 @@
 #include "act/act.h"
 #include "act/cuda.h"
 
+#include "../gpu/CaseData.h"
+
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -24,33 +26,10 @@ bool haveDevice() {
 template <typename T>
 void compareSeed(const act::Activation &cpu, const act::Activation &gpu,
                  const act::TensorShape &shape, double tol) {
-  std::mt19937 rng(11);
-  std::uniform_real_distribution<double> u(-8, 8), pu(0.2, 1.5);
   size_t count = (size_t)shape.numElements();
-  std::vector<std::vector<T>> inputs(cpu.inputs().size(), std::vector<T>(count));
-  for (auto &in : inputs)
-    for (T &v : in)
-      v = (T)u(rng);
-  std::vector<std::vector<T>> params;
-  for (const act::ParamInfo &p : cpu.params()) {
-    std::vector<T> v((size_t)p.numValues(shape));
-    if (p.tableLength) { // a monotone table keeps pwl's shape sensible
-      for (size_t k = 0; k < v.size(); ++k)
-        v[k] = (T)(0.1 * (double)(k % (size_t)p.tableLength) + 0.05 * (double)(k / (size_t)p.tableLength));
-    } else if (p.name == "bl") {
-      for (T &e : v) e = (T)-3.0;
-    } else if (p.name == "br") {
-      for (T &e : v) e = (T)3.0;
-    } else {
-      for (T &e : v) e = (T)pu(rng);
-    }
-    params.push_back(v);
-  }
-  std::vector<const T *> in, pp;
-  for (auto &v : inputs)
-    in.push_back(v.data());
-  for (auto &v : params)
-    pp.push_back(v.data());
+  act_test::CaseData<T> data = act_test::makeCaseData<T>(cpu, shape);
+  const std::vector<std::vector<T>> &inputs = data.inputs, &params = data.params;
+  std::vector<const T *> in = data.inputPtrs(), pp = data.paramPtrs();
   std::vector<T> want(count), got(count);
   cpu.forward(shape, in.data(), want.data(), pp.data());
 

@@ -24,6 +24,7 @@
 #include "Reference.h"
 #include "act/act.h"
 
+#include "TestSupport.h"
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -43,23 +44,13 @@ using act::TensorShape;
 using namespace act_ref;
 
 namespace {
+using act_test::fmt;
+using act_test::layoutName;
+using act_test::offsetOf;
 
 //===----------------------------------------------------------------------===//
 // Helpers
 //===----------------------------------------------------------------------===//
-
-std::string fmt(double v) {
-  std::ostringstream os;
-  os.precision(17);
-  os << v;
-  return os.str();
-}
-
-const char *layoutName(Layout l) { return l == Layout::NCS ? "NCS" : "NSC"; }
-
-int64_t offsetOf(const TensorShape &sh, int64_t n, int64_t c, int64_t s) {
-  return sh.layout == Layout::NCS ? (n * sh.c + c) * sh.s + s : (n * sh.s + s) * sh.c + c;
-}
 
 const act::Module &seeds() {
   static const act::Module m = act::Module::compileFile(ACT_EXAMPLES_DIR "/seeds.act");

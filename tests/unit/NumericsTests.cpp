@@ -3,6 +3,7 @@
 // (40-digit arithmetic where noted).
 #include "act/act.h"
 
+#include "TestSupport.h"
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -10,16 +11,10 @@
 #include <vector>
 
 namespace {
+using act_test::kOne;
 
-const act::TensorShape kOne{1, 1, 1, act::Layout::NCS};
-
-/// f and f' in the main input at x, in T.
 template <typename T> std::pair<T, T> fd(const act::Activation &a, T x) {
-  T f = 0, d = 0;
-  T *outs[] = {&f, &d};
-  const T *in[] = {&x};
-  a.derivatives(1, kOne, in, outs);
-  return {f, d};
+  return act_test::valueAndSlope(a, x);
 }
 
 /// dx and the scalar parameter gradients at x (dy = 1), float64.

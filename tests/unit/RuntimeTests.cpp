@@ -4,6 +4,7 @@
 // concurrent first calls, and NaN / infinity inputs.
 #include "act/act.h"
 
+#include "TestSupport.h"
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -27,22 +28,11 @@ using act::Layout;
 using act::TensorShape;
 
 namespace {
+using act_test::fmt;
+using act_test::layoutName;
+using act_test::offsetOf;
 
 constexpr int64_t kN = 2, kC = 3, kS = 5;
-
-std::string fmt(double v) {
-  std::ostringstream os;
-  os.precision(17);
-  os << v;
-  return os.str();
-}
-
-const char *layoutName(Layout l) { return l == Layout::NCS ? "NCS" : "NSC"; }
-
-/// Offset of element (n, c, s) in a contiguous tensor of `sh`.
-int64_t offsetOf(const TensorShape &sh, int64_t n, int64_t c, int64_t s) {
-  return sh.layout == Layout::NCS ? (n * sh.c + c) * sh.s + s : (n * sh.s + s) * sh.c + c;
-}
 
 /// A value that differs for every (n, c, s), so that a wrong broadcast or a wrong
 /// layout shows. `which` separates several inputs.

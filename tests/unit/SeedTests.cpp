@@ -13,6 +13,7 @@
 #include "Reference.h"
 #include "act/act.h"
 
+#include "TestSupport.h"
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -32,6 +33,7 @@ using act::TensorShape;
 namespace {
 
 using namespace act_ref;
+using act_test::fmt;
 
 //===----------------------------------------------------------------------===//
 // Harness
@@ -114,12 +116,6 @@ double tolerance(double ref, bool f32) {
   return std::max(1e-12, 1e-12 * a);
 }
 
-std::string fmt(double v) {
-  std::ostringstream os;
-  os.precision(17);
-  os << v;
-  return os.str();
-}
 
 template <typename T> void checkCase(const Case &k) {
   constexpr bool f32 = std::is_same<T, float>::value;

@@ -4,6 +4,7 @@
 // after stabilisation, so they come from the stable forms.
 #include "act/act.h"
 
+#include "TestSupport.h"
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -11,16 +12,10 @@
 #include <vector>
 
 namespace {
+using act_test::kOne;
 
-const act::TensorShape kOne{1, 1, 1, act::Layout::NCS};
-
-/// f and f' of a one-input activation at x, in T.
 template <typename T> std::pair<T, T> eval(const act::Activation &a, T x) {
-  T f = 0, d = 0;
-  T *outs[] = {&f, &d};
-  const T *in[] = {&x};
-  a.derivatives(1, kOne, in, outs);
-  return {f, d};
+  return act_test::valueAndSlope(a, x);
 }
 
 double eval2(const act::Activation &a, double x, double y) {

@@ -1,0 +1,42 @@
+// Small helpers shared by the unit tests.
+#pragma once
+
+#include "act/act.h"
+
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <utility>
+
+namespace act_test {
+
+/// A number with every digit, for INFO messages.
+inline std::string fmt(double v) {
+  std::ostringstream os;
+  os.precision(17);
+  os << v;
+  return os.str();
+}
+
+inline const char *layoutName(act::Layout l) { return l == act::Layout::NCS ? "NCS" : "NSC"; }
+
+/// Offset of element (n, c, s) in a contiguous tensor of `sh`.
+inline int64_t offsetOf(const act::TensorShape &sh, int64_t n, int64_t c, int64_t s) {
+  return sh.layout == act::Layout::NCS ? (n * sh.c + c) * sh.s + s
+                                       : (n * sh.s + s) * sh.c + c;
+}
+
+/// A one-element tensor.
+inline const act::TensorShape kOne{1, 1, 1, act::Layout::NCS};
+
+/// f and f' of a one-input activation at x, in T (initial parameter values).
+template <typename T>
+std::pair<T, T> valueAndSlope(const act::Activation &a, T x) {
+  T f = 0, d = 0;
+  T *outs[] = {&f, &d};
+  const T *in[] = {&x};
+  a.derivatives(1, kOne, in, outs);
+  return {f, d};
+}
+
+} // namespace act_test
