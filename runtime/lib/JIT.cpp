@@ -28,10 +28,20 @@ void initNativeTarget() {
 }
 } // namespace
 
+const char *dtypeName(DType dtype) {
+  switch (dtype) {
+  case DType::F32: return "f32";
+  case DType::F64: return "f64";
+  case DType::F16: return "f16";
+  case DType::BF16: return "bf16";
+  }
+  return "?";
+}
+
 KernelSet::~KernelSet() = default;
 
 std::unique_ptr<KernelSet> KernelSet::build(ModuleOp actModule, const std::string &name,
-                                            unsigned order) {
+                                            DType dtype, unsigned order) {
   initNativeTarget();
   MLIRContext *ctx = actModule.getContext();
   std::vector<Diagnostic> diags;
@@ -47,7 +57,7 @@ std::unique_ptr<KernelSet> KernelSet::build(ModuleOp actModule, const std::strin
   builder.clone(*act.getOperation());
 
   if (failed(differentiate(*module, order)) ||
-      failed(lowerToKernels(*module, KernelOptions{})) ||
+      failed(lowerToKernels(*module, KernelOptions{{dtypeName(dtype)}, {"ncs", "nsc"}})) ||
       failed(lowerToLLVMDialect(*module)))
     throw CompileError(diags);
 
@@ -71,23 +81,22 @@ std::unique_ptr<KernelSet> KernelSet::build(ModuleOp actModule, const std::strin
 
   std::unique_ptr<KernelSet> set(new KernelSet());
   set->engine = std::move(*engine);
-  const char *dtypes[2] = {"f32", "f64"}, *layouts[2] = {"ncs", "nsc"};
-  for (int d = 0; d < 2; ++d)
-    for (int l = 0; l < 2; ++l) {
-      auto lookup = [&](const char *kind) {
-        auto fn = set->engine->lookupPacked(kernelName(name, kind, dtypes[d], layouts[l]));
-        if (!fn)
-          throw Error("internal: kernel missing: " + llvm::toString(fn.takeError()));
-        return *fn;
-      };
-      set->fwd[d][l] = lookup("fwd");
-      if (order > 1) {
-        set->derivs[d][l] = lookup(("derivs" + std::to_string(order)).c_str());
-        continue;
-      }
-      set->bwd[d][l] = lookup("bwd");
-      set->fwdbwd[d][l] = lookup("fwdbwd");
+  const char *layouts[2] = {"ncs", "nsc"};
+  for (int l = 0; l < 2; ++l) {
+    auto lookup = [&](const char *kind) {
+      auto fn = set->engine->lookupPacked(kernelName(name, kind, dtypeName(dtype), layouts[l]));
+      if (!fn)
+        throw Error("internal: kernel missing: " + llvm::toString(fn.takeError()));
+      return *fn;
+    };
+    set->fwd[l] = lookup("fwd");
+    if (order > 1) {
+      set->derivs[l] = lookup(("derivs" + std::to_string(order)).c_str());
+      continue;
     }
+    set->bwd[l] = lookup("bwd");
+    set->fwdbwd[l] = lookup("fwdbwd");
+  }
   return set;
 }
 

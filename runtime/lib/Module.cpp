@@ -4,6 +4,7 @@
 #include "Cuda.h"
 #include "GpuKernels.h"
 #include "JIT.h"
+#include "FlushDenormals.h"
 #include "ThreadPool.h"
 
 #include "act/Dialect/ActOps.h"
@@ -76,20 +77,23 @@ struct Activation::Impl {
   std::vector<std::string> inputs;
   std::vector<ParamInfo> params;
 
-  std::once_flag built;
-  std::unique_ptr<detail::KernelSet> kernels;
   CompileOptions options;
+  static constexpr int kNumDTypes = 4;
+  std::once_flag built[kNumDTypes];
+  std::unique_ptr<detail::KernelSet> kernels[kNumDTypes];
   std::once_flag gpuBuilt;
   std::unique_ptr<detail::GpuKernelSet> gpu;
   std::mutex higherMutex;
-  std::map<unsigned, std::unique_ptr<detail::KernelSet>> higher; // by order >= 2
+  std::map<std::pair<unsigned, int>, std::unique_ptr<detail::KernelSet>> higher; // order >= 2
 
-  const detail::KernelSet &getKernels() {
-    std::call_once(built, [&] {
+  /// The order-1 kernels for `dtype`, compiled on first use.
+  const detail::KernelSet &getKernels(DType dtype) {
+    int d = (int)dtype;
+    std::call_once(built[d], [&] {
       std::lock_guard<std::mutex> lock(compiled->mutex);
-      kernels = detail::KernelSet::build(*compiled->module, name);
+      kernels[d] = detail::KernelSet::build(*compiled->module, name, dtype);
     });
-    return *kernels;
+    return *kernels[d];
   }
 
   const detail::GpuKernelSet &getGpuKernels() {
@@ -124,14 +128,14 @@ struct Activation::Impl {
                                                 : "the CPU; use forward()/backward()"));
   }
 
-  const detail::KernelSet &getKernels(unsigned order) {
+  const detail::KernelSet &getKernels(DType dtype, unsigned order) {
     if (order == 1)
-      return getKernels();
+      return getKernels(dtype);
     std::lock_guard<std::mutex> lock(higherMutex);
-    std::unique_ptr<detail::KernelSet> &set = higher[order];
+    std::unique_ptr<detail::KernelSet> &set = higher[{order, (int)dtype}];
     if (!set) {
       std::lock_guard<std::mutex> jit(compiled->mutex);
-      set = detail::KernelSet::build(*compiled->module, name, order);
+      set = detail::KernelSet::build(*compiled->module, name, dtype, order);
     }
     return *set;
   }
@@ -170,7 +174,7 @@ void warmUpJIT() {
     compiled->module = compileToAct(compiled->ctx, "act warmup(x) = x", "<warm-up>", file,
                                     diags);
     if (compiled->module)
-      detail::KernelSet::build(*compiled->module, "warmup");
+      detail::KernelSet::build(*compiled->module, "warmup", DType::F32);
   });
 }
 } // namespace
@@ -296,12 +300,48 @@ public:
         args.push_back(field);
     for (int64_t &d : dims)
       args.push_back(&d);
-    fn(args.data());
+    if (flushDenormals) {
+      detail::FlushDenormalsScope ftz;
+      fn(args.data());
+    } else {
+      fn(args.data());
+    }
   }
+
+  bool flushDenormals = false;
 
 private:
   std::vector<MemRefArg> bufs;
 };
+
+/// Element `i` of a `dtype` buffer, as double.
+double loadAs(DType dtype, const void *p, size_t i) {
+  switch (dtype) {
+  case DType::F32: return static_cast<const float *>(p)[i];
+  case DType::F64: return static_cast<const double *>(p)[i];
+  case DType::F16: return fromFloat16(static_cast<const uint16_t *>(p)[i]);
+  case DType::BF16: return fromBFloat16(static_cast<const uint16_t *>(p)[i]);
+  }
+  return 0;
+}
+
+/// Stores `v` into element `i` of a `dtype` buffer, rounding once.
+void storeAs(DType dtype, void *p, size_t i, double v) {
+  switch (dtype) {
+  case DType::F32: static_cast<float *>(p)[i] = (float)v; return;
+  case DType::F64: static_cast<double *>(p)[i] = v; return;
+  case DType::F16: static_cast<uint16_t *>(p)[i] = toFloat16(v); return;
+  case DType::BF16: static_cast<uint16_t *>(p)[i] = toBFloat16(v); return;
+  }
+}
+
+/// A host buffer of `count` values of `dtype`, each `v` (or from `values`).
+std::vector<char> filledBuffer(DType dtype, size_t count, double v) {
+  std::vector<char> out(count * sizeOf(dtype));
+  for (size_t i = 0; i < count; ++i)
+    storeAs(dtype, out.data(), i, v);
+  return out;
+}
 
 /// How a tensor's rows are cut into chunks for threads. The cut depends only on the
 /// shape, never on the thread count, so reductions (summed per chunk, then over
@@ -340,10 +380,10 @@ bool checkCall(const Activation::Impl &impl, const TensorShape &shape,
 }
 
 /// Adds every parameter buffer; parameters left null take their initial values,
-/// materialised in `defaults`.
-template <typename T>
-void addParams(KernelCall &call, const Activation::Impl &impl, const TensorShape &shape,
-               const void *const *params, std::vector<std::vector<T>> &defaults) {
+/// materialised (rounded to `dtype`) in `defaults`.
+void addParams(KernelCall &call, const Activation::Impl &impl, DType dtype,
+               const TensorShape &shape, const void *const *params,
+               std::vector<std::vector<char>> &defaults) {
   defaults.resize(impl.params.size());
   for (size_t p = 0; p < impl.params.size(); ++p) {
     const ParamInfo &info = impl.params[p];
@@ -353,33 +393,34 @@ void addParams(KernelCall &call, const Activation::Impl &impl, const TensorShape
         throw Error("'" + impl.name + "': parameter '" + info.name +
                     "' has no initial value; pass its values");
       std::vector<double> init = info.initialValues(shape);
-      defaults[p].assign(init.begin(), init.end());
+      defaults[p].resize(init.size() * sizeOf(dtype));
+      for (size_t k = 0; k < init.size(); ++k)
+        storeAs(dtype, defaults[p].data(), k, init[k]);
       data = defaults[p].data();
     }
     call.add(data, info.numValues(shape));
   }
 }
 
-template <typename T>
 void runForward(Activation::Impl &impl, DType dtype, const TensorShape &shape,
                 const void *const *inputs, void *y, const void *const *params) {
   impl.requireTarget(Target::CPU);
   if (!checkCall(impl, shape, inputs, {y}))
     return;
   KernelCall call;
+  call.flushDenormals = impl.options.flushDenormals;
   for (size_t i = 0; i < impl.inputs.size(); ++i)
     call.add(inputs[i], shape.numElements());
   call.add(y, shape.numElements());
-  std::vector<std::vector<T>> defaults;
-  addParams<T>(call, impl, shape, params, defaults);
-  detail::PackedKernel fn = impl.getKernels().forward(dtype, shape.layout);
+  std::vector<std::vector<char>> defaults;
+  addParams(call, impl, dtype, shape, params, defaults);
+  detail::PackedKernel fn = impl.getKernels(dtype).forward(shape.layout);
   Chunks chunks(shape, /*maxChunks=*/1 << 20);
   detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
     call.run(fn, shape, chunks.begin((int64_t)i), chunks.end((int64_t)i));
   });
 }
 
-template <typename T>
 void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &shape,
                  const void *const *inputs, const void *dy, void *const *dinputs,
                  void *const *dparams, const void *const *params, void *y) {
@@ -388,6 +429,7 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &shape,
     return;
   int64_t count = shape.numElements();
   KernelCall call;
+  call.flushDenormals = impl.options.flushDenormals;
   for (size_t i = 0; i < impl.inputs.size(); ++i)
     call.add(inputs[i], count);
   if (y)
@@ -399,8 +441,8 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &shape,
                   impl.inputs[i] + "' is null");
     call.add(dinputs[i], count);
   }
-  std::vector<std::vector<T>> defaults;
-  addParams<T>(call, impl, shape, params, defaults);
+  std::vector<std::vector<char>> defaults;
+  addParams(call, impl, dtype, shape, params, defaults);
   // Gradients accumulate in double: each chunk of rows into its own buffers in
   // element order, then the chunks are summed in chunk order, then rounded once into
   // the caller's buffers.
@@ -412,7 +454,7 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &shape,
     }
   Chunks chunks(shape, /*maxChunks=*/64);
   std::vector<std::vector<std::vector<double>>> chunkAcc((size_t)chunks.count);
-  detail::PackedKernel fn = impl.getKernels().backward(dtype, shape.layout, y != nullptr);
+  detail::PackedKernel fn = impl.getKernels(dtype).backward(shape.layout, y != nullptr);
   detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
     std::vector<std::pair<size_t, void *>> replacements;
     for (size_t j = 0; j < learnable.size(); ++j) {
@@ -429,16 +471,15 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &shape,
         acc[j][k] += chunkAcc[i][j][k];
   }
   for (size_t j = 0; j < learnable.size(); ++j) {
-    T *out = dparams ? static_cast<T *>(dparams[learnable[j]]) : nullptr;
+    void *out = dparams ? dparams[learnable[j]] : nullptr;
     if (out)
       for (size_t k = 0; k < acc[j].size(); ++k)
-        out[k] = (T)acc[j][k];
+        storeAs(dtype, out, k, acc[j][k]);
   }
 }
 } // namespace
 
 namespace {
-template <typename T>
 void runDerivatives(Activation::Impl &impl, DType dtype, unsigned order,
                     const TensorShape &shape, const void *const *inputs,
                     void *const *outs, const void *const *params) {
@@ -450,19 +491,21 @@ void runDerivatives(Activation::Impl &impl, DType dtype, unsigned order,
   if (!checkCall(impl, shape, inputs, {}))
     return;
   if (order == 1) { // f and f' come from the order-1 body through the fused kernel
-    std::vector<T> dy((size_t)shape.numElements(), T(1));
+    size_t count = (size_t)shape.numElements();
+    std::vector<char> dy = filledBuffer(dtype, count, 1.0);
     std::vector<void *> dinputs(impl.inputs.size());
-    std::vector<std::vector<T>> scratch(impl.inputs.size());
+    std::vector<std::vector<char>> scratch(impl.inputs.size());
     dinputs[0] = outs[1];
     for (size_t i = 1; i < impl.inputs.size(); ++i) {
-      scratch[i].resize((size_t)shape.numElements());
+      scratch[i].resize(count * sizeOf(dtype));
       dinputs[i] = scratch[i].data();
     }
-    runBackward<T>(impl, dtype, shape, inputs, dy.data(), dinputs.data(), nullptr, params,
+    runBackward(impl, dtype, shape, inputs, dy.data(), dinputs.data(), nullptr, params,
                    outs[0]);
     return;
   }
   KernelCall call;
+  call.flushDenormals = impl.options.flushDenormals;
   for (size_t i = 0; i < impl.inputs.size(); ++i)
     call.add(inputs[i], shape.numElements());
   for (unsigned k = 0; k <= order; ++k) {
@@ -470,9 +513,9 @@ void runDerivatives(Activation::Impl &impl, DType dtype, unsigned order,
       throw Error("'" + impl.name + "': output buffer " + std::to_string(k) + " is null");
     call.add(outs[k], shape.numElements());
   }
-  std::vector<std::vector<T>> defaults;
-  addParams<T>(call, impl, shape, params, defaults);
-  detail::PackedKernel fn = impl.getKernels(order).derivatives(dtype, shape.layout);
+  std::vector<std::vector<char>> defaults;
+  addParams(call, impl, dtype, shape, params, defaults);
+  detail::PackedKernel fn = impl.getKernels(dtype, order).derivatives(shape.layout);
   Chunks chunks(shape, /*maxChunks=*/1 << 20);
   detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
     call.run(fn, shape, chunks.begin((int64_t)i), chunks.end((int64_t)i));
@@ -483,10 +526,7 @@ void runDerivatives(Activation::Impl &impl, DType dtype, unsigned order,
 void Activation::derivatives(DType dtype, unsigned order, const TensorShape &shape,
                              const void *const *inputs, void *const *outs,
                              const void *const *params) const {
-  if (dtype == DType::F32)
-    runDerivatives<float>(*impl, dtype, order, shape, inputs, outs, params);
-  else
-    runDerivatives<double>(*impl, dtype, order, shape, inputs, outs, params);
+  runDerivatives(*impl, dtype, order, shape, inputs, outs, params);
 }
 
 void Activation::derivatives(unsigned order, const TensorShape &shape,
@@ -508,6 +548,8 @@ void Activation::derivatives(unsigned order, const TensorShape &shape,
 void Activation::launch(DType dtype, const TensorShape &shape, const void *const *inputs,
                         void *y, const void *const *params, void *stream) const {
   impl->requireTarget(Target::CUDA);
+  if (dtype != DType::F32 && dtype != DType::F64)
+    throw Error("'" + impl->name + "': CUDA kernels take float32 or float64");
   if (!checkCall(*impl, shape, inputs, {y}))
     return;
   for (size_t p = 0; p < impl->params.size(); ++p)
@@ -526,10 +568,7 @@ void Activation::launch(DType dtype, const TensorShape &shape, const void *const
 void Activation::backward(DType dtype, const TensorShape &shape, const void *const *inputs,
                           const void *dy, void *const *dinputs, void *const *dparams,
                           const void *const *params, void *y) const {
-  if (dtype == DType::F32)
-    runBackward<float>(*impl, dtype, shape, inputs, dy, dinputs, dparams, params, y);
-  else
-    runBackward<double>(*impl, dtype, shape, inputs, dy, dinputs, dparams, params, y);
+  runBackward(*impl, dtype, shape, inputs, dy, dinputs, dparams, params, y);
 }
 
 void Activation::backward(const TensorShape &shape, const float *const *inputs,
@@ -550,10 +589,7 @@ void Activation::backward(const TensorShape &shape, const double *const *inputs,
 
 void Activation::forward(DType dtype, const TensorShape &shape, const void *const *inputs,
                          void *y, const void *const *params) const {
-  if (dtype == DType::F32)
-    runForward<float>(*impl, dtype, shape, inputs, y, params);
-  else
-    runForward<double>(*impl, dtype, shape, inputs, y, params);
+  runForward(*impl, dtype, shape, inputs, y, params);
 }
 
 void Activation::forward(const TensorShape &shape, const float *const *inputs, float *y,

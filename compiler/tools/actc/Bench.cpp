@@ -40,6 +40,8 @@ struct Options {
   act::Layout layout = act::Layout::NCS;
   bool cuda = false;
   int reps = 9;
+  double lo = -6, hi = 6; ///< input values sweep [lo, hi)
+  bool flushDenormals = false;
 };
 
 /// Parameter values for a benchmark: initial values where declared, else 1.
@@ -61,7 +63,7 @@ void benchCPU(const act::Activation &a, const Options &o) {
   std::vector<std::vector<float>> inputs(a.inputs().size(), std::vector<float>(count));
   for (auto &in : inputs)
     for (size_t i = 0; i < count; ++i)
-      in[i] = -6.0f + 12.0f * (float)(i % 4096) / 4096.0f;
+      in[i] = (float)(o.lo + (o.hi - o.lo) * (double)(i % 4096) / 4096.0);
   std::vector<float> y(count), dy(count, 1.0f), copy(count);
   std::vector<std::vector<float>> dinputs(inputs.size(), std::vector<float>(count));
   auto params = paramValues(a, shape);
@@ -97,7 +99,7 @@ void benchCUDA(const act::Activation &a, const Options &o) {
   size_t count = (size_t)shape.numElements(), bytes = count * sizeof(float);
   std::vector<float> host(count);
   for (size_t i = 0; i < count; ++i)
-    host[i] = -6.0f + 12.0f * (float)(i % 4096) / 4096.0f;
+    host[i] = (float)(o.lo + (o.hi - o.lo) * (double)(i % 4096) / 4096.0);
   std::vector<act::cuda::Buffer> inputs, params;
   std::vector<const void *> in, pp;
   for (size_t k = 0; k < a.inputs().size(); ++k) {
@@ -149,6 +151,14 @@ int actc::runBench(Args &args) {
       if (v != "ncs" && v != "nsc")
         throw UsageError{"--layout must be ncs or nsc (got '" + v + "')"};
       o.layout = v == "nsc" ? act::Layout::NSC : act::Layout::NCS;
+    } else if (args.option("--range", v)) {
+      std::vector<double> r = parseNumberList(v, "--range");
+      if (r.size() != 2 || !(r[0] < r[1]))
+        throw UsageError{"--range expects LO,HI with LO < HI (got '" + v + "')"};
+      o.lo = r[0];
+      o.hi = r[1];
+    } else if (args.flag("--flush-denormals")) {
+      o.flushDenormals = true;
     } else if (args.option("--target", v)) {
       if (v != "cpu" && v != "cuda")
         throw UsageError{"--target must be cpu or cuda (got '" + v + "')"};
@@ -165,7 +175,8 @@ int actc::runBench(Args &args) {
   if (o.cuda && !act::cuda::available(&why))
     throw UsageError{"--target cuda: " + why};
   act::Module module = act::Module::compileFile(
-      path, act::CompileOptions{o.cuda ? act::Target::CUDA : act::Target::CPU, ""});
+      path, act::CompileOptions{o.cuda ? act::Target::CUDA : act::Target::CPU, "",
+                                o.flushDenormals});
   std::vector<std::string> names = module.names();
   if (!fns.empty()) {
     names.clear();
@@ -187,9 +198,10 @@ int actc::runBench(Args &args) {
     std::cout << fmt::format("{:<16} {:>9} {:>8} {:>8} {:>9}\n", "activation", "fwd ms",
                              "GB/s", "of copy", "copy ms");
   } else {
-    std::cout << fmt::format("{} elements float32, {} channels, {}, {} threads\n", elems,
-                             o.channels, o.layout == act::Layout::NCS ? "ncs" : "nsc",
-                             act::numThreads());
+    std::cout << fmt::format("{} elements float32 in [{}, {}), {} channels, {}, {} threads{}\n",
+                             elems, o.lo, o.hi, o.channels,
+                             o.layout == act::Layout::NCS ? "ncs" : "nsc", act::numThreads(),
+                             o.flushDenormals ? ", denormals flushed" : "");
     std::cout << fmt::format("{:<16} {:>9} {:>8} {:>8} {:>9} {:>8} {:>9}\n", "activation",
                              "fwd ms", "GB/s", "/memcpy", "bwd ms", "/memcpy", "memcpy ms");
   }

@@ -26,6 +26,30 @@ std::string jsonNumber(T v) {
   return std::string(buf, res.ptr);
 }
 
+/// A float16 or bfloat16 value in its 16 bits, converted to and from double with one
+/// rounding, so evaluate<T> can treat every element type alike.
+template <act::DType D>
+struct Half {
+  uint16_t bits = 0;
+  Half() = default;
+  Half(double v) : bits(D == act::DType::F16 ? act::toFloat16(v) : act::toBFloat16(v)) {}
+  operator double() const {
+    return D == act::DType::F16 ? act::fromFloat16(bits) : act::fromBFloat16(bits);
+  }
+};
+using Float16 = Half<act::DType::F16>;
+using BFloat16 = Half<act::DType::BF16>;
+
+template <act::DType D>
+std::string jsonNumber(Half<D> v) {
+  return jsonNumber((float)(double)v); // exact in float; shortest float text
+}
+
+template <typename T> constexpr act::DType dtypeOf = act::DType::F32;
+template <> constexpr act::DType dtypeOf<double> = act::DType::F64;
+template <> constexpr act::DType dtypeOf<Float16> = act::DType::F16;
+template <> constexpr act::DType dtypeOf<BFloat16> = act::DType::BF16;
+
 template <typename T>
 std::string jsonArray(const std::vector<T> &values) {
   std::string out = "[";
@@ -129,7 +153,10 @@ int evaluate(const act::Activation &fn, const std::string &dtypeName, bool grad,
   for (auto &v : params)
     paramPtrs.push_back(v.data());
   std::vector<T> y(count);
-  fn.forward(shape, inPtrs.data(), y.data(), paramPtrs.data());
+  constexpr act::DType dt = dtypeOf<T>;
+  auto in = [](auto &v) { return reinterpret_cast<const void *const *>(v.data()); };
+  auto out = [](auto &v) { return reinterpret_cast<void *const *>(v.data()); };
+  fn.forward(dt, shape, in(inPtrs), y.data(), in(paramPtrs));
 
   std::cout << "{\"fn\": " << jsonString(fn.name()) << ", \"dtype\": \"" << dtypeName
             << "\", \"x\": " << jsonArray(inputs[0]) << ", \"y\": " << jsonArray(y);
@@ -148,9 +175,9 @@ int evaluate(const act::Activation &fn, const std::string &dtypeName, bool grad,
       }
     dparams.resize(learnable.size());
     for (size_t k = 0; k < count; ++k) {
-      std::vector<const T *> in;
+      std::vector<const T *> at;
       for (auto &v : inputs)
-        in.push_back(&v[k]);
+        at.push_back(&v[k]);
       T dy = 1;
       std::vector<T> din(numIn);
       std::vector<T *> dinPtrs;
@@ -162,7 +189,7 @@ int evaluate(const act::Activation &fn, const std::string &dtypeName, bool grad,
         dp[p].resize((size_t)fn.params()[p].numValues(one));
         dpPtrs[p] = dp[p].data();
       }
-      fn.backward(one, in.data(), &dy, dinPtrs.data(), dpPtrs.data(), paramPtrs.data());
+      fn.backward(dt, one, in(at), &dy, out(dinPtrs), out(dpPtrs), in(paramPtrs));
       for (size_t i = 0; i < numIn; ++i)
         dinputs[i].push_back({din[i]});
       for (size_t j = 0; j < learnable.size(); ++j)
@@ -185,7 +212,7 @@ int evaluate(const act::Activation &fn, const std::string &dtypeName, bool grad,
     std::vector<T *> outPtrs;
     for (auto &o : outs)
       outPtrs.push_back(o.data());
-    fn.derivatives(order, shape, inPtrs.data(), outPtrs.data(), paramPtrs.data());
+    fn.derivatives(dt, order, shape, in(inPtrs), out(outPtrs), in(paramPtrs));
     for (unsigned k = 2; k <= order; ++k)
       std::cout << ", \"d" << k << "x\": " << jsonArray(outs[k]);
   }
@@ -239,8 +266,8 @@ int actc::runEval(Args &args) {
     throw UsageError{"eval needs a FILE or -e 'act f(x) = ...'"};
   if (!haveX)
     throw UsageError{"eval needs the points: --x -2,-1,0,1,2"};
-  if (dtype != "f32" && dtype != "f64")
-    throw UsageError{"--dtype must be f32 or f64 (got '" + dtype + "')"};
+  if (dtype != "f32" && dtype != "f64" && dtype != "f16" && dtype != "bf16")
+    throw UsageError{"--dtype must be f32, f64, f16 or bf16 (got '" + dtype + "')"};
 
   act::Module module = act::Module::compile(source, path);
   if (fn.empty()) {
@@ -255,5 +282,9 @@ int actc::runEval(Args &args) {
   const act::Activation &a = module.get(fn);
   if (dtype == "f32")
     return evaluate<float>(a, dtype, grad, order, xs, params, inputs);
+  if (dtype == "f16")
+    return evaluate<Float16>(a, dtype, grad, order, xs, params, inputs);
+  if (dtype == "bf16")
+    return evaluate<BFloat16>(a, dtype, grad, order, xs, params, inputs);
   return evaluate<double>(a, dtype, grad, order, xs, params, inputs);
 }

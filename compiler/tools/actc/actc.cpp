@@ -149,7 +149,7 @@ Usage:
                                           f, f', ..., f^(K)), kernels, llvm-dialect,
                                           llvm, ptx (GPU kernels for --chip, sm_90)
   actc eval FILE --fn NAME --x LIST [--param NAME=V[,V...]]...
-            [--input NAME=LIST]... [--dtype f32|f64] [--grad] [--order K]
+            [--input NAME=LIST]... [--dtype f32|f64|f16|bf16] [--grad] [--order K]
   actc eval -e 'act f(x) = ...' --x LIST ...
                                         evaluate; prints one JSON object
                                         (--grad adds dx and dparams per point;
@@ -164,6 +164,7 @@ Usage:
                                         (4 ulp or 1e-6 relative, docs/numerics.md)
   actc bench FILE [--fn A,B] [--size N] [--channels C] [--threads T]
              [--layout ncs|nsc] [--target cpu|cuda] [--reps R]
+             [--range LO,HI] [--flush-denormals]
                                         forward/backward time against memcpy (or a
                                         device copy) of the same bytes, same run
   actc tour [DIR]                       compile every DIR/*.act (default: examples)

@@ -11,6 +11,7 @@
 
 #include "act/Diagnostic.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -28,7 +29,21 @@ const char *version();
 void setNumThreads(unsigned threads);
 unsigned numThreads();
 
-enum class DType { F32, F64 };
+/// Element types. F16 (IEEE binary16) and BF16 (bfloat16) buffers hold the 16-bit
+/// patterns (uint16_t); kernels compute them in float32 and round once, to nearest
+/// even, on the way out. Parameter gradients are accumulated in double and rounded
+/// once into the caller's type.
+enum class DType { F32, F64, F16, BF16 };
+
+/// Bytes per element of `dtype`.
+size_t sizeOf(DType dtype);
+
+/// Round-to-nearest-even conversions between double and the 16-bit types (one
+/// rounding; overflow gives inf, NaN stays NaN), and their exact inverses.
+uint16_t toFloat16(double value);
+uint16_t toBFloat16(double value);
+double fromFloat16(uint16_t bits);
+double fromBFloat16(uint16_t bits);
 
 /// Memory order of a contiguous tensor seen as (N, C, S), S being the product of the
 /// spatial extents: NCS is NCHW-like (channels first), NSC is channels-last (NHWC).
@@ -42,6 +57,11 @@ struct CompileOptions {
   Target target = Target::CPU;
   /// CUDA: the architecture to compile for ("sm_90"); empty: the device's own.
   std::string chip;
+  /// CPU: run kernels with subnormal inputs and results flushed to zero (x86
+  /// MXCSR FTZ+DAZ, AArch64 FPCR.FZ), restored after each call. Off by default: it
+  /// turns every |value| below 1.2e-38 (float32) into 0; docs/numerics.md gives the
+  /// cost and what it buys.
+  bool flushDenormals = false;
 };
 
 struct TensorShape {

@@ -25,7 +25,8 @@ def ConvertActToKernels : Pass<"convert-act-to-kernels", "mlir::ModuleOp"> {
   }];
   let options = [
     ListOption<"dtypes", "dtypes", "std::string",
-               "element types to emit kernels for (f32, f64)">,
+               "element types to emit kernels for (f32, f64; f16 and bf16 buffers "
+               "are computed in f32 and rounded once)">,
     ListOption<"layouts", "layouts", "std::string",
                "tensor layouts to emit kernels for (ncs, nsc)">,
   ];

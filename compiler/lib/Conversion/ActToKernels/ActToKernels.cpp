@@ -33,8 +33,9 @@ enum class KernelKind { Forward, Backward, ForwardBackward, Derivatives };
 /// element order (deterministic, and in double so long reductions stay accurate).
 class KernelEmitter : ElementBody {
 public:
-  KernelEmitter(ActivationOp act, FloatType elemType, bool channelsLast, KernelKind kind)
-      : ElementBody(act, elemType), channelsLast(channelsLast), kind(kind) {}
+  KernelEmitter(ActivationOp act, FloatType elemType, FloatType storageType,
+                bool channelsLast, KernelKind kind)
+      : ElementBody(act, elemType, storageType), channelsLast(channelsLast), kind(kind) {}
 
   LogicalResult emit(StringRef name) {
     Location loc = act.getLoc();
@@ -56,7 +57,7 @@ public:
       pairCounts.assign(pairs.asArrayRef().begin(), pairs.asArrayRef().end());
     }
 
-    Type buf = MemRefType::get({ShapedType::kDynamic}, elemType);
+    Type buf = MemRefType::get({ShapedType::kDynamic}, storageType);
     Type accBuf = MemRefType::get({ShapedType::kDynamic}, builder.getF64Type());
     SmallVector<Type> argTypes(numIn, buf);
     if (writesY)
@@ -112,18 +113,17 @@ public:
     Value idx = builder.create<arith::AddIOp>(loc, base, i);
     Block &body = act.getBodyBlock();
     for (unsigned k = 0; k < numIn; ++k)
-      mapping.map(body.getArgument(k),
-                  builder.create<memref::LoadOp>(loc, inputs[k], ValueRange{idx}));
+      mapping.map(body.getArgument(k), load(inputs[k], idx));
     FailureOr<SmallVector<Value>> results = cloneBody(mapping);
     if (failed(results))
       return failure();
     for (unsigned k = 0; k < outputs.size(); ++k)
-      builder.create<memref::StoreOp>(loc, (*results)[k], outputs[k], ValueRange{idx});
+      store((*results)[k], outputs[k], idx);
     if (grad) {
-      Value g = builder.create<memref::LoadOp>(loc, dy, ValueRange{idx});
+      Value g = load(dy, idx);
       for (unsigned k = 0; k < numIn; ++k) {
         Value d = builder.create<arith::MulFOp>(loc, g, (*results)[1 + k]);
-        builder.create<memref::StoreOp>(loc, d, dinputs[k], ValueRange{idx});
+        store(d, dinputs[k], idx);
       }
       Value g64 = widen(g);
       size_t at = 1 + numIn;
@@ -161,20 +161,24 @@ struct ConvertActToKernelsPass
 
   /// fwd kernels for an activation; bwd and fwdbwd for its order-1 derivative body;
   /// derivs<K> for an order-K body.
-  LogicalResult emitKernels(ActivationOp act, FloatType type, StringRef dt, StringRef lt) {
+  LogicalResult emitKernels(ActivationOp act, FloatType storage, StringRef dt,
+                            StringRef lt) {
     bool nsc = lt == "nsc";
+    // Half-width storage computes in f32 and rounds once on the way out.
+    FloatType type = storage.getWidth() < 32 ? FloatType(Float32Type::get(act.getContext()))
+                                             : storage;
     auto of = act->getAttrOfType<StringAttr>("act.grad_of");
     if (!of)
-      return KernelEmitter(act, type, nsc, KernelKind::Forward)
+      return KernelEmitter(act, type, storage, nsc, KernelKind::Forward)
           .emit(kernelName(act.getSymName(), "fwd", dt, lt));
     auto order = act->getAttrOfType<IntegerAttr>("act.grad_order");
     if (order && order.getInt() != 1)
-      return KernelEmitter(act, type, nsc, KernelKind::Derivatives)
+      return KernelEmitter(act, type, storage, nsc, KernelKind::Derivatives)
           .emit(kernelName(of.getValue(), "derivs" + std::to_string(order.getInt()), dt, lt));
-    if (failed(KernelEmitter(act, type, nsc, KernelKind::Backward)
+    if (failed(KernelEmitter(act, type, storage, nsc, KernelKind::Backward)
                    .emit(kernelName(of.getValue(), "bwd", dt, lt))))
       return failure();
-    return KernelEmitter(act, type, nsc, KernelKind::ForwardBackward)
+    return KernelEmitter(act, type, storage, nsc, KernelKind::ForwardBackward)
         .emit(kernelName(of.getValue(), "fwdbwd", dt, lt));
   }
 
@@ -190,11 +194,14 @@ struct ConvertActToKernelsPass
     SmallVector<ActivationOp> acts(module.getOps<ActivationOp>());
     for (ActivationOp act : acts) {
       for (const std::string &dt : dts) {
-        FloatType type = dt == "f32" ? FloatType(b.getF32Type())
-                         : dt == "f64" ? FloatType(b.getF64Type())
-                                       : FloatType();
+        FloatType type = dt == "f32"    ? FloatType(b.getF32Type())
+                         : dt == "f64"  ? FloatType(b.getF64Type())
+                         : dt == "f16"  ? FloatType(b.getF16Type())
+                         : dt == "bf16" ? FloatType(b.getBF16Type())
+                                        : FloatType();
         if (!type) {
-          module.emitError("unknown dtype '") << dt << "' (expected f32 or f64)";
+          module.emitError("unknown dtype '")
+              << dt << "' (expected f32, f64, f16 or bf16)";
           return signalPassFailure();
         }
         for (const std::string &lt : lts) {

@@ -1,7 +1,8 @@
 // act: what every kernel does at one element, shared by the CPU loop kernels
 // (ActToKernels.cpp) and the GPU kernels (ActToGPU.cpp): bind each parameter's value
 // at (n, c), clone the scalar body retyped to the kernel's element type, and
-// accumulate parameter gradients in double.
+// accumulate parameter gradients in double. Buffers hold `storageType`; the body
+// computes in `elemType` (f16 and bf16 buffers are computed in f32 and rounded once).
 #pragma once
 
 #include "act/Dialect/ActOps.h"
@@ -18,11 +19,14 @@ using namespace mlir;
 
 class ElementBody {
 protected:
-  ElementBody(ActivationOp act, mlir::FloatType elemType)
-      : act(act), elemType(elemType), builder(act->getContext()) {}
+  ElementBody(ActivationOp act, mlir::FloatType elemType,
+              mlir::FloatType storageType = {})
+      : act(act), elemType(elemType), storageType(storageType ? storageType : elemType),
+        builder(act->getContext()) {}
 
   ActivationOp act;
   mlir::FloatType elemType;
+  mlir::FloatType storageType;
   mlir::OpBuilder builder;
   /// The kernel's parameter buffers, in declaration order.
   mlir::ValueRange params;
@@ -33,6 +37,24 @@ protected:
     if (v.getType() == builder.getF64Type())
       return v;
     return builder.create<arith::ExtFOp>(v.getLoc(), builder.getF64Type(), v);
+  }
+
+  /// A buffer element widened to the compute type.
+  mlir::Value load(mlir::Value buffer, mlir::Value index) {
+    Location loc = buffer.getLoc();
+    mlir::Value v = builder.create<memref::LoadOp>(loc, buffer, ValueRange{index});
+    return toCompute(v);
+  }
+  mlir::Value toCompute(mlir::Value v) {
+    if (v.getType() == elemType)
+      return v;
+    return builder.create<arith::ExtFOp>(v.getLoc(), elemType, v);
+  }
+  /// Stores a compute-type value, rounding it once to the storage type.
+  void store(mlir::Value v, mlir::Value buffer, mlir::Value index) {
+    if (storageType != elemType)
+      v = builder.create<arith::TruncFOp>(v.getLoc(), storageType, v);
+    builder.create<memref::StoreOp>(v.getLoc(), v, buffer, ValueRange{index});
   }
 
   void accumulate(mlir::Value buffer, mlir::Value index, mlir::Value contribution) {
@@ -65,14 +87,14 @@ protected:
         mlir::Value kv = builder.create<arith::ConstantIndexOp>(loc, k);
         mlir::Value offset = builder.create<arith::MulIOp>(loc, pos, kv);
         auto rowType = MemRefType::get(
-            {k}, elemType, StridedLayoutAttr::get(builder.getContext(),
+            {k}, storageType, StridedLayoutAttr::get(builder.getContext(),
                                                   ShapedType::kDynamic, {1}));
         value = builder.create<memref::SubViewOp>(
             loc, rowType, params[p], ArrayRef<OpFoldResult>{offset},
             ArrayRef<OpFoldResult>{builder.getIndexAttr(k)},
             ArrayRef<OpFoldResult>{builder.getIndexAttr(1)});
       } else {
-        value = builder.create<memref::LoadOp>(loc, params[p], ValueRange{pos});
+        value = load(params[p], pos);
       }
       mapping.map(body.getArgument(act.getNumInputs() + p), value);
     }
@@ -95,6 +117,12 @@ protected:
                           builder.getFloatAttr(elemType, f.getValueAsDouble())));
           continue;
         }
+      }
+      if (auto ld = dyn_cast<memref::LoadOp>(op)) { // a table entry
+        Operation *clone = builder.clone(op, mapping);
+        clone->getResult(0).setType(storageType);
+        mapping.map(ld.getResult(), toCompute(clone->getResult(0)));
+        continue;
       }
       Operation *clone = builder.clone(op, mapping);
       for (mlir::Value res : clone->getResults())
