@@ -8,6 +8,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
@@ -22,6 +23,10 @@ namespace act {
 /// The kernel function name for an activation, element type and layout.
 std::string kernelName(llvm::StringRef activation, llvm::StringRef kind,
                        llvm::StringRef dtype, llvm::StringRef layout);
+
+/// The host CPU's widest vector registers in bits (512 with AVX-512F, 256 with
+/// AVX, 128 otherwise).
+unsigned hostVectorBits();
 
 /// Lowers kernels (func/scf/memref/arith/math) to the LLVM dialect for the CPU.
 void buildKernelsToLLVMPipeline(mlir::OpPassManager &pm);

@@ -22,8 +22,15 @@ def ConvertActToKernels : Pass<"convert-act-to-kernels", "mlir::ModuleOp"> {
     Derivative bodies from act-autodiff become `<name>__bwd_*` and `<name>__fwdbwd_*`
     (order 1: gradients of the inputs, parameter gradients accumulated in f64
     buffers) or `<name>__derivs<K>_*` (order K: f, f', ..., f^(K) into K+1 buffers).
+
+    Each row runs a vector loop (`vector-bits` wide: vector loads and stores along
+    the row, the body cloned on vectors, table lookups as gathers, parameter
+    gradients kept in vector registers and reduced in lane order at the row's end)
+    and then a scalar loop for the remainder.
   }];
   let options = [
+    Option<"vectorBits", "vector-bits", "unsigned", "0",
+           "vector register width in bits (0: the host CPU's widest, 1: scalar only)">,
     ListOption<"dtypes", "dtypes", "std::string",
                "element types to emit kernels for (f32, f64; f16 and bf16 buffers "
                "are computed in f32 and rounded once)">,
@@ -32,7 +39,31 @@ def ConvertActToKernels : Pass<"convert-act-to-kernels", "mlir::ModuleOp"> {
   ];
   let dependentDialects = ["mlir::func::FuncDialect", "mlir::scf::SCFDialect",
                            "mlir::memref::MemRefDialect", "mlir::arith::ArithDialect",
-                           "mlir::math::MathDialect"];
+                           "mlir::math::MathDialect", "mlir::vector::VectorDialect"];
+}
+
+def ApproximateMath : Pass<"act-approximate-math", "mlir::ModuleOp"> {
+  let summary = "Vectorisable float32 exp, expm1, log1p and tanh";
+  let description = [{
+    Replaces f32 (scalar or vector) `math.exp`, `math.expm1`, `math.log1p` and
+    `math.tanh` by branch-free arithmetic that vectorises: Cody-Waite range
+    reduction with a degree-7 Taylor polynomial for exp and expm1 (2^k applied in
+    two steps so subnormal results are rounded once), musl's log1pf polynomial, and
+    tanh(x) = -t/(t+2) with t = expm1(-2|x|). Each keeps NaN, infinities and
+    subnormals; docs/numerics.md gives their measured accuracy. Other math
+    functions, and f64, stay calls to libm.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect"];
+}
+
+def MathToLibm : Pass<"act-math-to-libm", "mlir::ModuleOp"> {
+  let summary = "Transcendental math ops to libm calls; rounding ops stay for LLVM";
+  let description = [{
+    MLIR's MathToLibm patterns, applied to the transcendental functions only (vector
+    operands are unrolled into one call per lane). floor, ceil, round, roundeven and
+    trunc are left to MathToLLVM, whose intrinsics vectorise (vrndscale).
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect", "mlir::vector::VectorDialect"];
 }
 
 def ConvertActToGPU : Pass<"convert-act-to-gpu", "mlir::ModuleOp"> {

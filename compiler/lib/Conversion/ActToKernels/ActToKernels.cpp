@@ -1,12 +1,25 @@
-// convert-act-to-kernels: scalar bodies -> fused loop kernels over memrefs.
+// convert-act-to-kernels: scalar bodies -> fused, vectorised loop kernels over memrefs.
 #include "act/Conversion/Passes.h"
 #include "act/Dialect/ActOps.h"
 
 #include "ElementBody.h"
 
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include "llvm/TargetParser/Host.h"
+
 using namespace mlir;
 
 namespace act {
+
+unsigned hostVectorBits() {
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  if (features.lookup("avx512f"))
+    return 512;
+  if (features.lookup("avx"))
+    return 256;
+  return 128;
+}
 #define GEN_PASS_DEF_CONVERTACTTOKERNELS
 #include "act/Conversion/Passes.h.inc"
 
@@ -34,19 +47,20 @@ enum class KernelKind { Forward, Backward, ForwardBackward, Derivatives };
 class KernelEmitter : ElementBody {
 public:
   KernelEmitter(ActivationOp act, FloatType elemType, FloatType storageType,
-                bool channelsLast, KernelKind kind)
-      : ElementBody(act, elemType, storageType), channelsLast(channelsLast), kind(kind) {}
+                bool channelsLast, KernelKind kind, unsigned vectorBits)
+      : ElementBody(act, elemType, storageType), channelsLast(channelsLast), kind(kind),
+        width(vectorBits / elemType.getWidth()) {}
 
   LogicalResult emit(StringRef name) {
     Location loc = act.getLoc();
     unsigned numIn = act.getNumInputs(), numParams = act.getNumParams();
-    bool grad = kind == KernelKind::Backward || kind == KernelKind::ForwardBackward;
+    grad = kind == KernelKind::Backward || kind == KernelKind::ForwardBackward;
     bool writesY = kind != KernelKind::Backward;
     unsigned numOutputs =
         kind == KernelKind::Derivatives
             ? (unsigned)cast<YieldOp>(act.getBodyBlock().getTerminator()).getNumOperands()
             : 1;
-    SmallVector<unsigned> learnable;
+    learnable.clear();
     for (unsigned p = 0; p < numParams; ++p)
       if (!act.getParamConst()[p])
         learnable.push_back(p);
@@ -82,11 +96,11 @@ public:
       return r;
     };
     inputs = take(numIn);
-    ValueRange outputs = writesY ? take(numOutputs) : ValueRange();
-    Value dy = grad ? take(1)[0] : Value();
-    ValueRange dinputs = grad ? take(numIn) : ValueRange();
+    outputs = writesY ? take(numOutputs) : ValueRange();
+    dy = grad ? take(1)[0] : Value();
+    dinputs = grad ? take(numIn) : ValueRange();
     params = take(numParams);
-    ValueRange dparams = grad ? take(learnable.size()) : ValueRange();
+    dparams = grad ? take(learnable.size()) : ValueRange();
     ValueRange dims = take(5);
     Value dimC = dims[1], dimS = dims[2], rowBegin = dims[3], rowEnd = dims[4];
 
@@ -105,7 +119,16 @@ public:
       Value c = builder.create<arith::RemUIOp>(loc, r, dimC);
       mapParams(mapping, n, c, dimC); // hoisted: constant along the row
     }
-    auto inner = builder.create<scf::ForOp>(loc, zero, rowLen, one);
+    // Whole vectors first, then the remainder one element at a time.
+    Value vecEnd = zero;
+    if (width > 1) {
+      Value w = builder.create<arith::ConstantIndexOp>(loc, width);
+      vecEnd = builder.create<arith::SubIOp>(
+          loc, rowLen, builder.create<arith::RemUIOp>(loc, rowLen, w));
+      if (failed(emitVectorLoop(mapping, n, base, vecEnd, dimC)))
+        return failure();
+    }
+    auto inner = builder.create<scf::ForOp>(loc, vecEnd, rowLen, one);
     builder.setInsertionPointToStart(inner.getBody());
     Value i = inner.getInductionVar();
     if (channelsLast)
@@ -151,8 +174,213 @@ public:
 private:
   bool channelsLast;
   KernelKind kind;
-  ValueRange inputs;
+  unsigned width; ///< vector lanes (<= 1: scalar loop only)
+  bool grad = false;
+  ValueRange inputs, outputs, dinputs, dparams;
+  Value dy;
+  SmallVector<unsigned> learnable;
   SmallVector<int64_t> pairCounts;
+
+  VectorType vec(Type scalar) { return VectorType::get({(int64_t)width}, scalar); }
+  Value splat(Type scalar, Value v) {
+    return builder.create<vector::BroadcastOp>(v.getLoc(), vec(scalar), v);
+  }
+  Value vecIndex(Location loc, int64_t k) {
+    return splat(builder.getIndexType(), builder.create<arith::ConstantIndexOp>(loc, k));
+  }
+
+  /// The vector loop over [0, vecEnd) of one row. Row-constant parameters are
+  /// broadcast once per row; along C (nsc) per-channel ones are vector loads.
+  /// Gradients of row-constant parameters stay in vector registers (iter_args) and
+  /// are reduced in lane order into their buffer after the loop; per-channel ones
+  /// (nsc) are updated as vectors; table entries lane by lane.
+  LogicalResult emitVectorLoop(IRMapping &rowMapping, Value n, Value base, Value vecEnd,
+                               Value dimC) {
+    Location loc = act.getLoc();
+    Block &body = act.getBodyBlock();
+    unsigned numIn = act.getNumInputs(), numParams = act.getNumParams();
+    Type f64 = builder.getF64Type(), index = builder.getIndexType();
+    Value zero = builder.create<arith::ConstantIndexOp>(loc, 0);
+    auto varies = [&](unsigned p) { return channelsLast && act.isPerChannel(p); };
+
+    SmallVector<Value> rowValue(numParams), rowTableStart(numParams), rowPos(numParams);
+    for (unsigned p = 0; p < numParams; ++p) {
+      if (varies(p))
+        continue;
+      Value pos = channelsLast ? (act.isPerSample(p) ? n : zero) : positions[p];
+      rowPos[p] = pos;
+      if (int64_t k = act.getTableLength(p)) {
+        rowTableStart[p] = splat(index, builder.create<arith::MulIOp>(
+                                            loc, pos, builder.create<arith::ConstantIndexOp>(loc, k)));
+        continue;
+      }
+      Value scalar = channelsLast ? load(params[p], pos)
+                                  : rowMapping.lookup(body.getArgument(numIn + p));
+      rowValue[p] = splat(elemType, scalar);
+    }
+
+    SmallVector<Value> init;
+    SmallVector<int> slot(learnable.size(), -1);
+    if (grad)
+      for (auto [j, p] : llvm::enumerate(learnable))
+        if (pairCounts[j] == 0 && !varies(p)) {
+          slot[j] = (int)init.size();
+          init.push_back(builder.create<arith::ConstantOp>(
+              loc, DenseElementsAttr::get(vec(f64), builder.getF64FloatAttr(0.0))));
+        }
+    Value step = builder.create<arith::ConstantIndexOp>(loc, width);
+    auto loop = builder.create<scf::ForOp>(loc, zero, vecEnd, step, init);
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(loop.getBody());
+    Value i = loop.getInductionVar();
+    Value idx = builder.create<arith::AddIOp>(loc, base, i);
+
+    IRMapping mapping;
+    SmallVector<Value> tableStart(numParams), varyingBase(numParams);
+    for (unsigned p = 0; p < numParams; ++p) {
+      int64_t k = act.getTableLength(p);
+      Value value;
+      if (varies(p)) {
+        Value posBase = act.isPerSample(p)
+                            ? builder.create<arith::AddIOp>(
+                                  loc, builder.create<arith::MulIOp>(loc, n, dimC), i)
+                            : i;
+        varyingBase[p] = posBase;
+        if (k) {
+          SmallVector<APInt> lanes;
+          for (unsigned l = 0; l < width; ++l)
+            lanes.push_back(APInt(64, l));
+          Value iota = builder.create<arith::ConstantOp>(
+              loc, DenseElementsAttr::get(vec(index), lanes));
+          Value rows = builder.create<arith::AddIOp>(loc, splat(index, posBase), iota);
+          tableStart[p] = builder.create<arith::MulIOp>(loc, rows, vecIndex(loc, k));
+        } else {
+          value = toCompute(builder.create<vector::LoadOp>(loc, vec(storageType), params[p],
+                                                           ValueRange{posBase}));
+        }
+      } else {
+        value = rowValue[p];
+        tableStart[p] = rowTableStart[p];
+      }
+      if (!k)
+        mapping.map(body.getArgument(numIn + p), value);
+    }
+    for (unsigned k = 0; k < numIn; ++k)
+      mapping.map(body.getArgument(k),
+                  toCompute(builder.create<vector::LoadOp>(loc, vec(storageType), inputs[k],
+                                                           ValueRange{idx})));
+    FailureOr<SmallVector<Value>> results = cloneBodyVector(mapping, tableStart);
+    if (failed(results))
+      return failure();
+    for (unsigned k = 0; k < outputs.size(); ++k)
+      builder.create<vector::StoreOp>(loc, toStorage((*results)[k]), outputs[k],
+                                      ValueRange{idx});
+    SmallVector<Value> accs(loop.getRegionIterArgs().begin(), loop.getRegionIterArgs().end());
+    if (grad) {
+      Value g = toCompute(
+          builder.create<vector::LoadOp>(loc, vec(storageType), dy, ValueRange{idx}));
+      for (unsigned k = 0; k < numIn; ++k)
+        builder.create<vector::StoreOp>(
+            loc, toStorage(builder.create<arith::MulFOp>(loc, g, (*results)[1 + k])),
+            dinputs[k], ValueRange{idx});
+      Value g64 = widen(g);
+      size_t at = 1 + numIn;
+      for (auto [j, p] : llvm::enumerate(learnable)) {
+        if (pairCounts[j] == 0) {
+          Value contribution = builder.create<arith::MulFOp>(loc, g64, widen((*results)[at++]));
+          if (slot[j] >= 0) {
+            accs[slot[j]] = builder.create<arith::AddFOp>(loc, accs[slot[j]], contribution);
+            continue;
+          }
+          Value old = builder.create<vector::LoadOp>(loc, vec(f64), dparams[j],
+                                                     ValueRange{varyingBase[p]});
+          builder.create<vector::StoreOp>(
+              loc, builder.create<arith::AddFOp>(loc, old, contribution), dparams[j],
+              ValueRange{varyingBase[p]});
+          continue;
+        }
+        for (int64_t q = 0; q < pairCounts[j]; ++q, at += 2) {
+          Value entries = builder.create<arith::AddIOp>(loc, tableStart[p], (*results)[at]);
+          Value contributions =
+              builder.create<arith::MulFOp>(loc, g64, widen((*results)[at + 1]));
+          for (int64_t l = 0; l < (int64_t)width; ++l) // lane order: deterministic
+            accumulate(dparams[j], builder.create<vector::ExtractOp>(loc, entries, l),
+                       builder.create<vector::ExtractOp>(loc, contributions, l));
+        }
+      }
+    }
+    if (!accs.empty())
+      builder.create<scf::YieldOp>(loc, accs);
+
+    builder.setInsertionPointAfter(loop);
+    for (auto [j, p] : llvm::enumerate(learnable)) {
+      if (slot[j] < 0)
+        continue;
+      Value old = builder.create<memref::LoadOp>(loc, dparams[j], ValueRange{rowPos[p]});
+      Value sum = builder.create<vector::ReductionOp>(loc, vector::CombiningKind::ADD,
+                                                      loop.getResult(slot[j]), old);
+      builder.create<memref::StoreOp>(loc, sum, dparams[j], ValueRange{rowPos[p]});
+    }
+    return success();
+  }
+
+  /// Clones the scalar body on vectors of `width` lanes: floats become vectors of
+  /// the compute type, integers and indices vectors of themselves, constants splats,
+  /// and a table lookup a gather from the parameter buffer at `tableStart` + index.
+  FailureOr<SmallVector<Value>> cloneBodyVector(IRMapping &mapping,
+                                                ArrayRef<Value> tableStart) {
+    unsigned numIn = act.getNumInputs();
+    for (Operation &op : act.getBodyBlock().without_terminator()) {
+      if (!isa<arith::ArithDialect, math::MathDialect, memref::MemRefDialect>(
+              op.getDialect()))
+        return op.emitOpError("cannot be put in a kernel; run act-expand first");
+      Location loc = op.getLoc();
+      if (auto cst = dyn_cast<arith::ConstantOp>(op)) {
+        Attribute value = cst.getValue();
+        DenseElementsAttr splatValue;
+        if (auto f = dyn_cast<FloatAttr>(value))
+          splatValue = DenseElementsAttr::get(
+              vec(elemType), builder.getFloatAttr(elemType, f.getValueAsDouble()));
+        else if (auto n = dyn_cast<IntegerAttr>(value))
+          splatValue = DenseElementsAttr::get(vec(n.getType()), n);
+        else
+          return op.emitOpError("has a constant the vector kernels cannot splat");
+        mapping.map(cst.getResult(), builder.create<arith::ConstantOp>(loc, splatValue));
+        continue;
+      }
+      if (auto ld = dyn_cast<memref::LoadOp>(op)) {
+        auto arg = dyn_cast<BlockArgument>(ld.getMemRef());
+        if (!arg || arg.getArgNumber() < numIn || ld.getIndices().size() != 1)
+          return op.emitOpError("is not a table lookup");
+        unsigned p = arg.getArgNumber() - numIn;
+        Value at = builder.create<arith::AddIOp>(loc, tableStart[p],
+                                                 mapping.lookup(ld.getIndices()[0]));
+        Value mask = builder.create<arith::ConstantOp>(
+            loc, DenseElementsAttr::get(vec(builder.getI1Type()), true));
+        Value passThru = builder.create<arith::ConstantOp>(
+            loc, DenseElementsAttr::get(vec(storageType), builder.getFloatAttr(storageType, 0)));
+        Value zero = builder.create<arith::ConstantIndexOp>(loc, 0);
+        Value gathered = builder.create<vector::GatherOp>(loc, vec(storageType), params[p],
+                                                          ValueRange{zero}, at, mask, passThru);
+        mapping.map(ld.getResult(), toCompute(gathered));
+        continue;
+      }
+      Operation *clone = builder.clone(op, mapping);
+      for (Value res : clone->getResults()) {
+        Type t = res.getType();
+        if (isa<FloatType>(t))
+          res.setType(vec(elemType));
+        else if (t.isIntOrIndex())
+          res.setType(vec(t));
+        else
+          return op.emitOpError("has a result the vector kernels cannot widen");
+      }
+    }
+    SmallVector<Value> results;
+    for (Value v : cast<YieldOp>(act.getBodyBlock().getTerminator()).getResults())
+      results.push_back(mapping.lookup(v));
+    return results;
+  }
 };
 
 struct ConvertActToKernelsPass
@@ -169,21 +397,24 @@ struct ConvertActToKernelsPass
                                              : storage;
     auto of = act->getAttrOfType<StringAttr>("act.grad_of");
     if (!of)
-      return KernelEmitter(act, type, storage, nsc, KernelKind::Forward)
+      return KernelEmitter(act, type, storage, nsc, KernelKind::Forward, bits)
           .emit(kernelName(act.getSymName(), "fwd", dt, lt));
     auto order = act->getAttrOfType<IntegerAttr>("act.grad_order");
     if (order && order.getInt() != 1)
-      return KernelEmitter(act, type, storage, nsc, KernelKind::Derivatives)
+      return KernelEmitter(act, type, storage, nsc, KernelKind::Derivatives, bits)
           .emit(kernelName(of.getValue(), "derivs" + std::to_string(order.getInt()), dt, lt));
-    if (failed(KernelEmitter(act, type, storage, nsc, KernelKind::Backward)
+    if (failed(KernelEmitter(act, type, storage, nsc, KernelKind::Backward, bits)
                    .emit(kernelName(of.getValue(), "bwd", dt, lt))))
       return failure();
-    return KernelEmitter(act, type, storage, nsc, KernelKind::ForwardBackward)
+    return KernelEmitter(act, type, storage, nsc, KernelKind::ForwardBackward, bits)
         .emit(kernelName(of.getValue(), "fwdbwd", dt, lt));
   }
 
+  unsigned bits = 0;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    bits = vectorBits == 0 ? hostVectorBits() : vectorBits;
     SmallVector<std::string> dts(dtypes.begin(), dtypes.end());
     SmallVector<std::string> lts(layouts.begin(), layouts.end());
     if (dts.empty())

@@ -33,10 +33,18 @@ protected:
   /// Each parameter's element (or table row) index at the current (n, c).
   llvm::SmallVector<mlir::Value> positions;
 
+  /// `scalar`, or a vector of it shaped like `v` when `v` is a vector.
+  static mlir::Type shapedLike(mlir::Type scalar, mlir::Value v) {
+    if (auto vec = dyn_cast<VectorType>(v.getType()))
+      return VectorType::get(vec.getShape(), scalar);
+    return scalar;
+  }
+
   mlir::Value widen(mlir::Value v) {
-    if (v.getType() == builder.getF64Type())
+    mlir::Type f64 = shapedLike(builder.getF64Type(), v);
+    if (v.getType() == f64)
       return v;
-    return builder.create<arith::ExtFOp>(v.getLoc(), builder.getF64Type(), v);
+    return builder.create<arith::ExtFOp>(v.getLoc(), f64, v);
   }
 
   /// A buffer element widened to the compute type.
@@ -46,14 +54,21 @@ protected:
     return toCompute(v);
   }
   mlir::Value toCompute(mlir::Value v) {
-    if (v.getType() == elemType)
+    mlir::Type t = shapedLike(elemType, v);
+    if (v.getType() == t)
       return v;
-    return builder.create<arith::ExtFOp>(v.getLoc(), elemType, v);
+    return builder.create<arith::ExtFOp>(v.getLoc(), t, v);
+  }
+  /// A compute-type value (scalar or vector) rounded once to the storage type.
+  mlir::Value toStorage(mlir::Value v) {
+    mlir::Type t = shapedLike(storageType, v);
+    if (v.getType() == t)
+      return v;
+    return builder.create<arith::TruncFOp>(v.getLoc(), t, v);
   }
   /// Stores a compute-type value, rounding it once to the storage type.
   void store(mlir::Value v, mlir::Value buffer, mlir::Value index) {
-    if (storageType != elemType)
-      v = builder.create<arith::TruncFOp>(v.getLoc(), storageType, v);
+    v = toStorage(v);
     builder.create<memref::StoreOp>(v.getLoc(), v, buffer, ValueRange{index});
   }
 

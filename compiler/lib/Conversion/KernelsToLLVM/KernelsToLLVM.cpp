@@ -9,6 +9,9 @@
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Transforms/DialectConversion.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -16,14 +19,62 @@
 
 using namespace mlir;
 
+namespace act {
+#define GEN_PASS_DEF_MATHTOLIBM
+#include "act/Conversion/Passes.h.inc"
+
+namespace {
+struct MathToLibmPass : impl::MathToLibmBase<MathToLibmPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    populateMathToLibmConversionPatterns(patterns);
+    ConversionTarget target(getContext());
+    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    target.addIllegalOp<math::AcosOp, math::AcoshOp, math::AsinOp, math::AsinhOp,
+                        math::AtanOp, math::Atan2Op, math::AtanhOp, math::CbrtOp,
+                        math::CosOp, math::CoshOp, math::ErfOp, math::ExpOp, math::Exp2Op,
+                        math::ExpM1Op, math::LogOp, math::Log10Op, math::Log1pOp,
+                        math::Log2Op, math::PowFOp, math::SinOp, math::SinhOp, math::TanOp,
+                        math::TanhOp>();
+    if (failed(applyPartialConversion(getOperation(), target, std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+/// Lets the x86 backend keep 512-bit vectors (by default it splits them into
+/// 256-bit halves on CPUs that prefer those) when the kernels were emitted that wide.
+struct WideVectorsPass : PassWrapper<WideVectorsPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(WideVectorsPass)
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    auto pair = [&](StringRef k, StringRef v) {
+      return ArrayAttr::get(ctx, {StringAttr::get(ctx, k), StringAttr::get(ctx, v)});
+    };
+    std::string bits = std::to_string(hostVectorBits());
+    getOperation().walk([&](LLVM::LLVMFuncOp fn) {
+      if (!fn.isExternal())
+        fn.setPassthroughAttr(ArrayAttr::get(
+            ctx, {pair("min-legal-vector-width", bits), pair("prefer-vector-width", bits)}));
+    });
+  }
+};
+} // namespace
+} // namespace act
+
 void act::buildKernelsToLLVMPipeline(OpPassManager &pm) {
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  // float32 exp, expm1, log1p and tanh become vectorisable arithmetic; the other
+  // transcendentals go to libm (accurate log1p/expm1; MathToLLVM would expand those
+  // as log(1 + x) and exp(x) - 1). What remains (abs, sqrt, floor, fma, ...) maps
+  // to intrinsics.
+  pm.addPass(act::createApproximateMath());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createConvertSCFToCFPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
-  // Transcendentals go to libm (accurate log1p/expm1; MathToLLVM would expand those
-  // as log(1 + x) and exp(x) - 1). What remains (abs, sqrt, ...) maps to intrinsics.
-  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(act::createMathToLibm());
+  pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   // bf16 <-> f32 as integer code (round to nearest even, NaN kept): LLVM would call
   // __truncsfbf2, which Debian 12's libgcc lacks. f16 uses F16C or libgcc.
@@ -35,6 +86,7 @@ void act::buildKernelsToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(std::make_unique<act::WideVectorsPass>());
 }
 
 void act::registerKernelsToLLVMPipeline() {

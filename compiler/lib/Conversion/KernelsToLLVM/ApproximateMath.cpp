@@ -1,0 +1,195 @@
+// act-approximate-math: branch-free float32 exp, expm1, log1p and tanh that
+// vectorise (libm's are scalar calls), each keeping NaN, infinities and subnormals.
+//
+// Accuracy (measured by tests/unit/AccuracyTests.cpp and `actc accuracy`, see
+// docs/numerics.md): about 1 ulp for exp, expm1 and log1p, 2-3 ulp for tanh.
+#include "act/Conversion/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+using namespace mlir;
+
+namespace act {
+#define GEN_PASS_DEF_APPROXIMATEMATH
+#include "act/Conversion/Passes.h.inc"
+
+namespace {
+
+/// Builds float32 arithmetic on `type` (f32 or a vector of f32) and the matching i32.
+class F32Builder {
+public:
+  F32Builder(PatternRewriter &b, Location loc, Type type)
+      : b(b), loc(loc), type(type), i32(shaped(b.getI32Type())), i1(shaped(b.getI1Type())) {}
+
+  Value c(double v) { return constant(b.getF32FloatAttr((float)v), type); }
+  Value ci(int32_t v) { return constant(b.getI32IntegerAttr(v), i32); }
+  Value add(Value x, Value y) { return b.create<arith::AddFOp>(loc, x, y); }
+  Value sub(Value x, Value y) { return b.create<arith::SubFOp>(loc, x, y); }
+  Value mul(Value x, Value y) { return b.create<arith::MulFOp>(loc, x, y); }
+  Value div(Value x, Value y) { return b.create<arith::DivFOp>(loc, x, y); }
+  Value neg(Value x) { return b.create<arith::NegFOp>(loc, x); }
+  Value fma(Value x, Value y, Value z) { return b.create<math::FmaOp>(loc, x, y, z); }
+  Value max(Value x, Value y) { return b.create<arith::MaximumFOp>(loc, x, y); }
+  Value min(Value x, Value y) { return b.create<arith::MinimumFOp>(loc, x, y); }
+  Value abs(Value x) { return b.create<math::AbsFOp>(loc, x); }
+  Value cmp(arith::CmpFPredicate p, Value x, Value y) {
+    return b.create<arith::CmpFOp>(loc, p, x, y);
+  }
+  Value isNaN(Value x) { return cmp(arith::CmpFPredicate::UNO, x, x); }
+  Value select(Value cond, Value x, Value y) {
+    return b.create<arith::SelectOp>(loc, cond, x, y);
+  }
+  Value bitsOf(Value x) { return b.create<arith::BitcastOp>(loc, i32, x); }
+  Value floatOf(Value bits) { return b.create<arith::BitcastOp>(loc, type, bits); }
+
+  /// 2^k for integer k in [-126, 127] (i32), built from its exponent bits.
+  Value pow2(Value k) {
+    Value biased = b.create<arith::AddIOp>(loc, k, ci(127));
+    return floatOf(b.create<arith::ShLIOp>(loc, biased, ci(23)));
+  }
+
+  /// Horner evaluation of sum coeffs[i] r^i.
+  Value poly(Value r, ArrayRef<double> coeffs) {
+    Value acc = c(coeffs.back());
+    for (size_t i = coeffs.size() - 1; i-- > 0;)
+      acc = fma(acc, r, c(coeffs[i]));
+    return acc;
+  }
+
+  /// Cody-Waite reduction: x = k ln2 + r with |r| <= ln2/2 (k as float, for |x| < 2^15).
+  std::pair<Value, Value> reduce(Value x) {
+    Value k = b.create<math::RoundEvenOp>(loc, mul(x, c(1.4426950408889634)));
+    Value nk = neg(k);
+    Value r = fma(nk, c(0.693359375), x); // ln2 high part: k * it is exact
+    r = fma(nk, c(-2.12194440e-4), r);    // ln2 - 0.693359375
+    return {k, r};
+  }
+
+  Value exp(Value x) {
+    // Clamped so that 2^k splits into two normal factors; e^-110 rounds to 0 and
+    // e^89 to inf in float, as they should.
+    Value xc = min(max(x, c(-110.0)), c(89.0));
+    auto [kf, r] = reduce(xc);
+    // e^r, |r| <= 0.347: Taylor to degree 7 (truncation < 0.1 ulp).
+    Value p = poly(r, {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040});
+    Value k = b.create<arith::FPToSIOp>(loc, i32, kf);
+    Value k1 = b.create<arith::ShRSIOp>(loc, k, ci(1));
+    Value k2 = b.create<arith::SubIOp>(loc, k, k1);
+    // p 2^k1 is exact; the second product rounds once, also into subnormals.
+    Value y = mul(mul(p, pow2(k1)), pow2(k2));
+    return select(isNaN(x), x, y);
+  }
+
+  Value expm1(Value x) {
+    Value xc = min(max(x, c(-30.0)), c(20.0)); // below -17.4 the result is -1
+    auto [kf, r] = reduce(xc);
+    // expm1(r) = r + r t, t = r/2 + r^2/6 + ... + r^7/40320.
+    Value t = mul(r, poly(r, {1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040,
+                              1.0 / 40320}));
+    Value q = fma(r, t, r);
+    Value s = pow2(b.create<arith::FPToSIOp>(loc, i32, kf));
+    Value y = fma(s, q, sub(s, c(1.0))); // 2^k (1 + q) - 1
+    y = select(cmp(arith::CmpFPredicate::OGT, x, c(20.0)), exp(x), y);
+    y = select(cmp(arith::CmpFPredicate::OEQ, x, c(0.0)), x, y); // keeps -0
+    return select(isNaN(x), x, y);
+  }
+
+  /// musl's log1pf (FreeBSD msun): log(1 + f) = 2 atanh(f / (2 + f)) by a
+  /// degree-4 polynomial in s^2, with the rounding of 1 + x corrected.
+  Value log1p(Value x) {
+    Value u = add(c(1.0), x);
+    Value iu = b.create<arith::AddIOp>(loc, bitsOf(u), ci(0x3f800000 - 0x3f3504f3));
+    Value k = b.create<arith::SubIOp>(loc, b.create<arith::ShRSIOp>(loc, iu, ci(23)), ci(127));
+    Value m = floatOf(b.create<arith::AddIOp>(
+        loc, b.create<arith::AndIOp>(loc, iu, ci(0x007fffff)), ci(0x3f3504f3)));
+    // The rounding error of u = 1 + x, relative to u (0 once u has no room for x).
+    Value kf = b.create<arith::SIToFPOp>(loc, type, k);
+    Value corr = select(cmp(arith::CmpFPredicate::OGE, kf, c(2.0)),
+                        sub(c(1.0), sub(u, x)), sub(x, sub(u, c(1.0))));
+    corr = select(cmp(arith::CmpFPredicate::OLT, kf, c(25.0)), div(corr, u), c(0.0));
+    // Near 0 (-0.2929 < x < 0.4142) f is x itself: no reduction, no correction.
+    Value small = b.create<arith::AndIOp>(loc, cmp(arith::CmpFPredicate::OLT, x, c(0.41421354)),
+                                          cmp(arith::CmpFPredicate::OGT, x, c(-0.29289323)));
+    Value f = select(small, x, sub(m, c(1.0)));
+    Value dk = select(small, c(0.0), kf);
+    Value cc = select(small, c(0.0), corr);
+    Value s = div(f, add(c(2.0), f));
+    Value z = mul(s, s), w = mul(z, z);
+    Value t1 = mul(w, fma(w, c(0xf89e26.0p-26), c(0xccce13.0p-25)));
+    Value t2 = mul(z, fma(w, c(0x91e9ee.0p-25), c(0xaaaaaa.0p-24)));
+    Value rr = add(t2, t1);
+    Value hfsq = mul(c(0.5), mul(f, f));
+    Value y = add(mul(s, add(hfsq, rr)), fma(dk, c(9.0580006145e-06), cc));
+    y = add(add(sub(y, hfsq), f), mul(dk, c(6.9313812256e-01)));
+    // log1p(-1) = -inf, below -1 NaN, log1p(inf) = inf, log1p(+-0) = +-0.
+    y = select(cmp(arith::CmpFPredicate::OEQ, x, c(-1.0)), c(-INFINITY), y);
+    y = select(cmp(arith::CmpFPredicate::OLT, x, c(-1.0)), c(NAN), y);
+    y = select(cmp(arith::CmpFPredicate::OEQ, x, c(INFINITY)), x, y);
+    y = select(cmp(arith::CmpFPredicate::OEQ, x, c(0.0)), x, y);
+    return select(isNaN(x), x, y);
+  }
+
+  /// tanh|x| = -t / (t + 2) with t = expm1(-2|x|) (musl's small-|x| form, exact
+  /// for every |x|: it tends to 1 as t tends to -1), then x's sign.
+  Value tanh(Value x) {
+    Value t = expm1(mul(c(-2.0), abs(x)));
+    Value y = div(neg(t), add(t, c(2.0)));
+    return b.create<math::CopySignOp>(loc, y, x);
+  }
+
+private:
+  Type shaped(Type scalar) {
+    if (auto v = dyn_cast<VectorType>(type))
+      return VectorType::get(v.getShape(), scalar);
+    return scalar;
+  }
+  Value constant(TypedAttr scalar, Type t) {
+    if (auto v = dyn_cast<VectorType>(t))
+      return b.create<arith::ConstantOp>(loc, DenseElementsAttr::get(v, scalar));
+    return b.create<arith::ConstantOp>(loc, scalar);
+  }
+
+  PatternRewriter &b;
+  Location loc;
+  Type type, i32, i1;
+};
+
+bool isF32(Type t) { return getElementTypeOrSelf(t).isF32(); }
+
+template <typename OpT>
+struct Approximate : OpRewritePattern<OpT> {
+  using OpRewritePattern<OpT>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpT op, PatternRewriter &rewriter) const override {
+    if (!isF32(op.getType()))
+      return failure();
+    F32Builder f(rewriter, op.getLoc(), op.getType());
+    Value x = op.getOperand();
+    Value y;
+    if constexpr (std::is_same_v<OpT, math::ExpOp>)
+      y = f.exp(x);
+    else if constexpr (std::is_same_v<OpT, math::ExpM1Op>)
+      y = f.expm1(x);
+    else if constexpr (std::is_same_v<OpT, math::Log1pOp>)
+      y = f.log1p(x);
+    else
+      y = f.tanh(x);
+    rewriter.replaceOp(op, y);
+    return success();
+  }
+};
+
+struct ApproximateMathPass : impl::ApproximateMathBase<ApproximateMathPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<Approximate<math::ExpOp>, Approximate<math::ExpM1Op>,
+                 Approximate<math::Log1pOp>, Approximate<math::TanhOp>>(&getContext());
+    if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+} // namespace act

@@ -1,0 +1,49 @@
+// RUN: act-opt %s -act-autodiff -act-expand -convert-act-to-kernels="dtypes=f32 layouts=ncs,nsc vector-bits=256" -canonicalize -cse | FileCheck %s
+// RUN: act-opt %s -act-autodiff -act-expand -convert-act-to-kernels="dtypes=f32 layouts=ncs vector-bits=1" | FileCheck %s --check-prefix=SCALAR
+
+// Backward kernels, 8 float lanes (256 bits): a vector loop over whole vectors, then
+// the remainder one element at a time. ncs: the per-channel a and scalar b are
+// broadcast once per row; their gradients stay in vector<8xf64> registers and are
+// reduced in lane order after the vector loop.
+// CHECK-LABEL: func.func @scaled__bwd_f32_ncs(
+// CHECK: scf.for
+// CHECK: vector.broadcast %{{.*}} : f32 to vector<8xf32>
+// CHECK: %[[ACC:.*]]:2 = scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<8xf64>, vector<8xf64>)
+// CHECK: vector.load {{.*}} vector<8xf32>
+// CHECK: arith.extf {{.*}} : vector<8xf32> to vector<8xf64>
+// CHECK: scf.yield {{.*}} : vector<8xf64>, vector<8xf64>
+// CHECK: vector.reduction <add>, %[[ACC]]#0, %{{.*}} : vector<8xf64> into f64
+// CHECK: vector.reduction <add>, %[[ACC]]#1, %{{.*}} : vector<8xf64> into f64
+// CHECK: scf.for
+// CHECK: memref.load {{.*}} : memref<?xf32>
+// nsc: vectors run along C, so a's values and gradients are contiguous vectors.
+// CHECK-LABEL: func.func @scaled__bwd_f32_nsc(
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (vector<8xf64>)
+// CHECK: vector.load {{.*}} : memref<?xf64>, vector<8xf64>
+// CHECK: vector.store {{.*}} : memref<?xf64>, vector<8xf64>
+// SCALAR-LABEL: func.func @scaled__bwd_f32_ncs(
+// SCALAR-NOT: vector
+// SCALAR: return
+act.activation @scaled attributes {input_names = ["x"], param_names = ["a", "b"],
+    param_shapes = ["C", ""], param_inits = [array<f64: 1.0>, array<f64: 2.0>],
+    param_const = array<i1: false, false>} {
+^bb0(%x: f64, %a: f64, %b: f64):
+  %0 = arith.mulf %a, %x : f64
+  %1 = arith.addf %0, %b : f64
+  act.yield %1 : f64
+}
+
+// A table lookup is a gather from the parameter buffer; each lane's (knot, weight)
+// gradient is added to the table in lane order.
+// CHECK-LABEL: func.func @pwl__fwd_f32_ncs(
+// CHECK: vector.gather {{.*}} : memref<?xf32>, vector<8xindex>, vector<8xi1>, vector<8xf32> into vector<8xf32>
+// CHECK-LABEL: func.func @pwl__bwd_f32_ncs(
+// CHECK: vector.gather
+// CHECK-COUNT-8: vector.extract {{.*}} : index from vector<8xindex>
+act.activation @pwl attributes {input_names = ["x"], param_names = ["y", "bl", "br", "kl", "kr"],
+    param_shapes = ["C,5", "", "", "", ""], param_inits = [array<f64>, array<f64>, array<f64>,
+    array<f64>, array<f64>], param_const = array<i1: false, false, false, false, false>} {
+^bb0(%x: f64, %y: memref<5xf64>, %bl: f64, %br: f64, %kl: f64, %kr: f64):
+  %0 = act.pwl %x, %y, %bl, %br, %kl, %kr : f64, memref<5xf64>
+  act.yield %0 : f64
+}
