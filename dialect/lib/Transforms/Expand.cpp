@@ -43,12 +43,18 @@ Value smoothMax(ValueRange in, Value beta, Arith &a) {
 
 void addRules(RewritePatternSet &patterns) {
   MLIRContext *ctx = patterns.getContext();
-  // sigmoid(x) = 1/(1+e) for x >= 0, e/(1+e) otherwise, with e = exp(-|x|) <= 1.
+  // sigmoid(x) = r for x >= 0, e/d otherwise, with e = exp(-|x|) <= 1, d = 1 + e
+  // and r = 1/d: one exp and one division, shared by sigmoid(-x) (derivatives).
+  // e/d is e r corrected by one Newton step (q + (e - q d) r), as exact as a
+  // division.
   patterns.add<ExpandPattern<SigmoidOp>>(ctx, [](SigmoidOp op, Arith &a) {
     Value x = op.getInput();
     Value e = a.exp(a.neg(a.abs(x)));
     Value d = a.add(a.c(1), e);
-    return a.select(a.cmp(P::OGE, x, a.c(0)), a.div(a.c(1), d), a.div(e, d));
+    Value r = a.div(a.c(1), d);
+    Value q = a.mul(e, r);
+    Value eOverD = a.fma(a.fma(a.neg(q), d, e), r, q);
+    return a.select(a.cmp(P::OGE, x, a.c(0)), r, eOverD);
   });
   // softplus(x) = max(x, 0) + log1p(exp(-|x|))
   patterns.add<ExpandPattern<SoftplusOp>>(ctx, [](SoftplusOp op, Arith &a) {

@@ -27,8 +27,16 @@ struct ScalarBuilder {
   mlir::Value neg(mlir::Value x) { return b.create<mlir::arith::NegFOp>(loc, x); }
   mlir::Value max(mlir::Value x, mlir::Value y) { return b.create<mlir::arith::MaximumFOp>(loc, x, y); }
   mlir::Value min(mlir::Value x, mlir::Value y) { return b.create<mlir::arith::MinimumFOp>(loc, x, y); }
-  mlir::Value abs(mlir::Value x) { return b.create<mlir::math::AbsFOp>(loc, x); }
+  /// |x|; |-y| is written |y|, so sigmoid(z) and sigmoid(-z) share one exp.
+  mlir::Value abs(mlir::Value x) {
+    if (auto n = x.getDefiningOp<mlir::arith::NegFOp>())
+      x = n.getOperand();
+    return b.create<mlir::math::AbsFOp>(loc, x);
+  }
   mlir::Value exp(mlir::Value x) { return b.create<mlir::math::ExpOp>(loc, x); }
+  mlir::Value fma(mlir::Value x, mlir::Value y, mlir::Value z) {
+    return b.create<mlir::math::FmaOp>(loc, x, y, z);
+  }
   mlir::Value log(mlir::Value x) { return b.create<mlir::math::LogOp>(loc, x); }
   mlir::Value log1p(mlir::Value x) { return b.create<mlir::math::Log1pOp>(loc, x); }
   mlir::Value sqrt(mlir::Value x) { return b.create<mlir::math::SqrtOp>(loc, x); }
