@@ -1,14 +1,18 @@
 // RUN: act-opt %s -act-expand | FileCheck %s
 // act-expand writes each primitive in a stable form.
 
-// sigmoid from e = exp(-|x|): 1/(1+e) for x >= 0, e/(1+e) otherwise.
+// sigmoid from e = exp(-|x|): r = 1/(1+e) for x >= 0, e/(1+e) otherwise (e r with a
+// Newton correction): one division.
 // CHECK-LABEL: act.activation @sigmoid
 // CHECK: %[[A:.*]] = math.absf %arg0
 // CHECK: %[[N:.*]] = arith.negf %[[A]]
 // CHECK: %[[E:.*]] = math.exp %[[N]]
 // CHECK: %[[D:.*]] = arith.addf %[[E]]
-// CHECK-DAG: arith.divf %[[E]], %[[D]]
-// CHECK-DAG: arith.cmpf oge, %arg0
+// CHECK: %[[R:.*]] = arith.divf %{{.*}}, %[[D]]
+// CHECK: %[[Q:.*]] = arith.mulf %[[E]], %[[R]]
+// CHECK: math.fma
+// CHECK-NOT: arith.divf
+// CHECK: arith.cmpf oge, %arg0
 // CHECK: arith.select
 // CHECK-NOT: act.sigmoid
 act.activation @sigmoid attributes {input_names = ["x"], param_names = [], param_shapes = [],
