@@ -42,18 +42,19 @@ Value expNegSquare(ScalarBuilder &a, Value x, double scale) {
   return a.select(a.cmp(P::OEQ, e, a.c(0)), a.c(0), r);
 }
 
-// Clenshaw: b_k = c_k + 2t b_{k+1} - b_{k+2}; S = c_0 + t b_1 - b_2.
+// Clenshaw: b_k = fma(2t, b_{k+1}, c_k - b_{k+2}); S = fma(t, b_1, c_0 - b_2). The
+// subtraction does not wait for b_{k+1}, so each step adds one FMA to the chain.
 // t = 1 - 2K / (z + K) reaches 1 (not NaN) at z = inf, where 2 / (1 + 2z) = 0.
 Value erfcx(ScalarBuilder &a, Value z) {
   Value t = a.sub(a.c(1), a.div(a.c(2 * kErfcxK), a.add(z, a.c(kErfcxK))));
   Value twoT = a.add(t, t);
   Value b1 = a.c(0), b2 = a.c(0);
   for (size_t k = std::size(kErfcxCheb) - 1; k >= 1; --k) {
-    Value b0 = a.add(a.sub(a.mul(twoT, b1), b2), a.c(kErfcxCheb[k]));
+    Value b0 = fma(a, twoT, b1, a.sub(a.c(kErfcxCheb[k]), b2));
     b2 = b1;
     b1 = b0;
   }
-  Value s = a.add(a.sub(a.mul(t, b1), b2), a.c(kErfcxCheb[0]));
+  Value s = fma(a, t, b1, a.sub(a.c(kErfcxCheb[0]), b2));
   return a.div(a.add(s, s), a.add(a.c(1), a.add(z, z)));
 }
 

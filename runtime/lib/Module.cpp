@@ -398,6 +398,9 @@ void addParams(KernelCall &call, const Activation::Impl &impl, DType dtype,
         storeAs(dtype, defaults[p].data(), k, init[k]);
       data = defaults[p].data();
     }
+    if (info.tableLength && info.numValues(shape) >= (int64_t(1) << 31))
+      throw Error("'" + impl.name + "': table parameter '" + info.name +
+                  "' has 2^31 or more entries; kernels index tables with 32 bits");
     call.add(data, info.numValues(shape));
   }
 }

@@ -36,7 +36,7 @@ act.activation @scaled attributes {input_names = ["x"], param_names = ["a", "b"]
 // A table lookup is a gather from the parameter buffer; each lane's (knot, weight)
 // gradient is added to the table in lane order.
 // CHECK-LABEL: func.func @pwl__fwd_f32_ncs(
-// CHECK: vector.gather {{.*}} : memref<?xf32>, vector<8xindex>, vector<8xi1>, vector<8xf32> into vector<8xf32>
+// CHECK: vector.gather {{.*}} : memref<?xf32>, vector<8xi32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
 // CHECK-LABEL: func.func @pwl__bwd_f32_ncs(
 // CHECK: vector.gather
 // CHECK-COUNT-8: vector.extract {{.*}} : index from vector<8xindex>

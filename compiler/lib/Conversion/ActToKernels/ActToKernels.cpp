@@ -5,6 +5,7 @@
 #include "ElementBody.h"
 
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Matchers.h"
 
 #include "llvm/TargetParser/Host.h"
 
@@ -180,6 +181,8 @@ private:
   Value dy;
   SmallVector<unsigned> learnable;
   SmallVector<int64_t> pairCounts;
+  /// Per table parameter constant along the row: its row's first entry (else null).
+  SmallVector<Value> rowTableScalar;
 
   VectorType vec(Type scalar) { return VectorType::get({(int64_t)width}, scalar); }
   Value splat(Type scalar, Value v) {
@@ -204,14 +207,16 @@ private:
     auto varies = [&](unsigned p) { return channelsLast && act.isPerChannel(p); };
 
     SmallVector<Value> rowValue(numParams), rowTableStart(numParams), rowPos(numParams);
+    rowTableScalar.assign(numParams, Value());
     for (unsigned p = 0; p < numParams; ++p) {
       if (varies(p))
         continue;
       Value pos = channelsLast ? (act.isPerSample(p) ? n : zero) : positions[p];
       rowPos[p] = pos;
       if (int64_t k = act.getTableLength(p)) {
-        rowTableStart[p] = splat(index, builder.create<arith::MulIOp>(
-                                            loc, pos, builder.create<arith::ConstantIndexOp>(loc, k)));
+        rowTableScalar[p] = builder.create<arith::MulIOp>(
+            loc, pos, builder.create<arith::ConstantIndexOp>(loc, k));
+        rowTableStart[p] = splat(index, rowTableScalar[p]);
         continue;
       }
       Value scalar = channelsLast ? load(params[p], pos)
@@ -300,7 +305,10 @@ private:
           continue;
         }
         for (int64_t q = 0; q < pairCounts[j]; ++q, at += 2) {
-          Value entries = builder.create<arith::AddIOp>(loc, tableStart[p], (*results)[at]);
+          Value entries = builder.create<arith::AddIOp>(
+              loc, tableStart[p],
+              builder.create<arith::IndexCastOp>(loc, vec(builder.getIndexType()),
+                                                 (*results)[at]));
           Value contributions =
               builder.create<arith::MulFOp>(loc, g64, widen((*results)[at + 1]));
           for (int64_t l = 0; l < (int64_t)width; ++l) // lane order: deterministic
@@ -327,9 +335,16 @@ private:
   /// Clones the scalar body on vectors of `width` lanes: floats become vectors of
   /// the compute type, integers and indices vectors of themselves, constants splats,
   /// and a table lookup a gather from the parameter buffer at `tableStart` + index.
+  ///
+  /// Integers in bodies are table indices, clamped to the table: they become i32
+  /// (one conversion and one gather per vector, not two of each at 64 bits).
   FailureOr<SmallVector<Value>> cloneBodyVector(IRMapping &mapping,
                                                 ArrayRef<Value> tableStart) {
     unsigned numIn = act.getNumInputs();
+    Type i32 = builder.getI32Type();
+    auto narrow = [&](Type t) -> Type {
+      return t.isIndex() || t.getIntOrFloatBitWidth() > 32 ? i32 : t;
+    };
     for (Operation &op : act.getBodyBlock().without_terminator()) {
       if (!isa<arith::ArithDialect, math::MathDialect, memref::MemRefDialect>(
               op.getDialect()))
@@ -342,7 +357,9 @@ private:
           splatValue = DenseElementsAttr::get(
               vec(elemType), builder.getFloatAttr(elemType, f.getValueAsDouble()));
         else if (auto n = dyn_cast<IntegerAttr>(value))
-          splatValue = DenseElementsAttr::get(vec(n.getType()), n);
+          splatValue = DenseElementsAttr::get(
+              vec(narrow(n.getType())), IntegerAttr::get(narrow(n.getType()), n.getValue().sextOrTrunc(
+                                                  narrow(n.getType()).getIntOrFloatBitWidth())));
         else
           return op.emitOpError("has a constant the vector kernels cannot splat");
         mapping.map(cst.getResult(), builder.create<arith::ConstantOp>(loc, splatValue));
@@ -353,8 +370,18 @@ private:
         if (!arg || arg.getArgNumber() < numIn || ld.getIndices().size() != 1)
           return op.emitOpError("is not a table lookup");
         unsigned p = arg.getArgNumber() - numIn;
-        Value at = builder.create<arith::AddIOp>(loc, tableStart[p],
-                                                 mapping.lookup(ld.getIndices()[0]));
+        // A fixed entry of a table that is constant along the row: one value.
+        IntegerAttr entry;
+        if (rowTableScalar[p] && matchPattern(ld.getIndices()[0], m_Constant(&entry))) {
+          Value at = builder.create<arith::AddIOp>(
+              loc, rowTableScalar[p], builder.create<arith::ConstantIndexOp>(loc, entry.getInt()));
+          mapping.map(ld.getResult(), splat(elemType, load(params[p], at)));
+          continue;
+        }
+        // 32-bit offsets: one gather instruction per vector instead of two (the
+        // runtime rejects tables of 2^31 entries or more).
+        Value start = builder.create<arith::IndexCastOp>(loc, vec(i32), tableStart[p]);
+        Value at = builder.create<arith::AddIOp>(loc, start, mapping.lookup(ld.getIndices()[0]));
         Value mask = builder.create<arith::ConstantOp>(
             loc, DenseElementsAttr::get(vec(builder.getI1Type()), true));
         Value passThru = builder.create<arith::ConstantOp>(
@@ -365,13 +392,17 @@ private:
         mapping.map(ld.getResult(), toCompute(gathered));
         continue;
       }
+      if (isa<arith::IndexCastOp, arith::IndexCastUIOp>(op)) { // i32 on both sides now
+        mapping.map(op.getResult(0), mapping.lookup(op.getOperand(0)));
+        continue;
+      }
       Operation *clone = builder.clone(op, mapping);
       for (Value res : clone->getResults()) {
         Type t = res.getType();
         if (isa<FloatType>(t))
           res.setType(vec(elemType));
         else if (t.isIntOrIndex())
-          res.setType(vec(t));
+          res.setType(vec(narrow(t)));
         else
           return op.emitOpError("has a result the vector kernels cannot widen");
       }

@@ -32,8 +32,14 @@ public:
   Value div(Value x, Value y) { return b.create<arith::DivFOp>(loc, x, y); }
   Value neg(Value x) { return b.create<arith::NegFOp>(loc, x); }
   Value fma(Value x, Value y, Value z) { return b.create<math::FmaOp>(loc, x, y, z); }
-  Value max(Value x, Value y) { return b.create<arith::MaximumFOp>(loc, x, y); }
-  Value min(Value x, Value y) { return b.create<arith::MinimumFOp>(loc, x, y); }
+  /// max(x, lo) and min(x, hi) as compare-and-select: NaN x stays x, and x86 does
+  /// each in one instruction (arith.maximumf needs NaN fix-ups there).
+  Value atLeast(Value x, double lo) {
+    return select(cmp(arith::CmpFPredicate::OLT, x, c(lo)), c(lo), x);
+  }
+  Value atMost(Value x, double hi) {
+    return select(cmp(arith::CmpFPredicate::OGT, x, c(hi)), c(hi), x);
+  }
   Value abs(Value x) { return b.create<math::AbsFOp>(loc, x); }
   Value cmp(arith::CmpFPredicate p, Value x, Value y) {
     return b.create<arith::CmpFOp>(loc, p, x, y);
@@ -70,8 +76,9 @@ public:
 
   Value exp(Value x) {
     // Clamped so that 2^k splits into two normal factors; e^-110 rounds to 0 and
-    // e^89 to inf in float, as they should.
-    Value xc = min(max(x, c(-110.0)), c(89.0));
+    // e^89 to inf in float, as they should. NaN passes the clamp and every step
+    // after it, so the result is NaN.
+    Value xc = atMost(atLeast(x, -110.0), 89.0);
     auto [kf, r] = reduce(xc);
     // e^r, |r| <= 0.347: Taylor to degree 7 (truncation < 0.1 ulp).
     Value p = poly(r, {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040});
@@ -79,12 +86,11 @@ public:
     Value k1 = b.create<arith::ShRSIOp>(loc, k, ci(1));
     Value k2 = b.create<arith::SubIOp>(loc, k, k1);
     // p 2^k1 is exact; the second product rounds once, also into subnormals.
-    Value y = mul(mul(p, pow2(k1)), pow2(k2));
-    return select(isNaN(x), x, y);
+    return mul(mul(p, pow2(k1)), pow2(k2));
   }
 
   Value expm1(Value x) {
-    Value xc = min(max(x, c(-30.0)), c(20.0)); // below -17.4 the result is -1
+    Value xc = atMost(atLeast(x, -30.0), 20.0); // below -17.4 the result is -1; NaN stays
     auto [kf, r] = reduce(xc);
     // expm1(r) = r + r t, t = r/2 + r^2/6 + ... + r^7/40320.
     Value t = mul(r, poly(r, {1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040,
@@ -93,8 +99,7 @@ public:
     Value s = pow2(b.create<arith::FPToSIOp>(loc, i32, kf));
     Value y = fma(s, q, sub(s, c(1.0))); // 2^k (1 + q) - 1
     y = select(cmp(arith::CmpFPredicate::OGT, x, c(20.0)), exp(x), y);
-    y = select(cmp(arith::CmpFPredicate::OEQ, x, c(0.0)), x, y); // keeps -0
-    return select(isNaN(x), x, y);
+    return select(cmp(arith::CmpFPredicate::OEQ, x, c(0.0)), x, y); // keeps -0
   }
 
   /// musl's log1pf (FreeBSD msun): log(1 + f) = 2 atanh(f / (2 + f)) by a
