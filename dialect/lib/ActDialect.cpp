@@ -39,10 +39,22 @@ struct MulSigmoidToGate : OpRewritePattern<arith::MulFOp> {
     return failure();
   }
 };
+/// tanh(softplus(z)) -> act.tanh_softplus(z) (Mish's gate): one exp and one division
+/// instead of exp, log1p and tanh, with a derivative as cheap.
+struct TanhOfSoftplus : OpRewritePattern<math::TanhOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(math::TanhOp tanh, PatternRewriter &rewriter) const override {
+    auto sp = tanh.getOperand().getDefiningOp<act::SoftplusOp>();
+    if (!sp)
+      return failure();
+    rewriter.replaceOpWithNewOp<act::TanhSoftplusOp>(tanh, sp.getInput());
+    return success();
+  }
+};
 } // namespace
 
 void act::ActDialect::getCanonicalizationPatterns(RewritePatternSet &results) const {
-  results.add<MulSigmoidToGate>(getContext());
+  results.add<MulSigmoidToGate, TanhOfSoftplus>(getContext());
 }
 
 #include "act/Dialect/ActInterfaces.cpp.inc"

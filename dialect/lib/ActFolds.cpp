@@ -77,6 +77,11 @@ OpFoldResult SoftplusOp::fold(FoldAdaptor a) {
     return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x)));
   });
 }
+OpFoldResult TanhSoftplusOp::fold(FoldAdaptor a) {
+  return foldUnary(a.getInput(), getType(), [](double x) {
+    return std::tanh(std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x))));
+  });
+}
 OpFoldResult ReluOp::fold(FoldAdaptor a) {
   // relu(relu(x)) = relu(x)
   if (getInput().getDefiningOp<ReluOp>())

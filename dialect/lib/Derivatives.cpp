@@ -39,6 +39,13 @@ LogicalResult SoftplusOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p)
   p.push_back(a.sigmoid(getInput()));
   return success();
 }
+// d/dx tanh(softplus(x)) = (1 - tanh^2(softplus(x))) sigmoid(x), in the stable
+// form of StableMath.h
+LogicalResult TanhSoftplusOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  auto a = at(b, *this);
+  p.push_back(act::tanhSoftplusDerivative(a, getInput()));
+  return success();
+}
 // d/dx relu(x) = [x > 0]
 LogicalResult ReluOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
   auto a = at(b, *this);

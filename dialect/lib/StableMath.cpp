@@ -64,6 +64,37 @@ static Value magnitude(ScalarBuilder &a, Value x) {
   return a.select(a.cmp(P::OLT, x, a.c(0)), a.neg(x), x);
 }
 
+namespace {
+/// tanh(softplus(z)) = N / D with u = e^-|z| (all terms positive, no cancellation):
+/// z >= 0: (1 + 2u) / (1 + 2u + 2u^2); z < 0: u(u + 2) / (u(u + 2) + 2).
+struct TanhSoftplusParts {
+  Value pos, u, num, den, r; ///< r = 1 / D
+};
+TanhSoftplusParts tanhSoftplusParts(ScalarBuilder &a, Value z) {
+  Value pos = a.cmp(P::OGE, z, a.c(0));
+  Value u = a.exp(a.neg(magnitude(a, z)));
+  Value twoU = a.add(u, u);
+  Value num = a.select(pos, a.add(a.c(1), twoU), a.mul(u, a.add(u, a.c(2))));
+  Value den = a.add(num, a.select(pos, a.mul(twoU, u), a.c(2)));
+  return {pos, u, num, den, a.div(a.c(1), den)};
+}
+} // namespace
+
+// N/D as N r corrected by one Newton step: as exact as a division, and the
+// derivative below shares the one division.
+Value tanhSoftplus(ScalarBuilder &a, Value z) {
+  TanhSoftplusParts t = tanhSoftplusParts(a, z);
+  Value q = a.mul(t.num, t.r);
+  return fma(a, fma(a, a.neg(q), t.den, t.num), t.r, q);
+}
+
+// (1 - T^2) sigmoid(z) = 4 u (1 + u) [z >= 0 ? u : 1] / D^2.
+Value tanhSoftplusDerivative(ScalarBuilder &a, Value z) {
+  TanhSoftplusParts t = tanhSoftplusParts(a, z);
+  Value k = a.mul(a.mul(a.c(4), t.u), a.add(a.c(1), t.u));
+  return a.mul(a.mul(a.mul(k, a.select(t.pos, t.u, a.c(1))), t.r), t.r);
+}
+
 Value normalTail(ScalarBuilder &a, Value x) {
   Value z = a.mul(magnitude(a, x), a.c(M_SQRT1_2));
   return a.mul(a.mul(a.c(0.5), erfcx(a, z)), expNegSquare(a, x, 0.5));

@@ -61,6 +61,9 @@ void addRules(RewritePatternSet &patterns) {
     Value x = op.getInput();
     return a.add(a.max(x, a.c(0)), a.log1p(a.exp(a.neg(a.abs(x)))));
   });
+  // tanh(softplus(x)): one exp, one division (StableMath.h)
+  patterns.add<ExpandPattern<TanhSoftplusOp>>(
+      ctx, [](TanhSoftplusOp op, Arith &a) { return act::tanhSoftplus(a, op.getInput()); });
   // relu(x) = maximum(x, 0), NaN-propagating
   patterns.add<ExpandPattern<ReluOp>>(
       ctx, [](ReluOp op, Arith &a) { return a.max(op.getInput(), a.c(0)); });

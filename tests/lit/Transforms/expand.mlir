@@ -90,3 +90,19 @@ act.activation @gate attributes {input_names = ["x"], param_names = [], param_sh
   %0 = act.gate %x, %x : f64
   act.yield %0 : f64
 }
+
+// -----
+// tanh(softplus(x)) (Mish) canonicalises to act.tanh_softplus, which expands to one
+// exp and one division.
+// RUN: act-opt %s -canonicalize -split-input-file | FileCheck %s --check-prefix=TSP
+// TSP-LABEL: act.activation @mish
+// TSP: %[[T:.*]] = act.tanh_softplus %arg0 : f64
+// TSP: arith.mulf %arg0, %[[T]]
+act.activation @mish attributes {input_names = ["x"], param_names = [], param_shapes = [],
+    param_inits = [], param_const = array<i1>} {
+^bb0(%x: f64):
+  %0 = act.softplus %x : f64
+  %1 = math.tanh %0 : f64
+  %2 = arith.mulf %x, %1 : f64
+  act.yield %2 : f64
+}

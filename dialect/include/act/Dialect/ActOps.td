@@ -113,6 +113,9 @@ def Act_GeluTanhOp : Act_UnaryOp<"gelu_tanh",
 def Act_SincOp : Act_UnaryOp<"sinc", "sin(x) / x with sinc(0) = 1">;
 def Act_GaussOp : Act_UnaryOp<"gauss", "exp(-x^2)">;
 def Act_SignOp : Act_UnaryOp<"sign", "-1, 0 or 1 (sign(0) = 0, NaN propagates)">;
+// Not a language builtin: canonicalisation forms it from tanh(softplus(x)) (Mish),
+// which it evaluates with one exp and one division.
+def Act_TanhSoftplusOp : Act_UnaryOp<"tanh_softplus", "tanh(softplus(x))">;
 
 //===----------------------------------------------------------------------===//
 // Gating, clamping and the smooth-maximum family

@@ -23,6 +23,11 @@ mlir::Value normalTail(ScalarBuilder &a, mlir::Value x);
 /// gelu(x) = x Phi(x): x * tail for x < 0, x * (1 - tail) otherwise.
 mlir::Value gelu(ScalarBuilder &a, mlir::Value x);
 
+/// tanh(softplus(z)) (Mish) from u = exp(-|z|) with one division, and its
+/// derivative (1 - tanh^2) sigmoid(z) sharing that exp and division.
+mlir::Value tanhSoftplus(ScalarBuilder &a, mlir::Value z);
+mlir::Value tanhSoftplusDerivative(ScalarBuilder &a, mlir::Value z);
+
 /// gelu'(x) = Phi(x) + x phi(x) = q for x < 0, 1 - q otherwise, where
 /// q = gelu'(-|x|) = exp(-x^2/2) (erfcx(z) / 2 - |x| / sqrt(2 pi)), z = |x| / sqrt 2.
 mlir::Value geluDerivative(ScalarBuilder &a, mlir::Value x);
