@@ -32,6 +32,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 
 #include <unistd.h>
@@ -157,14 +159,19 @@ void packFunctionArguments(llvm::Module &module) {
   }
 }
 
-/// The act ops `names` of `actModule`, printed: what the cache key hashes.
+/// The act op `name` of `actModule`, printed without its source text: what the
+/// cache key hashes.
 std::string printActivation(ModuleOp actModule, const std::string &name) {
   Operation *op = actModule.lookupSymbol(name);
   if (!op || !isa<ActivationOp>(op))
     throw Error("internal: no activation '" + name + "' in the module");
+  // The source text is documentation only: two spellings of one formula share code.
+  Operation *copy = op->clone();
+  copy->removeAttr("formula");
   std::string text;
   llvm::raw_string_ostream os(text);
-  op->print(os, OpPrintingFlags().printGenericOpForm().useLocalScope());
+  copy->print(os, OpPrintingFlags().printGenericOpForm().useLocalScope());
+  copy->destroy();
   return text;
 }
 
@@ -205,6 +212,7 @@ std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
   packFunctionArguments(*llvmModule);
   if (llvm::Error err = makeOptimizingTransformer(3, 0, tm.get())(llvmModule.get()))
     throw Error("optimising the kernels failed: " + llvm::toString(std::move(err)));
+  stats.optMs += msSince(t0);
   auto object = llvm::orc::SimpleCompiler(*tm)(*llvmModule);
   tmPool().give(std::move(tm));
   if (!object)
@@ -317,6 +325,11 @@ KernelSet::buildUnit(ModuleOp actModule, const std::vector<std::string> &names, 
   }
   if (statsOut)
     *statsOut = stats;
+  if (std::getenv("ACT_JIT_TIMING"))
+    std::fprintf(stderr, "act-jit: %zu activation(s) %s: key %.3f ms, lower %.2f ms, "
+                 "opt %.2f ms, codegen %.2f ms, link %.3f ms\n", names.size(),
+                 stats.cacheHit ? "hit" : "miss", stats.keyMs, stats.lowerMs,
+                 stats.optMs, stats.codegenMs - stats.optMs, stats.linkMs);
   return sets;
 }
 

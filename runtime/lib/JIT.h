@@ -24,7 +24,7 @@ class JITCode;
 /// Where build() and buildBatch() spent their time (for latency measurements).
 struct BuildStats {
   bool cacheHit = false;
-  double keyMs = 0, lowerMs = 0, codegenMs = 0, linkMs = 0;
+  double keyMs = 0, lowerMs = 0, optMs = 0, codegenMs = 0, linkMs = 0;
 };
 
 /// The JIT-compiled kernels of one activation for one element type, both layouts.

@@ -181,6 +181,15 @@ TEST_CASE("a cache miss then a hit give the same results; the hit leaves the ent
   std::printf("kernel cache: miss (compile + store) %.2f ms, hit (load + link) %.3f ms\n",
               missMs, hitMs);
 
+  // Another spelling of the same definition (whitespace, a comment) is the same entry.
+  {
+    act::Module m = act::Module::compile(
+        "# respelled\nact swishb(x;beta[C]=1.5)=x*sigmoid(beta*x)", "<other>",
+        withCache(dir.path));
+    CHECK(sameBits(runAll(m, "swishb"), fresh));
+  }
+  CHECK(listFiles(dir.path) == before);
+
   // Another activation, and another element type of the same one, are entries of their own.
   {
     act::Module m = act::Module::compile(kSource, "<cache>", withCache(dir.path));
