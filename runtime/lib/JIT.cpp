@@ -21,6 +21,8 @@
 #include "mlir/Target/LLVMIR/Export.h"
 
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/ExecutionEngine/Orc/CompileUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
@@ -29,8 +31,12 @@
 #include "llvm/IR/Module.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
+#include "llvm/Transforms/Utils/Cloning.h"
 
+#include <algorithm>
 #include <atomic>
+#include <map>
+#include <thread>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -175,8 +181,76 @@ std::string printActivation(ModuleOp actModule, const std::string &name) {
   return text;
 }
 
+/// Code generation runs on at most this many threads per compile.
+constexpr size_t kMaxPartitions = 8;
+
+/// Packs `module`'s kernels, optimises them at -O3 and generates an object file.
+std::unique_ptr<llvm::MemoryBuffer> optimizeAndGenerate(llvm::Module &module,
+                                                        BuildStats &stats) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<llvm::TargetMachine> tm = tmPool().take();
+  module.setDataLayout(tm->createDataLayout());
+  module.setTargetTriple(tm->getTargetTriple().str());
+  packFunctionArguments(module);
+  if (llvm::Error err = makeOptimizingTransformer(3, 0, tm.get())(&module))
+    throw Error("optimising the kernels failed: " + llvm::toString(std::move(err)));
+  stats.optMs += msSince(t0);
+  auto object = llvm::orc::SimpleCompiler(*tm)(module);
+  tmPool().give(std::move(tm));
+  if (!object)
+    throw Error("code generation failed: " + llvm::toString(object.takeError()));
+  return std::move(*object);
+}
+
+/// Several object files as one buffer (the kernel cache's payload):
+/// "ACTOBJS1", a 4-byte count, then each object as an 8-byte size and its bytes
+/// (integers little endian).
+std::unique_ptr<llvm::MemoryBuffer>
+bundleObjects(const std::vector<std::unique_ptr<llvm::MemoryBuffer>> &objects) {
+  std::string out = "ACTOBJS1";
+  auto put = [&](uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i)
+      out.push_back(char(v >> (8 * i)));
+  };
+  put(objects.size(), 4);
+  for (const auto &o : objects) {
+    put(o->getBufferSize(), 8);
+    out += o->getBuffer();
+  }
+  return llvm::MemoryBuffer::getMemBufferCopy(out, "act-kernels");
+}
+
+/// The objects of a bundle; throws act::Error when it is malformed.
+std::vector<std::unique_ptr<llvm::MemoryBuffer>> unbundleObjects(llvm::StringRef bundle) {
+  auto get = [&](size_t at, int bytes) {
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i)
+      v |= uint64_t((uint8_t)bundle[at + i]) << (8 * i);
+    return v;
+  };
+  if (bundle.size() < 12 || !bundle.starts_with("ACTOBJS1"))
+    throw Error("internal: malformed object bundle");
+  uint64_t count = get(8, 4);
+  size_t at = 12;
+  std::vector<std::unique_ptr<llvm::MemoryBuffer>> objects;
+  for (uint64_t i = 0; i < count; ++i) {
+    if (bundle.size() - at < 8)
+      throw Error("internal: malformed object bundle");
+    uint64_t size = get(at, 8);
+    at += 8;
+    if (bundle.size() - at < size)
+      throw Error("internal: malformed object bundle");
+    objects.push_back(llvm::MemoryBuffer::getMemBufferCopy(bundle.substr(at, size),
+                                                           "act-kernels"));
+    at += size;
+  }
+  if (at != bundle.size())
+    throw Error("internal: malformed object bundle");
+  return objects;
+}
+
 /// Lowers the activations `names` of `actModule` (cloned, the module is left
-/// unchanged) to an object file for the host.
+/// unchanged) to object files for the host, bundled.
 std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
                                                     const std::vector<std::string> &names,
                                                     DType dtype, unsigned order,
@@ -205,27 +279,86 @@ std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
   module = nullptr;
   stats.lowerMs += msSince(t0);
 
+  // Kernels are independent: with several hardware threads, split them into
+  // partitions of about equal size and optimise and generate each on its own thread,
+  // in its own LLVMContext (a context is single-threaded; bitcode carries the
+  // partition across). Each partition becomes one object file of the bundle.
   t0 = std::chrono::steady_clock::now();
-  std::unique_ptr<llvm::TargetMachine> tm = tmPool().take();
-  llvmModule->setDataLayout(tm->createDataLayout());
-  llvmModule->setTargetTriple(tm->getTargetTriple().str());
-  packFunctionArguments(*llvmModule);
-  if (llvm::Error err = makeOptimizingTransformer(3, 0, tm.get())(llvmModule.get()))
-    throw Error("optimising the kernels failed: " + llvm::toString(std::move(err)));
-  stats.optMs += msSince(t0);
-  auto object = llvm::orc::SimpleCompiler(*tm)(*llvmModule);
-  tmPool().give(std::move(tm));
-  if (!object)
-    throw Error("code generation failed: " + llvm::toString(object.takeError()));
+  std::vector<llvm::Function *> kernels;
+  for (llvm::Function &f : llvmModule->functions())
+    if (!f.isDeclaration() && f.hasExternalLinkage())
+      kernels.push_back(&f);
+  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  if (const char *env = std::getenv("ACT_JIT_THREADS"); env && std::atoi(env) > 0)
+    threads = (unsigned)std::atoi(env);
+  size_t parts = std::min<size_t>({kernels.size(), threads, kMaxPartitions});
+  std::vector<std::unique_ptr<llvm::MemoryBuffer>> objects;
+  if (parts <= 1) {
+    objects.push_back(optimizeAndGenerate(*llvmModule, stats));
+  } else {
+    // Largest kernel first onto the least loaded partition.
+    std::sort(kernels.begin(), kernels.end(), [](llvm::Function *a, llvm::Function *b) {
+      return a->getInstructionCount() > b->getInstructionCount();
+    });
+    std::map<const llvm::GlobalValue *, size_t> partOf;
+    std::vector<size_t> load(parts, 0);
+    for (llvm::Function *f : kernels) {
+      size_t p = (size_t)(std::min_element(load.begin(), load.end()) - load.begin());
+      partOf[f] = p;
+      load[p] += f->getInstructionCount() + 1;
+    }
+    std::vector<llvm::SmallVector<char, 0>> bitcode(parts);
+    for (size_t p = 0; p < parts; ++p) {
+      llvm::ValueToValueMapTy map;
+      std::unique_ptr<llvm::Module> part =
+          llvm::CloneModule(*llvmModule, map, [&](const llvm::GlobalValue *gv) {
+            auto it = partOf.find(gv);
+            if (it != partOf.end())
+              return it->second == p;
+            return gv->hasLocalLinkage() || p == 0; // helpers: a private copy each
+          });
+      llvm::raw_svector_ostream os(bitcode[p]);
+      llvm::WriteBitcodeToFile(*part, os);
+    }
+    llvmModule = nullptr;
+    objects.resize(parts);
+    std::vector<std::string> errors(parts);
+    std::vector<BuildStats> partStats(parts);
+    auto work = [&](size_t p) {
+      try {
+        llvm::LLVMContext partContext;
+        auto part = llvm::parseBitcodeFile(
+            llvm::MemoryBufferRef(llvm::StringRef(bitcode[p].data(), bitcode[p].size()),
+                                  "act-kernels"),
+            partContext);
+        if (!part)
+          throw Error("internal: " + llvm::toString(part.takeError()));
+        objects[p] = optimizeAndGenerate(**part, partStats[p]);
+      } catch (const std::exception &e) {
+        errors[p] = e.what();
+      }
+    };
+    std::vector<std::thread> workers;
+    for (size_t p = 1; p < parts; ++p)
+      workers.emplace_back(work, p);
+    work(0);
+    for (std::thread &w : workers)
+      w.join();
+    for (const std::string &e : errors)
+      if (!e.empty())
+        throw Error(e);
+    stats.optMs += partStats[0].optMs;
+  }
   stats.codegenMs += msSince(t0);
-  return std::move(*object);
+  return bundleObjects(objects);
 }
 
 } // namespace
 
 class JITCode {
 public:
-  /// Links `object` into a JITDylib of its own. Throws act::Error.
+  /// Links the objects of the bundle `object` into a JITDylib of their own.
+  /// Throws act::Error.
   explicit JITCode(std::unique_ptr<llvm::MemoryBuffer> object) {
     static std::atomic<uint64_t> counter{0};
     llvm::orc::LLJIT &jit = processJIT();
@@ -233,10 +366,13 @@ public:
     if (!dylib)
       throw Error("JIT: " + llvm::toString(dylib.takeError()));
     jd = &*dylib;
-    if (llvm::Error err = jit.addObjectFile(*jd, std::move(object))) {
-      std::string msg = llvm::toString(std::move(err));
+    try {
+      for (auto &o : unbundleObjects(object->getBuffer()))
+        if (llvm::Error err = jit.addObjectFile(*jd, std::move(o)))
+          throw Error("JIT: " + llvm::toString(std::move(err)));
+    } catch (...) {
       unlink();
-      throw Error("JIT: " + msg);
+      throw;
     }
   }
   ~JITCode() { unlink(); }
