@@ -2,7 +2,7 @@
 //
 // One entry per compiled unit (an activation's kernels for one element type and
 // derivative order, or a batch of activations, see Module::compileKernels): the
-// relocatable object file the JIT links, wrapped in a header that lets a damaged
+// relocatable object files the JIT links (a bundle, see JIT.cpp), wrapped in a header that lets a damaged
 // entry be told from a good one:
 //
 //   offset  size  field
@@ -12,7 +12,7 @@
 //       16    32  key (BLAKE3 of everything the object depends on, see CacheKey)
 //       48     8  payload length in bytes (little endian)
 //       56    32  BLAKE3 of the payload
-//       88     -  payload: the object file
+//       88     -  payload: the object bundle
 //
 // A file whose size, magic, version, key or checksum does not match is deleted and
 // reported as a miss; it is never linked. Writers write a temporary file
