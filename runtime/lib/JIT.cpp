@@ -1,32 +1,398 @@
-// act runtime: lowering one activation to machine code with mlir::ExecutionEngine.
+// act runtime: lowering activations to machine code and linking it into the process.
+//
+//   act op(s) --differentiate, lowerToKernels, lowerToLLVMDialect--> LLVM dialect
+//     --translate, pack, -O3--> LLVM IR --TargetMachine--> object file
+//     --(kernel cache)--> ORC LLJIT (JITLink, process symbols) --> packed entry points
+//
+// The object file is the unit both of caching and of linking, so a cache hit does
+// exactly what a miss does after code generation. The cache key hashes the act ops'
+// text (the lowering is a function of it and of this build of act), the element type,
+// the order and the host target, so a hit skips MLIR and LLVM entirely.
 #include "JIT.h"
+
+#include "KernelCache.h"
 
 #include "act/Conversion/Passes.h"
 #include "act/Dialect/ActOps.h"
 #include "act/Pipeline/Pipeline.h"
 
-#include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/Target/LLVMIR/Export.h"
 
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
+#include "llvm/ExecutionEngine/Orc/CompileUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Transforms/Utils/Cloning.h"
 
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <thread>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
+
+#include <unistd.h>
 
 using namespace mlir;
 
 namespace act::detail {
 
 namespace {
-void initNativeTarget() {
-  static std::once_flag once;
-  std::call_once(once, [] {
+
+double msSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+      .count();
+}
+
+/// The host target, detected once.
+struct Host {
+  mutable llvm::orc::JITTargetMachineBuilder builder; // createTargetMachine() is not const
+  std::string triple, cpu, features;
+};
+
+const Host &host() {
+  static const Host *h = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
-  });
+    auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
+    if (!jtmb) {
+      llvm::consumeError(jtmb.takeError());
+      return (Host *)nullptr;
+    }
+    jtmb->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+    jtmb->setRelocationModel(llvm::Reloc::PIC_);
+    auto *out = new Host{*jtmb, jtmb->getTargetTriple().str(), jtmb->getCPU(),
+                         jtmb->getFeatures().getString()};
+    return out;
+  }();
+  if (!h)
+    throw Error("cannot target the host CPU");
+  return *h;
 }
+
+/// The process-wide JIT. Never destroyed: code may be unlinked by KernelSets that
+/// live in static objects, after function-local statics are gone.
+llvm::orc::LLJIT &processJIT() {
+  static llvm::orc::LLJIT *jit = [] {
+    auto built = llvm::orc::LLJITBuilder()
+                     .setJITTargetMachineBuilder(host().builder)
+                     .create();
+    if (!built) {
+      llvm::consumeError(built.takeError());
+      return (llvm::orc::LLJIT *)nullptr;
+    }
+    return built->release();
+  }();
+  if (!jit)
+    throw Error("cannot create the JIT for the host CPU");
+  return *jit;
+}
+
+/// Target machines are not safe for concurrent code generation; builds borrow one
+/// from this pool and return it (creating one costs about as much as a small kernel).
+class TargetMachinePool {
+public:
+  std::unique_ptr<llvm::TargetMachine> take() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!free.empty()) {
+        auto tm = std::move(free.back());
+        free.pop_back();
+        return tm;
+      }
+    }
+    auto tm = host().builder.createTargetMachine();
+    if (!tm)
+      throw Error("cannot target the host CPU: " + llvm::toString(tm.takeError()));
+    return std::move(*tm);
+  }
+  void give(std::unique_ptr<llvm::TargetMachine> tm) {
+    std::lock_guard<std::mutex> lock(mutex);
+    free.push_back(std::move(tm));
+  }
+
+private:
+  std::mutex mutex;
+  std::vector<std::unique_ptr<llvm::TargetMachine>> free;
+};
+
+TargetMachinePool &tmPool() {
+  static auto *pool = new TargetMachinePool();
+  return *pool;
+}
+
+/// Adds `_mlir_<f>(ptr args)` for every function `f` defined in `module`, calling `f`
+/// with argument i loaded from *args[i] (the calling convention of
+/// mlir::ExecutionEngine::lookupPacked), and makes `f` itself internal so that it is
+/// inlined into its wrapper instead of being compiled twice.
+void packFunctionArguments(llvm::Module &module) {
+  llvm::LLVMContext &ctx = module.getContext();
+  llvm::IRBuilder<> builder(ctx);
+  std::vector<llvm::Function *> kernels;
+  for (llvm::Function &f : module.functions())
+    if (!f.isDeclaration() && f.hasExternalLinkage())
+      kernels.push_back(&f);
+  for (llvm::Function *f : kernels) {
+    auto *type = llvm::FunctionType::get(builder.getVoidTy(), builder.getPtrTy(), false);
+    auto *wrapper = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage,
+                                           "_mlir_" + f->getName(), module);
+    builder.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", wrapper));
+    llvm::Value *argList = wrapper->getArg(0);
+    std::vector<llvm::Value *> args;
+    for (llvm::Argument &arg : f->args()) {
+      llvm::Value *slot = builder.CreateConstGEP1_64(builder.getPtrTy(), argList, arg.getArgNo());
+      llvm::Value *ptr = builder.CreateLoad(builder.getPtrTy(), slot);
+      args.push_back(builder.CreateLoad(arg.getType(), ptr));
+    }
+    llvm::Value *result = builder.CreateCall(f, args);
+    if (!result->getType()->isVoidTy()) {
+      llvm::Value *slot = builder.CreateConstGEP1_64(builder.getPtrTy(), argList, f->arg_size());
+      builder.CreateStore(result, builder.CreateLoad(builder.getPtrTy(), slot));
+    }
+    builder.CreateRetVoid();
+    f->setLinkage(llvm::GlobalValue::InternalLinkage);
+  }
+}
+
+/// The act op `name` of `actModule`, printed without its source text: what the
+/// cache key hashes.
+std::string printActivation(ModuleOp actModule, const std::string &name) {
+  Operation *op = actModule.lookupSymbol(name);
+  if (!op || !isa<ActivationOp>(op))
+    throw Error("internal: no activation '" + name + "' in the module");
+  // The source text is documentation only: two spellings of one formula share code.
+  Operation *copy = op->clone();
+  copy->removeAttr("formula");
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  copy->print(os, OpPrintingFlags().printGenericOpForm().useLocalScope());
+  copy->destroy();
+  return text;
+}
+
+/// Code generation runs on at most this many threads per compile.
+constexpr size_t kMaxPartitions = 8;
+
+/// Packs `module`'s kernels, optimises them at -O3 and generates an object file.
+std::unique_ptr<llvm::MemoryBuffer> optimizeAndGenerate(llvm::Module &module,
+                                                        BuildStats &stats) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<llvm::TargetMachine> tm = tmPool().take();
+  module.setDataLayout(tm->createDataLayout());
+  module.setTargetTriple(tm->getTargetTriple().str());
+  packFunctionArguments(module);
+  if (llvm::Error err = makeOptimizingTransformer(3, 0, tm.get())(&module))
+    throw Error("optimising the kernels failed: " + llvm::toString(std::move(err)));
+  stats.optMs += msSince(t0);
+  auto object = llvm::orc::SimpleCompiler(*tm)(module);
+  tmPool().give(std::move(tm));
+  if (!object)
+    throw Error("code generation failed: " + llvm::toString(object.takeError()));
+  return std::move(*object);
+}
+
+/// Several object files as one buffer (the kernel cache's payload):
+/// "ACTOBJS1", a 4-byte count, then each object as an 8-byte size and its bytes
+/// (integers little endian).
+std::unique_ptr<llvm::MemoryBuffer>
+bundleObjects(const std::vector<std::unique_ptr<llvm::MemoryBuffer>> &objects) {
+  std::string out = "ACTOBJS1";
+  auto put = [&](uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i)
+      out.push_back(char(v >> (8 * i)));
+  };
+  put(objects.size(), 4);
+  for (const auto &o : objects) {
+    put(o->getBufferSize(), 8);
+    out += o->getBuffer();
+  }
+  return llvm::MemoryBuffer::getMemBufferCopy(out, "act-kernels");
+}
+
+/// The objects of a bundle; throws act::Error when it is malformed.
+std::vector<std::unique_ptr<llvm::MemoryBuffer>> unbundleObjects(llvm::StringRef bundle) {
+  auto get = [&](size_t at, int bytes) {
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i)
+      v |= uint64_t((uint8_t)bundle[at + i]) << (8 * i);
+    return v;
+  };
+  if (bundle.size() < 12 || !bundle.starts_with("ACTOBJS1"))
+    throw Error("internal: malformed object bundle");
+  uint64_t count = get(8, 4);
+  size_t at = 12;
+  std::vector<std::unique_ptr<llvm::MemoryBuffer>> objects;
+  for (uint64_t i = 0; i < count; ++i) {
+    if (bundle.size() - at < 8)
+      throw Error("internal: malformed object bundle");
+    uint64_t size = get(at, 8);
+    at += 8;
+    if (bundle.size() - at < size)
+      throw Error("internal: malformed object bundle");
+    objects.push_back(llvm::MemoryBuffer::getMemBufferCopy(bundle.substr(at, size),
+                                                           "act-kernels"));
+    at += size;
+  }
+  if (at != bundle.size())
+    throw Error("internal: malformed object bundle");
+  return objects;
+}
+
+/// Lowers the activations `names` of `actModule` (cloned, the module is left
+/// unchanged) to object files for the host, bundled.
+std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
+                                                    const std::vector<std::string> &names,
+                                                    DType dtype, unsigned order,
+                                                    BuildStats &stats) {
+  auto t0 = std::chrono::steady_clock::now();
+  MLIRContext *ctx = actModule.getContext();
+  std::vector<Diagnostic> diags;
+  DiagnosticCollector collect(*ctx, diags);
+
+  OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(ctx));
+  OpBuilder builder(ctx);
+  builder.setInsertionPointToEnd(module->getBody());
+  for (const std::string &name : names)
+    builder.clone(*actModule.lookupSymbol(name));
+
+  if (failed(differentiate(*module, order)) ||
+      failed(lowerToKernels(*module, KernelOptions{{dtypeName(dtype)}, {"ncs", "nsc"}})) ||
+      failed(lowerToLLVMDialect(*module)))
+    throw CompileError(diags);
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(module->getOperation(), llvmContext, "act-kernels");
+  if (!llvmModule)
+    throw CompileError(diags);
+  module = nullptr;
+  stats.lowerMs += msSince(t0);
+
+  // Kernels are independent: with several hardware threads, split them into
+  // partitions of about equal size and optimise and generate each on its own thread,
+  // in its own LLVMContext (a context is single-threaded; bitcode carries the
+  // partition across). Each partition becomes one object file of the bundle.
+  t0 = std::chrono::steady_clock::now();
+  std::vector<llvm::Function *> kernels;
+  for (llvm::Function &f : llvmModule->functions())
+    if (!f.isDeclaration() && f.hasExternalLinkage())
+      kernels.push_back(&f);
+  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  if (const char *env = std::getenv("ACT_JIT_THREADS"); env && std::atoi(env) > 0)
+    threads = (unsigned)std::atoi(env);
+  size_t parts = std::min<size_t>({kernels.size(), threads, kMaxPartitions});
+  std::vector<std::unique_ptr<llvm::MemoryBuffer>> objects;
+  if (parts <= 1) {
+    objects.push_back(optimizeAndGenerate(*llvmModule, stats));
+  } else {
+    // Largest kernel first onto the least loaded partition.
+    std::sort(kernels.begin(), kernels.end(), [](llvm::Function *a, llvm::Function *b) {
+      return a->getInstructionCount() > b->getInstructionCount();
+    });
+    std::map<const llvm::GlobalValue *, size_t> partOf;
+    std::vector<size_t> load(parts, 0);
+    for (llvm::Function *f : kernels) {
+      size_t p = (size_t)(std::min_element(load.begin(), load.end()) - load.begin());
+      partOf[f] = p;
+      load[p] += f->getInstructionCount() + 1;
+    }
+    std::vector<llvm::SmallVector<char, 0>> bitcode(parts);
+    for (size_t p = 0; p < parts; ++p) {
+      llvm::ValueToValueMapTy map;
+      std::unique_ptr<llvm::Module> part =
+          llvm::CloneModule(*llvmModule, map, [&](const llvm::GlobalValue *gv) {
+            auto it = partOf.find(gv);
+            if (it != partOf.end())
+              return it->second == p;
+            return gv->hasLocalLinkage() || p == 0; // helpers: a private copy each
+          });
+      llvm::raw_svector_ostream os(bitcode[p]);
+      llvm::WriteBitcodeToFile(*part, os);
+    }
+    llvmModule = nullptr;
+    objects.resize(parts);
+    std::vector<std::string> errors(parts);
+    std::vector<BuildStats> partStats(parts);
+    auto work = [&](size_t p) {
+      try {
+        llvm::LLVMContext partContext;
+        auto part = llvm::parseBitcodeFile(
+            llvm::MemoryBufferRef(llvm::StringRef(bitcode[p].data(), bitcode[p].size()),
+                                  "act-kernels"),
+            partContext);
+        if (!part)
+          throw Error("internal: " + llvm::toString(part.takeError()));
+        objects[p] = optimizeAndGenerate(**part, partStats[p]);
+      } catch (const std::exception &e) {
+        errors[p] = e.what();
+      }
+    };
+    std::vector<std::thread> workers;
+    for (size_t p = 1; p < parts; ++p)
+      workers.emplace_back(work, p);
+    work(0);
+    for (std::thread &w : workers)
+      w.join();
+    for (const std::string &e : errors)
+      if (!e.empty())
+        throw Error(e);
+    stats.optMs += partStats[0].optMs;
+  }
+  stats.codegenMs += msSince(t0);
+  return bundleObjects(objects);
+}
+
 } // namespace
+
+class JITCode {
+public:
+  /// Links the objects of the bundle `object` into a JITDylib of their own.
+  /// Throws act::Error.
+  explicit JITCode(std::unique_ptr<llvm::MemoryBuffer> object) {
+    static std::atomic<uint64_t> counter{0};
+    llvm::orc::LLJIT &jit = processJIT();
+    auto dylib = jit.createJITDylib("act-kernels-" + std::to_string(counter++));
+    if (!dylib)
+      throw Error("JIT: " + llvm::toString(dylib.takeError()));
+    jd = &*dylib;
+    try {
+      for (auto &o : unbundleObjects(object->getBuffer()))
+        if (llvm::Error err = jit.addObjectFile(*jd, std::move(o)))
+          throw Error("JIT: " + llvm::toString(std::move(err)));
+    } catch (...) {
+      unlink();
+      throw;
+    }
+  }
+  ~JITCode() { unlink(); }
+
+  /// The packed entry point of kernel `kernel`. Throws act::Error.
+  PackedKernel lookup(const std::string &kernel) {
+    auto addr = processJIT().lookup(*jd, "_mlir_" + kernel);
+    if (!addr)
+      throw Error("JIT: kernel missing: " + llvm::toString(addr.takeError()));
+    return addr->toPtr<PackedKernel>();
+  }
+
+private:
+  void unlink() {
+    if (jd)
+      llvm::consumeError(processJIT().getExecutionSession().removeJITDylib(*jd));
+    jd = nullptr;
+  }
+  llvm::orc::JITDylib *jd = nullptr;
+};
 
 const char *dtypeName(DType dtype) {
   switch (dtype) {
@@ -40,64 +406,104 @@ const char *dtypeName(DType dtype) {
 
 KernelSet::~KernelSet() = default;
 
-std::unique_ptr<KernelSet> KernelSet::build(ModuleOp actModule, const std::string &name,
-                                            DType dtype, unsigned order) {
-  initNativeTarget();
-  MLIRContext *ctx = actModule.getContext();
-  std::vector<Diagnostic> diags;
-  DiagnosticCollector collect(*ctx, diags);
+/// Compiles (or loads from the cache) the kernels of `names`, links them and looks
+/// up every set's entry points.
+std::vector<std::unique_ptr<KernelSet>>
+KernelSet::buildUnit(ModuleOp actModule, const std::vector<std::string> &names, DType dtype,
+          unsigned order, const std::string &cacheDir, BuildStats *statsOut) {
+  BuildStats stats;
+  auto t0 = std::chrono::steady_clock::now();
+  const Host &h = host();
+  CacheKeyBytes key{};
+  if (!cacheDir.empty()) {
+    CacheKey hasher(h.triple, h.cpu, h.features);
+    hasher.add("cpu-kernels O3").add(dtypeName(dtype)).add(order).add(names.size());
+    for (const std::string &name : names)
+      hasher.add(printActivation(actModule, name));
+    key = hasher.finish();
+  } else {
+    for (const std::string &name : names)
+      if (!isa_and_nonnull<ActivationOp>(actModule.lookupSymbol(name)))
+        throw Error("internal: no activation '" + name + "' in the module");
+  }
+  stats.keyMs = msSince(t0);
 
-  // Work on a module holding only this activation.
-  OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(ctx));
-  auto act = actModule.lookupSymbol<ActivationOp>(name);
-  if (!act)
-    throw Error("internal: no activation '" + name + "' in the module");
-  OpBuilder builder(ctx);
-  builder.setInsertionPointToEnd(module->getBody());
-  builder.clone(*act.getOperation());
+  auto link = [&](std::unique_ptr<llvm::MemoryBuffer> object) {
+    auto t1 = std::chrono::steady_clock::now();
+    auto code = std::make_shared<JITCode>(std::move(object));
+    std::vector<std::unique_ptr<KernelSet>> sets;
+    for (const std::string &name : names)
+      sets.push_back(KernelSet::lookupIn(code, name, dtype, order));
+    stats.linkMs += msSince(t1);
+    return sets;
+  };
 
-  if (failed(differentiate(*module, order)) ||
-      failed(lowerToKernels(*module, KernelOptions{{dtypeName(dtype)}, {"ncs", "nsc"}})) ||
-      failed(lowerToLLVMDialect(*module)))
-    throw CompileError(diags);
+  std::vector<std::unique_ptr<KernelSet>> sets;
+  if (!cacheDir.empty()) {
+    t0 = std::chrono::steady_clock::now();
+    if (auto object = loadCachedObject(cacheDir, key)) {
+      stats.keyMs += msSince(t0);
+      try {
+        sets = link(std::move(object));
+        stats.cacheHit = true;
+      } catch (const Error &) {
+        // A well-formed entry that does not link (never expected): rebuild it.
+        ::unlink((cacheDir + "/" + cacheFileName(key)).c_str());
+      }
+    }
+  }
+  if (!stats.cacheHit) {
+    std::unique_ptr<llvm::MemoryBuffer> object =
+        compileToObject(actModule, names, dtype, order, stats);
+    if (!cacheDir.empty())
+      storeCachedObject(cacheDir, key, object->getBuffer());
+    sets = link(std::move(object));
+  }
+  if (statsOut)
+    *statsOut = stats;
+  if (std::getenv("ACT_JIT_TIMING"))
+    std::fprintf(stderr, "act-jit: %zu activation(s) %s: key %.3f ms, lower %.2f ms, "
+                 "opt %.2f ms, codegen %.2f ms, link %.3f ms\n", names.size(),
+                 stats.cacheHit ? "hit" : "miss", stats.keyMs, stats.lowerMs,
+                 stats.optMs, stats.codegenMs - stats.optMs, stats.linkMs);
+  return sets;
+}
 
-  auto tmBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
-  if (!tmBuilder)
-    throw Error("cannot target the host CPU: " + llvm::toString(tmBuilder.takeError()));
-  tmBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
-  auto tm = tmBuilder->createTargetMachine();
-  if (!tm)
-    throw Error("cannot target the host CPU: " + llvm::toString(tm.takeError()));
-
-  ExecutionEngineOptions options;
-  options.transformer = makeOptimizingTransformer(3, 0, tm->get());
-  options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
-  options.enableGDBNotificationListener = false;
-  options.enablePerfNotificationListener = false;
-  auto engine = ExecutionEngine::create(*module, options, std::move(*tm));
-  if (!engine)
-    throw Error("JIT compilation of '" + name +
-                "' failed: " + llvm::toString(engine.takeError()));
-
+/// The entry points of activation `act`'s kernels in `code`.
+std::unique_ptr<KernelSet> KernelSet::lookupIn(const std::shared_ptr<JITCode> &code,
+                                               const std::string &act, DType dtype,
+                                               unsigned order) {
   std::unique_ptr<KernelSet> set(new KernelSet());
-  set->engine = std::move(*engine);
+  set->code = code;
   const char *layouts[2] = {"ncs", "nsc"};
   for (int l = 0; l < 2; ++l) {
-    auto lookup = [&](const char *kind) {
-      auto fn = set->engine->lookupPacked(kernelName(name, kind, dtypeName(dtype), layouts[l]));
-      if (!fn)
-        throw Error("internal: kernel missing: " + llvm::toString(fn.takeError()));
-      return *fn;
+    auto lookup = [&](const std::string &kind) {
+      return code->lookup(kernelName(act, kind, dtypeName(dtype), layouts[l]));
     };
     set->fwd[l] = lookup("fwd");
     if (order > 1) {
-      set->derivs[l] = lookup(("derivs" + std::to_string(order)).c_str());
+      set->derivs[l] = lookup("derivs" + std::to_string(order));
       continue;
     }
     set->bwd[l] = lookup("bwd");
     set->fwdbwd[l] = lookup("fwdbwd");
   }
   return set;
+}
+
+std::unique_ptr<KernelSet> KernelSet::build(ModuleOp actModule, const std::string &name,
+                                            DType dtype, unsigned order,
+                                            const std::string &cacheDir, BuildStats *stats) {
+  auto sets = buildUnit(actModule, {name}, dtype, order, cacheDir, stats);
+  return std::move(sets.front());
+}
+
+std::vector<std::unique_ptr<KernelSet>>
+KernelSet::buildBatch(ModuleOp actModule, const std::vector<std::string> &names, DType dtype,
+                      const std::string &cacheDir, BuildStats *stats) {
+  if (names.empty())
+    return {};
+  return buildUnit(actModule, names, dtype, 1, cacheDir, stats);
 }
 
 } // namespace act::detail

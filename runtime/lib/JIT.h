@@ -1,4 +1,4 @@
-// act runtime (internal): JIT compilation of one activation's kernels.
+// act runtime (internal): JIT compilation of activations' kernels.
 #pragma once
 
 #include "act/act.h"
@@ -7,10 +7,7 @@
 
 #include <memory>
 #include <string>
-
-namespace mlir {
-class ExecutionEngine;
-}
+#include <vector>
 
 namespace act::detail {
 
@@ -20,15 +17,34 @@ using PackedKernel = void (*)(void **);
 /// The dtype's name in kernel names: f32, f64, f16, bf16.
 const char *dtypeName(DType dtype);
 
+/// Machine code linked into the process: one object file in its own JITDylib of the
+/// process-wide ORC JIT. Unlinked (its memory freed) when the last owner goes.
+class JITCode;
+
+/// Where build() and buildBatch() spent their time (for latency measurements).
+struct BuildStats {
+  bool cacheHit = false;
+  double keyMs = 0, lowerMs = 0, optMs = 0, codegenMs = 0, linkMs = 0;
+};
+
 /// The JIT-compiled kernels of one activation for one element type, both layouts.
 class KernelSet {
 public:
   /// Lowers the activation `name` of the act module `actModule` (left unchanged)
   /// and JIT-compiles it for the host CPU: forward, backward and fused kernels, or
-  /// with `order` > 1 the kernels computing f, f', ..., f^(order). Throws act::Error.
+  /// with `order` > 1 the kernels computing f, f', ..., f^(order). With `cacheDir`
+  /// non-empty the object code comes from (or goes to) the kernel cache there.
+  /// Throws CompileError or act::Error.
   static std::unique_ptr<KernelSet> build(mlir::ModuleOp actModule,
                                           const std::string &name, DType dtype,
-                                          unsigned order = 1);
+                                          unsigned order = 1,
+                                          const std::string &cacheDir = "",
+                                          BuildStats *stats = nullptr);
+  /// The order-1 kernels of every activation in `names` as one unit (one lowering,
+  /// one object, one cache entry); the sets share the machine code.
+  static std::vector<std::unique_ptr<KernelSet>>
+  buildBatch(mlir::ModuleOp actModule, const std::vector<std::string> &names, DType dtype,
+             const std::string &cacheDir = "", BuildStats *stats = nullptr);
   ~KernelSet();
 
   PackedKernel forward(Layout layout) const { return fwd[layout == Layout::NSC]; }
@@ -39,7 +55,13 @@ public:
 
 private:
   KernelSet() = default;
-  std::unique_ptr<mlir::ExecutionEngine> engine;
+  static std::vector<std::unique_ptr<KernelSet>>
+  buildUnit(mlir::ModuleOp actModule, const std::vector<std::string> &names, DType dtype,
+            unsigned order, const std::string &cacheDir, BuildStats *stats);
+  static std::unique_ptr<KernelSet> lookupIn(const std::shared_ptr<JITCode> &code,
+                                             const std::string &act, DType dtype,
+                                             unsigned order);
+  std::shared_ptr<JITCode> code;
   PackedKernel fwd[2] = {}, bwd[2] = {}, fwdbwd[2] = {}, derivs[2] = {};
 };
 

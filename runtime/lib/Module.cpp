@@ -5,6 +5,7 @@
 #include "GpuKernels.h"
 #include "JIT.h"
 #include "FlushDenormals.h"
+#include "KernelCache.h"
 #include "ThreadPool.h"
 
 #include "act/Dialect/ActOps.h"
@@ -16,7 +17,9 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/MLIRContext.h"
 
+#include <atomic>
 #include <fstream>
+#include <set>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -79,8 +82,8 @@ struct Activation::Impl {
 
   CompileOptions options;
   static constexpr int kNumDTypes = 4;
-  std::once_flag built[kNumDTypes];
-  std::unique_ptr<detail::KernelSet> kernels[kNumDTypes];
+  std::unique_ptr<detail::KernelSet> kernels[kNumDTypes]; // guarded by compiled->mutex
+  std::atomic<const detail::KernelSet *> ready[kNumDTypes] = {};
   std::once_flag gpuBuilt;
   std::unique_ptr<detail::GpuKernelSet> gpu;
   std::mutex higherMutex;
@@ -89,11 +92,20 @@ struct Activation::Impl {
   /// The order-1 kernels for `dtype`, compiled on first use.
   const detail::KernelSet &getKernels(DType dtype) {
     int d = (int)dtype;
-    std::call_once(built[d], [&] {
-      std::lock_guard<std::mutex> lock(compiled->mutex);
-      kernels[d] = detail::KernelSet::build(*compiled->module, name, dtype);
-    });
+    if (const detail::KernelSet *set = ready[d].load(std::memory_order_acquire))
+      return *set;
+    std::lock_guard<std::mutex> lock(compiled->mutex);
+    if (!kernels[d])
+      setKernels(dtype, detail::KernelSet::build(*compiled->module, name, dtype, 1,
+                                                 detail::cacheDirectory(options)));
     return *kernels[d];
+  }
+
+  /// Installs the order-1 kernels for `dtype`; the caller holds compiled->mutex.
+  void setKernels(DType dtype, std::unique_ptr<detail::KernelSet> set) {
+    int d = (int)dtype;
+    kernels[d] = std::move(set);
+    ready[d].store(kernels[d].get(), std::memory_order_release);
   }
 
   const detail::GpuKernelSet &getGpuKernels() {
@@ -135,7 +147,8 @@ struct Activation::Impl {
     std::unique_ptr<detail::KernelSet> &set = higher[{order, (int)dtype}];
     if (!set) {
       std::lock_guard<std::mutex> jit(compiled->mutex);
-      set = detail::KernelSet::build(*compiled->module, name, dtype, order);
+      set = detail::KernelSet::build(*compiled->module, name, dtype, order,
+                                     detail::cacheDirectory(options));
     }
     return *set;
   }
@@ -143,6 +156,7 @@ struct Activation::Impl {
 
 struct Module::Impl {
   std::shared_ptr<Compiled> compiled = std::make_shared<Compiled>();
+  CompileOptions options;
   std::vector<std::string> names;
   std::vector<Activation> activations;
 };
@@ -174,7 +188,8 @@ void warmUpJIT() {
     compiled->module = compileToAct(compiled->ctx, "act warmup(x) = x", "<warm-up>", file,
                                     diags);
     if (compiled->module)
-      detail::KernelSet::build(*compiled->module, "warmup", DType::F32);
+      detail::KernelSet::build(*compiled->module, "warmup", DType::F32, 1,
+                               detail::cacheDirectory(CompileOptions{}));
   });
 }
 } // namespace
@@ -183,6 +198,7 @@ Module Module::compile(std::string_view source, std::string filename,
                        const CompileOptions &options) {
   warmUpJIT();
   auto impl = std::make_shared<Impl>();
+  impl->options = options;
   Compiled &c = *impl->compiled;
   mlir::DialectRegistry registry;
   registerAllDialects(registry);
@@ -250,6 +266,29 @@ const Activation &Module::get(std::string_view name) const {
   if (!close.empty())
     msg += "; did you mean '" + close + "'?";
   throw Error(msg);
+}
+
+void Module::compileKernels(DType dtype, const std::vector<std::string> &names) {
+  if (impl->options.target != Target::CPU)
+    throw Error("compileKernels: the module was compiled for CUDA; kernels are built "
+                "on the first launch()");
+  std::vector<Activation::Impl *> chosen;
+  std::set<std::string> seen;
+  for (const std::string &name : names.empty() ? impl->names : names)
+    if (seen.insert(name).second)
+      chosen.push_back(get(name).impl.get());
+  std::lock_guard<std::mutex> lock(impl->compiled->mutex);
+  std::vector<Activation::Impl *> todo;
+  std::vector<std::string> todoNames;
+  for (Activation::Impl *a : chosen)
+    if (!a->kernels[(int)dtype]) {
+      todo.push_back(a);
+      todoNames.push_back(a->name);
+    }
+  std::vector<std::unique_ptr<detail::KernelSet>> sets = detail::KernelSet::buildBatch(
+      *impl->compiled->module, todoNames, dtype, detail::cacheDirectory(impl->options));
+  for (size_t i = 0; i < todo.size(); ++i)
+    todo[i]->setKernels(dtype, std::move(sets[i]));
 }
 
 //===----------------------------------------------------------------------===//

@@ -12,4 +12,6 @@ config.test_exec_root = os.path.join(config.act_binary_dir, "tests", "lit")
 # actc, act-opt first; FileCheck, not, count from LLVM 19.
 config.environment["PATH"] = os.pathsep.join(
     [config.act_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", os.environ["PATH"])])
+# The JIT's kernel cache stays in the build tree (never the user's ~/.cache).
+config.environment["ACT_CACHE_DIR"] = config.act_cache_dir
 config.substitutions.append(("%examples", os.path.join(config.act_source_dir, "examples")))

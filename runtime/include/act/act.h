@@ -62,6 +62,12 @@ struct CompileOptions {
   /// turns every |value| below 1.2e-38 (float32) into 0; docs/numerics.md gives the
   /// cost and what it buys.
   bool flushDenormals = false;
+  /// CPU: keep compiled kernels in a persistent cache on disk and reuse them across
+  /// processes (docs/runtime-api.md, "Kernel cache"). False: never read or write it.
+  bool useCache = true;
+  /// The cache directory; empty: $ACT_CACHE_DIR (empty or "off" disables the cache),
+  /// else $XDG_CACHE_HOME/act, else $HOME/.cache/act.
+  std::string cacheDir;
 };
 
 struct TensorShape {
@@ -195,6 +201,15 @@ public:
   const Activation &get(std::string_view name) const;
   /// Null when there is no such activation.
   const Activation *find(std::string_view name) const;
+
+  /// Batch compilation, for scripts that try many candidates: JIT-compiles the
+  /// forward and backward kernels (both layouts) of the activations `names` (empty:
+  /// every activation) for `dtype` as ONE unit (one lowering, one LLVM module, one
+  /// object file, one kernel-cache entry), sharing the per-compile overhead.
+  /// Activations whose kernels for `dtype` exist already are skipped; later calls
+  /// of forward/backward use these kernels. Throws CompileError (lowering failed),
+  /// or act::Error for an unknown name or a CUDA module.
+  void compileKernels(DType dtype = DType::F32, const std::vector<std::string> &names = {});
 
   Module(Module &&) noexcept;
   Module &operator=(Module &&) noexcept;
