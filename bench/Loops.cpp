@@ -45,7 +45,7 @@ int64_t numValues(Kind kind, const Problem &p) {
   return 0;
 }
 
-/// fn(i) for i in [0, count), over `threads` threads.
+/// fn(i) for i in [0, count), over `threads` threads (count <= threads).
 template <typename Fn>
 void parallelFor(int64_t count, unsigned threads, Fn &&fn) {
 #ifdef _OPENMP
@@ -53,14 +53,13 @@ void parallelFor(int64_t count, unsigned threads, Fn &&fn) {
   for (int64_t i = 0; i < count; ++i)
     fn(i);
 #else
+  // One thread per chunk (the loops make `threads` chunks), this one taking the first.
+  (void)threads;
   std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t)
-    pool.emplace_back([&, t] {
-      for (int64_t i = t; i < count; i += threads)
-        fn(i);
-    });
-  for (int64_t i = 0; i < count; i += threads)
-    fn(i);
+  for (int64_t i = 1; i < count; ++i)
+    pool.emplace_back([&, i] { fn(i); });
+  if (count > 0)
+    fn(0);
   for (std::thread &t : pool)
     t.join();
 #endif
