@@ -1,6 +1,9 @@
 // actc bench: forward and backward time per activation against memcpy of the same
-// bytes, measured side by side in one run (and on the GPU against a device copy).
+// bytes, measured side by side in one run (and on the GPU against a device copy), and
+// the same against peers (BenchPeers.cpp) on the same formula and data.
 #include "Actc.h"
+#include "BenchPeers.h"
+#include "Peers.h"
 
 #include "act/act.h"
 #include "act/cuda.h"
@@ -8,30 +11,14 @@
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <vector>
 
 using namespace actc;
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-/// Median of `reps` timed runs of fn (after one warm-up), in milliseconds.
-template <typename Fn>
-double medianMs(int reps, Fn &&fn) {
-  fn();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto start = Clock::now();
-    fn();
-    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
 
 struct Options {
   int64_t size = 16777216;
@@ -42,6 +29,14 @@ struct Options {
   int reps = 9;
   double lo = -6, hi = 6; ///< input values sweep [lo, hi)
   bool flushDenormals = false;
+  std::vector<Peer> peers = {Peer::Loop, Peer::Halide, Peer::Torch};
+};
+
+/// What the peers did over the whole run, for the lines under the table.
+struct PeerSummary {
+  std::map<Peer, std::string> missing; ///< peer -> why it could not run at all
+  std::map<Peer, double> worstY, worstDx, compileMs;
+  std::vector<std::string> warnings;
 };
 
 /// Parameter values for a benchmark: initial values where declared, else 1.
@@ -57,7 +52,32 @@ std::vector<std::vector<float>> paramValues(const act::Activation &a,
   return out;
 }
 
-void benchCPU(const act::Activation &a, const Options &o) {
+/// The peers' columns of one row: their forward and backward time over memcpy.
+std::string peerCells(const act::Activation &a, const Options &o, PeerInput in,
+                      PeerSummary &summary) {
+  std::string cells;
+  for (Peer peer : o.peers) {
+    PeerResult r;
+    if (!summary.missing.count(peer))
+      r = runPeer(peer, in);
+    if (!r.ran) {
+      cells += fmt::format(" {:>11} {:>8}", "-", "-");
+      continue;
+    }
+    cells += fmt::format(" {:>10.2f}x {:>7.2f}x", r.fwdMs / r.copyMs, r.bwdMs / r.copyMs);
+    summary.worstY[peer] = std::max(summary.worstY[peer], r.yDiff);
+    summary.worstDx[peer] = std::max(summary.worstDx[peer], r.dxDiff);
+    summary.compileMs[peer] += r.compileMs;
+    if (!(r.yDiff <= 1e-3 && r.dxDiff <= 1e-3))
+      summary.warnings.push_back(fmt::format(
+          "warning: {} differs from act on '{}': forward {:.1e}, dx {:.1e} (max |peer - "
+          "act| / max(|act|, 1) over the benchmark data; above 1e-3)",
+          peerName(peer), a.name(), r.yDiff, r.dxDiff));
+  }
+  return cells;
+}
+
+void benchCPU(const act::Activation &a, const Options &o, PeerSummary &summary) {
   act::TensorShape shape{1, o.channels, o.size / o.channels, o.layout};
   size_t count = (size_t)shape.numElements();
   std::vector<std::vector<float>> inputs(a.inputs().size(), std::vector<float>(count));
@@ -89,9 +109,28 @@ void benchCPU(const act::Activation &a, const Options &o) {
   // Forward moves inputs + y; the ratios use memcpy of the forward's bytes.
   double fwdBytes = (double)bytes * (double)(inputs.size() + 1);
   double memcpyFwdMs = memcpyMs * (double)(inputs.size() + 1) / 2.0;
-  std::cout << fmt::format("{:<16} {:>9.3f} {:>8.1f} {:>7.2f}x {:>9.3f} {:>7.2f}x {:>9.3f}\n",
-                           a.name(), fwdMs, fwdBytes / fwdMs / 1e6, fwdMs / memcpyFwdMs,
-                           bwdMs, bwdMs / memcpyFwdMs, memcpyFwdMs);
+  std::string row =
+      fmt::format("{:<16} {:>9.3f} {:>8.1f} {:>7.2f}x {:>9.3f} {:>7.2f}x {:>9.3f}", a.name(),
+                  fwdMs, fwdBytes / fwdMs / 1e6, fwdMs / memcpyFwdMs, bwdMs,
+                  bwdMs / memcpyFwdMs, memcpyFwdMs);
+  if (!o.peers.empty()) {
+    // act's own results on this data, which the peers' results are checked against.
+    a.forward(shape, in.data(), y.data(), pp.data());
+    a.backward(shape, in.data(), dy.data(), din.data(), dp.data(), pp.data());
+    PeerInput pin;
+    pin.activation = &a;
+    pin.shape = shape;
+    pin.threads = act::numThreads();
+    pin.reps = o.reps;
+    pin.x = in[0];
+    pin.dy = dy.data();
+    pin.params = pp;
+    pin.actY = y.data();
+    pin.actDx = din[0];
+    pin.memcpyMs = memcpyFwdMs;
+    row += peerCells(a, o, pin, summary);
+  }
+  std::cout << row << "\n" << std::flush;
 }
 
 void benchCUDA(const act::Activation &a, const Options &o) {
@@ -130,6 +169,37 @@ void benchCUDA(const act::Activation &a, const Options &o) {
                            fwdBytes / fwdMs / 1e6, 100.0 * copyFwdMs / fwdMs, copyFwdMs);
 }
 
+void printPeerSummary(const Options &o, const PeerSummary &summary) {
+  if (o.peers.empty()) {
+    std::cout << "peers: none measured (--peers none).\n";
+    return;
+  }
+  std::cout << "peers: the same ratios for each peer on the same data and parameters: "
+               "fwd and bwd time over memcpy\n"
+               "  of the forward's bytes in the same run (torch: over copy_ of the same "
+               "bytes in its own process);\n"
+               "  loop: hand-written C++ (-O3 -march=native, float, std::exp, "
+            << actbench::loopThreading()
+            << "); halide: Halide JIT, backward by\n"
+               "  propagate_adjoints; torch: PyTorch eager, bwd = forward + autograd "
+               "backward; '-': not implemented.\n";
+  std::string agree;
+  for (Peer peer : o.peers)
+    if (summary.worstY.count(peer))
+      agree += fmt::format("{}{} {:.1e}/{:.1e}", agree.empty() ? "" : ", ", peerName(peer),
+                           summary.worstY.at(peer), summary.worstDx.at(peer));
+  if (!agree.empty())
+    std::cout << "agreement with act (worst max |peer - act| / max(|act|, 1), forward/dx): "
+              << agree << "\n";
+  if (summary.compileMs.count(Peer::Halide))
+    std::cout << fmt::format("halide JIT compile: {:.0f} ms in all, outside the timings\n",
+                             summary.compileMs.at(Peer::Halide));
+  for (const auto &[peer, why] : summary.missing)
+    std::cout << "peer missing: " << peerName(peer) << ": " << why << "\n";
+  for (const std::string &w : summary.warnings)
+    std::cout << w << "\n";
+}
+
 } // namespace
 
 int actc::runBench(Args &args) {
@@ -159,6 +229,8 @@ int actc::runBench(Args &args) {
       o.hi = r[1];
     } else if (args.flag("--flush-denormals")) {
       o.flushDenormals = true;
+    } else if (args.option("--peers", v)) {
+      o.peers = parsePeers(v);
     } else if (args.option("--target", v)) {
       if (v != "cpu" && v != "cuda")
         throw UsageError{"--target must be cpu or cuda (got '" + v + "')"};
@@ -191,6 +263,14 @@ int actc::runBench(Args &args) {
   if (o.threads)
     act::setNumThreads(o.threads);
   int64_t elems = o.size / o.channels * o.channels;
+  PeerSummary summary;
+  if (o.cuda)
+    o.peers.clear(); // the peers run on the CPU
+  for (Peer peer : o.peers) {
+    std::string why = peerMissing(peer);
+    if (!why.empty())
+      summary.missing[peer] = why;
+  }
   if (o.cuda) {
     std::cout << fmt::format("{} elements float32, {} channels, {}, {} ({})\n", elems,
                              o.channels, o.layout == act::Layout::NCS ? "ncs" : "nsc",
@@ -202,19 +282,24 @@ int actc::runBench(Args &args) {
                              elems, o.lo, o.hi, o.channels,
                              o.layout == act::Layout::NCS ? "ncs" : "nsc", act::numThreads(),
                              o.flushDenormals ? ", denormals flushed" : "");
-    std::cout << fmt::format("{:<16} {:>9} {:>8} {:>8} {:>9} {:>8} {:>9}\n", "activation",
-                             "fwd ms", "GB/s", "/memcpy", "bwd ms", "/memcpy", "memcpy ms");
+    std::string header = fmt::format("{:<16} {:>9} {:>8} {:>8} {:>9} {:>8} {:>9}", "activation",
+                                     "fwd ms", "GB/s", "/memcpy", "bwd ms", "/memcpy",
+                                     "memcpy ms");
+    for (Peer peer : o.peers)
+      header += fmt::format(" {:>11} {:>8}", std::string(peerName(peer)) + " fwd", "bwd");
+    std::cout << header << "\n";
   }
   for (const std::string &name : names) {
     if (o.cuda)
       benchCUDA(module.get(name), o);
     else
-      benchCPU(module.get(name), o);
+      benchCPU(module.get(name), o, summary);
   }
   std::cout << (o.cuda ? "of copy: a device-to-device copy of the forward's bytes (read and "
                          "written) over the kernel's time, same run.\n"
                        : "ratios: time over memcpy of the forward's bytes (inputs read + output "
-                         "written) in the same run; backward also reads dy and writes dx.\n"
-                         "peers (hand-written loop, Halide, PyTorch): not measured yet.\n");
+                         "written) in the same run; backward also reads dy and writes dx.\n");
+  if (!o.cuda)
+    printPeerSummary(o, summary);
   return 0;
 }

@@ -1,5 +1,6 @@
 // actc tour: compile every examples/*.act and print a table of the activations.
 #include "Actc.h"
+#include "BenchPeers.h"
 
 #include "act/act.h"
 
@@ -7,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 
@@ -86,6 +88,50 @@ std::string sampleValues(const act::Activation &a, bool &usedDefault) {
   return out;
 }
 
+/// Elements the tour times each activation on: enough to leave the caches, small
+/// enough to keep the tour fast.
+constexpr int64_t kTimedChannels = 16, kTimedPositions = 65536;
+
+/// Forward and backward time over memcpy of the forward's bytes (inputs read + output
+/// written), measured together on 1M float32 elements, as `actc bench` does.
+std::string speedRatios(const act::Activation &a) {
+  act::TensorShape shape{1, kTimedChannels, kTimedPositions, act::Layout::NCS};
+  size_t count = (size_t)shape.numElements();
+  std::vector<std::vector<float>> inputs(a.inputs().size(), std::vector<float>(count));
+  for (auto &v : inputs)
+    for (size_t i = 0; i < count; ++i)
+      v[i] = (float)(-6.0 + 12.0 * (double)(i % 4096) / 4096.0);
+  std::vector<std::vector<float>> params, dparams;
+  for (const act::ParamInfo &p : a.params()) {
+    std::vector<double> init = p.init.empty()
+                                   ? std::vector<double>((size_t)p.numValues(shape), 1.0)
+                                   : p.initialValues(shape);
+    params.emplace_back(init.begin(), init.end());
+    dparams.emplace_back(init.size());
+  }
+  std::vector<float> y(count), dy(count, 1.0f), copy(count);
+  std::vector<std::vector<float>> dinputs(inputs.size(), std::vector<float>(count));
+  std::vector<const float *> in, pp;
+  std::vector<float *> din, dp;
+  for (auto &v : inputs)
+    in.push_back(v.data());
+  for (auto &v : params)
+    pp.push_back(v.data());
+  for (auto &v : dinputs)
+    din.push_back(v.data());
+  for (auto &v : dparams)
+    dp.push_back(v.data());
+  const int reps = 5;
+  double memcpyMs =
+      medianMs(reps, [&] { std::memcpy(copy.data(), in[0], count * sizeof(float)); });
+  double fwdMs = medianMs(reps, [&] { a.forward(shape, in.data(), y.data(), pp.data()); });
+  double bwdMs = medianMs(reps, [&] {
+    a.backward(shape, in.data(), dy.data(), din.data(), dp.data(), pp.data());
+  });
+  double memcpyFwdMs = memcpyMs * (double)(inputs.size() + 1) / 2.0;
+  return fmt::format("{:>7.2f}x {:>7.2f}x", fwdMs / memcpyFwdMs, bwdMs / memcpyFwdMs);
+}
+
 } // namespace
 
 int actc::runTour(Args &args) {
@@ -113,16 +159,17 @@ int actc::runTour(Args &args) {
     act::Module module = act::Module::compileFile(path.string());
     std::cout << fmt::format("\n== {} ({} activations)\n\n", path.string(),
                              module.names().size());
-    std::cout << fmt::format("{:<16} {:<40} {:<30}{}  {}\n", "name", "f(x) =", "parameters",
-                             header, "gradcheck");
+    std::cout << fmt::format("{:<16} {:<40} {:<30}{}  {:<12} {:>8} {:>8}\n", "name", "f(x) =",
+                             "parameters", header, "gradcheck", "fwd", "bwd");
     for (const std::string &name : module.names()) {
       const act::Activation &a = module.get(name);
       GradcheckResult g = gradcheck(a);
       double worst = std::max(g.worstInput, g.worstParam);
-      std::cout << fmt::format("{:<16} {:<40} {:<30}{}  {:.1e} {}\n", name,
+      std::cout << fmt::format("{:<16} {:<40} {:<30}{}  {:<12} {}\n", name,
                                oneLine(bodyOf(a.formula()), 40),
                                oneLine(paramSummary(a), 30), sampleValues(a, usedDefault),
-                               worst, worst <= 1e-5 ? "ok" : "FAIL");
+                               fmt::format("{:.1e} {}", worst, worst <= 1e-5 ? "ok" : "FAIL"),
+                               speedRatios(a));
       ++count;
     }
   }
@@ -132,8 +179,12 @@ int actc::runTour(Args &args) {
   std::cout << fmt::format("\n{} activations from {} files compiled and run in {:.0f} ms "
                            "(float32; parameters at their initial values{}).\n"
                            "gradcheck: worst relative error of float64 derivatives (input and "
-                           "every parameter) against central differences.\n",
+                           "every parameter) against central differences.\n"
+                           "fwd, bwd: float32 forward and backward time over memcpy of the "
+                           "forward's bytes, measured together on {} elements\n"
+                           "(`actc bench FILE` for the full benchmark against peers).\n",
                            count, files.size(), ms,
-                           usedDefault ? ", 1.0 where none is declared" : "");
+                           usedDefault ? ", 1.0 where none is declared" : "",
+                           kTimedChannels * kTimedPositions);
   return 0;
 }

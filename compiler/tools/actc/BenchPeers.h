@@ -1,0 +1,64 @@
+// actc bench: the peers act is measured against in the same run (bench/Peers.h for the
+// loops and Halide, bench/torch_peer.py for PyTorch).
+#pragma once
+
+#include "act/act.h"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace actc {
+
+/// Median of `reps` timed runs of fn (after one warm-up), in milliseconds.
+template <typename Fn>
+double medianMs(int reps, Fn &&fn) {
+  using Clock = std::chrono::steady_clock;
+  fn();
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    auto start = Clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+enum class Peer { Loop, Halide, Torch };
+
+/// "none", "all" or a comma-separated subset of "loop,halide,torch" (in that order
+/// in the table whatever the order given); a UsageError otherwise.
+std::vector<Peer> parsePeers(const std::string &text);
+const char *peerName(Peer peer);
+/// Why `peer` cannot run here ("" when it can); asked once per run.
+std::string peerMissing(Peer peer);
+
+/// What a peer runs on: act's benchmark data and act's results on it.
+struct PeerInput {
+  const act::Activation *activation = nullptr;
+  act::TensorShape shape;
+  unsigned threads = 1;
+  int reps = 9;
+  const float *x = nullptr, *dy = nullptr;
+  std::vector<const float *> params;
+  const float *actY = nullptr, *actDx = nullptr; ///< act's forward y and backward dx
+  double memcpyMs = 0; ///< memcpy of the forward's bytes, measured in this run
+};
+
+struct PeerResult {
+  bool ran = false;
+  std::string why;          ///< why not, when !ran
+  double fwdMs = 0, bwdMs = 0;
+  double copyMs = 0;        ///< the peer's own memcpy of the forward's bytes
+  double yDiff = 0, dxDiff = 0; ///< max |peer - act| / max(|act|, 1)
+  double compileMs = 0;     ///< JIT compile time, outside the timings (Halide)
+};
+
+PeerResult runPeer(Peer peer, const PeerInput &in);
+
+/// max over i of |got[i] - want[i]| / max(|want[i]|, 1) (NaN mismatches: infinity).
+double maxRelDiff(const float *got, const float *want, size_t count);
+
+} // namespace actc
