@@ -70,7 +70,7 @@ const Host &host() {
       llvm::consumeError(jtmb.takeError());
       return (Host *)nullptr;
     }
-    jtmb->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+    jtmb->setCodeGenOptLevel(llvm::CodeGenOptLevel::Less);
     jtmb->setRelocationModel(llvm::Reloc::PIC_);
     auto *out = new Host{*jtmb, jtmb->getTargetTriple().str(), jtmb->getCPU(),
                          jtmb->getFeatures().getString()};
@@ -192,7 +192,7 @@ std::unique_ptr<llvm::MemoryBuffer> optimizeAndGenerate(llvm::Module &module,
   module.setDataLayout(tm->createDataLayout());
   module.setTargetTriple(tm->getTargetTriple().str());
   packFunctionArguments(module);
-  if (llvm::Error err = makeOptimizingTransformer(3, 0, tm.get())(&module))
+  if (llvm::Error err = makeOptimizingTransformer(1, 0, tm.get())(&module))
     throw Error("optimising the kernels failed: " + llvm::toString(std::move(err)));
   stats.optMs += msSince(t0);
   auto object = llvm::orc::SimpleCompiler(*tm)(module);
