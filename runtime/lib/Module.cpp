@@ -444,8 +444,20 @@ void addParams(KernelCall &call, const Activation::Impl &impl, DType dtype,
   }
 }
 
-void runForward(Activation::Impl &impl, DType dtype, const TensorShape &shape,
+/// The layout the kernels run in: with S = 1 (a dense layer's activations) ncs and
+/// nsc are the same memory order, and nsc's rows (C long) vectorise; with C = 1 ncs's
+/// rows (S long) do.
+TensorShape kernelShape(TensorShape shape) {
+  if (shape.layout == Layout::NCS && shape.s == 1 && shape.c > 1)
+    shape.layout = Layout::NSC;
+  else if (shape.layout == Layout::NSC && shape.c == 1 && shape.s > 1)
+    shape.layout = Layout::NCS;
+  return shape;
+}
+
+void runForward(Activation::Impl &impl, DType dtype, const TensorShape &callerShape,
                 const void *const *inputs, void *y, const void *const *params) {
+  const TensorShape shape = kernelShape(callerShape);
   impl.requireTarget(Target::CPU);
   if (!checkCall(impl, shape, inputs, {y}))
     return;
@@ -463,9 +475,10 @@ void runForward(Activation::Impl &impl, DType dtype, const TensorShape &shape,
   });
 }
 
-void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &shape,
+void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerShape,
                  const void *const *inputs, const void *dy, void *const *dinputs,
                  void *const *dparams, const void *const *params, void *y) {
+  const TensorShape shape = kernelShape(callerShape);
   impl.requireTarget(Target::CPU);
   if (!checkCall(impl, shape, inputs, {dy, dinputs}))
     return;
@@ -523,8 +536,9 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &shape,
 
 namespace {
 void runDerivatives(Activation::Impl &impl, DType dtype, unsigned order,
-                    const TensorShape &shape, const void *const *inputs,
+                    const TensorShape &callerShape, const void *const *inputs,
                     void *const *outs, const void *const *params) {
+  const TensorShape shape = kernelShape(callerShape);
   impl.requireTarget(Target::CPU);
   if (order < 1 || order > 8)
     throw Error("'" + impl.name + "': derivative order must be from 1 to 8");

@@ -1,4 +1,4 @@
-// RUN: act-opt %s -act-expand -convert-act-to-kernels="dtypes=f32 layouts=ncs,nsc" | FileCheck %s
+// RUN: act-opt %s -act-expand -convert-act-to-kernels="dtypes=f32 layouts=ncs,nsc vector-bits=1" | FileCheck %s
 // RUN: act-opt %s -act-expand -convert-act-to-kernels -act-kernels-to-llvm | FileCheck %s --check-prefix=LLVM
 
 // Per-channel beta: loaded once per row in ncs (hoisted), per element in nsc.
@@ -24,6 +24,6 @@ act.activation @scale attributes {input_names = ["x"], param_names = ["beta"],
 }
 
 // LLVM: llvm.func @scale__fwd_f32_ncs
-// LLVM: llvm.fmul {{.*}} : f32
+// LLVM: llvm.fmul {{.*}} : vector<{{[0-9]+}}xf32>
 // LLVM: llvm.func @scale__fwd_f64_nsc
-// LLVM: llvm.fmul {{.*}} : f64
+// LLVM: llvm.fmul {{.*}} : vector<{{[0-9]+}}xf64>

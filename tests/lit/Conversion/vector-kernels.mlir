@@ -2,7 +2,7 @@
 // RUN: act-opt %s -act-autodiff -act-expand -convert-act-to-kernels="dtypes=f32 layouts=ncs vector-bits=1" | FileCheck %s --check-prefix=SCALAR
 
 // Backward kernels, 8 float lanes (256 bits): a vector loop over whole vectors, then
-// the remainder one element at a time. ncs: the per-channel a and scalar b are
+// one masked vector step for the remainder. ncs: the per-channel a and scalar b are
 // broadcast once per row; their gradients stay in vector<8xf64> registers and are
 // reduced in lane order after the vector loop.
 // CHECK-LABEL: func.func @scaled__bwd_f32_ncs(
@@ -12,10 +12,14 @@
 // CHECK: vector.load {{.*}} vector<8xf32>
 // CHECK: arith.extf {{.*}} : vector<8xf32> to vector<8xf64>
 // CHECK: scf.yield {{.*}} : vector<8xf64>, vector<8xf64>
-// CHECK: vector.reduction <add>, %[[ACC]]#0, %{{.*}} : vector<8xf64> into f64
-// CHECK: vector.reduction <add>, %[[ACC]]#1, %{{.*}} : vector<8xf64> into f64
-// CHECK: scf.for
-// CHECK: memref.load {{.*}} : memref<?xf32>
+// CHECK: %[[MASK:.*]] = vector.create_mask %{{.*}} : vector<8xi1>
+// CHECK: vector.maskedload %{{.*}}[%{{.*}}], %[[MASK]], %{{.*}} : memref<?xf32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
+// CHECK: vector.maskedstore %{{.*}}[%{{.*}}], %[[MASK]], %{{.*}} : memref<?xf32>, vector<8xi1>, vector<8xf32>
+// CHECK: arith.select %[[MASK]], %{{.*}}, %{{.*}} : vector<8xi1>, vector<8xf64>
+// CHECK: vector.reduction <add>, %{{.*}}, %{{.*}} : vector<8xf64> into f64
+// CHECK: vector.reduction <add>, %{{.*}}, %{{.*}} : vector<8xf64> into f64
+// CHECK-NOT: memref.load {{.*}} : memref<?xf32>
+// CHECK-LABEL: func.func @scaled__fwdbwd_f32_ncs(
 // nsc: vectors run along C, so a's values and gradients are contiguous vectors.
 // CHECK-LABEL: func.func @scaled__bwd_f32_nsc(
 // CHECK: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (vector<8xf64>)

@@ -120,16 +120,47 @@ public:
       Value c = builder.create<arith::RemUIOp>(loc, r, dimC);
       mapParams(mapping, n, c, dimC); // hoisted: constant along the row
     }
-    // Whole vectors first, then the remainder one element at a time.
-    Value vecEnd = zero;
     if (width > 1) {
-      Value w = builder.create<arith::ConstantIndexOp>(loc, width);
-      vecEnd = builder.create<arith::SubIOp>(
-          loc, rowLen, builder.create<arith::RemUIOp>(loc, rowLen, w));
-      if (failed(emitVectorLoop(mapping, n, base, vecEnd, dimC)))
+      if (failed(emitVectorRow(mapping, n, base, rowLen, dimC)))
         return failure();
+    } else if (failed(emitScalarRow(mapping, n, base, rowLen, dimC))) {
+      return failure();
     }
-    auto inner = builder.create<scf::ForOp>(loc, vecEnd, rowLen, one);
+
+    builder.setInsertionPointToEnd(entry);
+    builder.create<func::ReturnOp>(loc);
+    return success();
+  }
+
+private:
+  bool channelsLast;
+  KernelKind kind;
+  unsigned width; ///< vector lanes (<= 1: scalar loop only)
+  bool grad = false;
+  ValueRange inputs, outputs, dinputs, dparams;
+  Value dy;
+  SmallVector<unsigned> learnable;
+  SmallVector<int64_t> pairCounts;
+  /// Per table parameter constant along the row: its row's first entry (else null).
+  SmallVector<Value> rowTableScalar;
+
+  VectorType vec(Type scalar) { return VectorType::get({(int64_t)width}, scalar); }
+  Value splat(Type scalar, Value v) {
+    return builder.create<vector::BroadcastOp>(v.getLoc(), vec(scalar), v);
+  }
+  Value vecIndex(Location loc, int64_t k) {
+    return splat(builder.getIndexType(), builder.create<arith::ConstantIndexOp>(loc, k));
+  }
+
+  /// One element at a time along the row (vector-bits=1).
+  LogicalResult emitScalarRow(IRMapping &mapping, Value n, Value base, Value rowLen,
+                              Value dimC) {
+    Location loc = act.getLoc();
+    unsigned numIn = act.getNumInputs();
+    OpBuilder::InsertionGuard guard(builder);
+    Value zero = builder.create<arith::ConstantIndexOp>(loc, 0);
+    Value one = builder.create<arith::ConstantIndexOp>(loc, 1);
+    auto inner = builder.create<scf::ForOp>(loc, zero, rowLen, one);
     builder.setInsertionPointToStart(inner.getBody());
     Value i = inner.getInductionVar();
     if (channelsLast)
@@ -167,38 +198,19 @@ public:
       }
     }
 
-    builder.setInsertionPointToEnd(entry);
-    builder.create<func::ReturnOp>(loc);
     return success();
   }
 
-private:
-  bool channelsLast;
-  KernelKind kind;
-  unsigned width; ///< vector lanes (<= 1: scalar loop only)
-  bool grad = false;
-  ValueRange inputs, outputs, dinputs, dparams;
-  Value dy;
-  SmallVector<unsigned> learnable;
-  SmallVector<int64_t> pairCounts;
-  /// Per table parameter constant along the row: its row's first entry (else null).
-  SmallVector<Value> rowTableScalar;
-
-  VectorType vec(Type scalar) { return VectorType::get({(int64_t)width}, scalar); }
-  Value splat(Type scalar, Value v) {
-    return builder.create<vector::BroadcastOp>(v.getLoc(), vec(scalar), v);
-  }
-  Value vecIndex(Location loc, int64_t k) {
-    return splat(builder.getIndexType(), builder.create<arith::ConstantIndexOp>(loc, k));
-  }
-
-  /// The vector loop over [0, vecEnd) of one row. Row-constant parameters are
-  /// broadcast once per row; along C (nsc) per-channel ones are vector loads.
-  /// Gradients of row-constant parameters stay in vector registers (iter_args) and
-  /// are reduced in lane order into their buffer after the loop; per-channel ones
-  /// (nsc) are updated as vectors; table entries lane by lane.
-  LogicalResult emitVectorLoop(IRMapping &rowMapping, Value n, Value base, Value vecEnd,
-                               Value dimC) {
+  /// One row on vectors: a loop over whole vectors, then one masked step for the
+  /// remainder (every element takes the same path, so the tail gives bitwise the
+  /// values the loop would). Row-constant parameters are broadcast once per row;
+  /// along C (nsc) per-channel ones are vector loads. Gradients of row-constant
+  /// parameters stay in vector registers (iter_args) and are reduced in lane order
+  /// into their buffer at the row's end; per-channel ones (nsc) are updated as
+  /// vectors; table entries lane by lane. (Masking every step instead would halve
+  /// the code, but masked stores are slow on some CPUs: 2.5x slower on Zen 4.)
+  LogicalResult emitVectorRow(IRMapping &rowMapping, Value n, Value base, Value rowLen,
+                              Value dimC) {
     Location loc = act.getLoc();
     Block &body = act.getBodyBlock();
     unsigned numIn = act.getNumInputs(), numParams = act.getNumParams();
@@ -206,7 +218,13 @@ private:
     Value zero = builder.create<arith::ConstantIndexOp>(loc, 0);
     auto varies = [&](unsigned p) { return channelsLast && act.isPerChannel(p); };
 
-    SmallVector<Value> rowValue(numParams), rowTableStart(numParams), rowPos(numParams);
+    VectorRow row;
+    row.n = n;
+    row.base = base;
+    row.dimC = dimC;
+    row.value.assign(numParams, Value());
+    row.tableStart.assign(numParams, Value());
+    SmallVector<Value> rowPos(numParams);
     rowTableScalar.assign(numParams, Value());
     for (unsigned p = 0; p < numParams; ++p) {
       if (varies(p))
@@ -216,39 +234,102 @@ private:
       if (int64_t k = act.getTableLength(p)) {
         rowTableScalar[p] = builder.create<arith::MulIOp>(
             loc, pos, builder.create<arith::ConstantIndexOp>(loc, k));
-        rowTableStart[p] = splat(index, rowTableScalar[p]);
+        row.tableStart[p] = splat(index, rowTableScalar[p]);
         continue;
       }
       Value scalar = channelsLast ? load(params[p], pos)
                                   : rowMapping.lookup(body.getArgument(numIn + p));
-      rowValue[p] = splat(elemType, scalar);
+      row.value[p] = splat(elemType, scalar);
     }
 
     SmallVector<Value> init;
-    SmallVector<int> slot(learnable.size(), -1);
+    row.slot.assign(learnable.size(), -1);
     if (grad)
       for (auto [j, p] : llvm::enumerate(learnable))
         if (pairCounts[j] == 0 && !varies(p)) {
-          slot[j] = (int)init.size();
+          row.slot[j] = (int)init.size();
           init.push_back(builder.create<arith::ConstantOp>(
               loc, DenseElementsAttr::get(vec(f64), builder.getF64FloatAttr(0.0))));
         }
-    Value step = builder.create<arith::ConstantIndexOp>(loc, width);
-    auto loop = builder.create<scf::ForOp>(loc, zero, vecEnd, step, init);
-    OpBuilder::InsertionGuard guard(builder);
-    builder.setInsertionPointToStart(loop.getBody());
-    Value i = loop.getInductionVar();
-    Value idx = builder.create<arith::AddIOp>(loc, base, i);
+    Value w = builder.create<arith::ConstantIndexOp>(loc, width);
+    Value vecEnd =
+        builder.create<arith::SubIOp>(loc, rowLen, builder.create<arith::RemUIOp>(loc, rowLen, w));
+    auto loop = builder.create<scf::ForOp>(loc, zero, vecEnd, w, init);
+    {
+      OpBuilder::InsertionGuard guard(builder);
+      builder.setInsertionPointToStart(loop.getBody());
+      FailureOr<SmallVector<Value>> next = emitVectorStep(
+          row, loop.getInductionVar(), Value(),
+          SmallVector<Value>(loop.getRegionIterArgs().begin(), loop.getRegionIterArgs().end()));
+      if (failed(next))
+        return failure();
+      if (!next->empty())
+        builder.create<scf::YieldOp>(loc, *next);
+    }
+    // The remainder (possibly none): lanes past the row's end are masked off.
+    Value mask = builder.create<vector::CreateMaskOp>(
+        loc, vec(builder.getI1Type()),
+        ValueRange{builder.create<arith::SubIOp>(loc, rowLen, vecEnd)});
+    FailureOr<SmallVector<Value>> last = emitVectorStep(
+        row, vecEnd, mask, SmallVector<Value>(loop.getResults().begin(), loop.getResults().end()));
+    if (failed(last))
+      return failure();
+    for (auto [j, p] : llvm::enumerate(learnable)) {
+      if (row.slot[j] < 0)
+        continue;
+      Value old = builder.create<memref::LoadOp>(loc, dparams[j], ValueRange{rowPos[p]});
+      Value sum = builder.create<vector::ReductionOp>(loc, vector::CombiningKind::ADD,
+                                                      (*last)[row.slot[j]], old);
+      builder.create<memref::StoreOp>(loc, sum, dparams[j], ValueRange{rowPos[p]});
+    }
+    return success();
+  }
+
+  /// What every vector step of a row shares.
+  struct VectorRow {
+    Value n, base, dimC;
+    SmallVector<Value> value;      ///< row-constant parameters, broadcast
+    SmallVector<Value> tableStart; ///< row-constant tables' offsets, broadcast
+    SmallVector<int> slot;         ///< per learnable: its register accumulator, or -1
+  };
+
+  Value loadVec(Type storage, Value buffer, Value at, Value mask) {
+    Location loc = buffer.getLoc();
+    if (!mask)
+      return builder.create<vector::LoadOp>(loc, vec(storage), buffer, ValueRange{at});
+    Value zeros = builder.create<arith::ConstantOp>(
+        loc, DenseElementsAttr::get(vec(storage), builder.getFloatAttr(storage, 0)));
+    return builder.create<vector::MaskedLoadOp>(loc, vec(storage), buffer, ValueRange{at}, mask,
+                                                zeros);
+  }
+  void storeVec(Value value, Value buffer, Value at, Value mask) {
+    Location loc = buffer.getLoc();
+    if (!mask)
+      builder.create<vector::StoreOp>(loc, value, buffer, ValueRange{at});
+    else
+      builder.create<vector::MaskedStoreOp>(loc, buffer, ValueRange{at}, mask, value);
+  }
+
+  /// Elements [i, i + width) of the row (those `mask` enables, when given): loads,
+  /// the body on vectors, stores, and gradient contributions added to `accs`.
+  FailureOr<SmallVector<Value>> emitVectorStep(const VectorRow &row, Value i, Value mask,
+                                               SmallVector<Value> accs) {
+    Location loc = act.getLoc();
+    Block &body = act.getBodyBlock();
+    unsigned numIn = act.getNumInputs(), numParams = act.getNumParams();
+    Type f64 = builder.getF64Type(), index = builder.getIndexType();
+    auto varies = [&](unsigned p) { return channelsLast && act.isPerChannel(p); };
+    Value idx = builder.create<arith::AddIOp>(loc, row.base, i);
 
     IRMapping mapping;
-    SmallVector<Value> tableStart(numParams), varyingBase(numParams);
+    SmallVector<Value> tableStart(row.tableStart), varyingBase(numParams);
     for (unsigned p = 0; p < numParams; ++p) {
       int64_t k = act.getTableLength(p);
-      Value value;
+      Value value = row.value[p];
       if (varies(p)) {
         Value posBase = act.isPerSample(p)
                             ? builder.create<arith::AddIOp>(
-                                  loc, builder.create<arith::MulIOp>(loc, n, dimC), i)
+                                  loc, builder.create<arith::MulIOp>(loc, row.n, row.dimC), i)
                             : i;
         varyingBase[p] = posBase;
         if (k) {
@@ -258,78 +339,65 @@ private:
           Value iota = builder.create<arith::ConstantOp>(
               loc, DenseElementsAttr::get(vec(index), lanes));
           Value rows = builder.create<arith::AddIOp>(loc, splat(index, posBase), iota);
+          if (mask) { // lanes past the row still name a row of the table
+            Value lastRow = builder.create<arith::SubIOp>(
+                loc, builder.create<arith::AddIOp>(loc, posBase,
+                                                   builder.create<arith::SubIOp>(loc, row.dimC, i)),
+                builder.create<arith::ConstantIndexOp>(loc, 1));
+            rows = builder.create<arith::MinUIOp>(loc, rows, splat(index, lastRow));
+          }
           tableStart[p] = builder.create<arith::MulIOp>(loc, rows, vecIndex(loc, k));
         } else {
-          value = toCompute(builder.create<vector::LoadOp>(loc, vec(storageType), params[p],
-                                                           ValueRange{posBase}));
+          value = toCompute(loadVec(storageType, params[p], posBase, mask));
         }
-      } else {
-        value = rowValue[p];
-        tableStart[p] = rowTableStart[p];
       }
       if (!k)
         mapping.map(body.getArgument(numIn + p), value);
     }
     for (unsigned k = 0; k < numIn; ++k)
-      mapping.map(body.getArgument(k),
-                  toCompute(builder.create<vector::LoadOp>(loc, vec(storageType), inputs[k],
-                                                           ValueRange{idx})));
-    FailureOr<SmallVector<Value>> results = cloneBodyVector(mapping, tableStart);
+      mapping.map(body.getArgument(k), toCompute(loadVec(storageType, inputs[k], idx, mask)));
+    FailureOr<SmallVector<Value>> results = cloneBodyVector(mapping, tableStart, mask);
     if (failed(results))
       return failure();
     for (unsigned k = 0; k < outputs.size(); ++k)
-      builder.create<vector::StoreOp>(loc, toStorage((*results)[k]), outputs[k],
-                                      ValueRange{idx});
-    SmallVector<Value> accs(loop.getRegionIterArgs().begin(), loop.getRegionIterArgs().end());
-    if (grad) {
-      Value g = toCompute(
-          builder.create<vector::LoadOp>(loc, vec(storageType), dy, ValueRange{idx}));
-      for (unsigned k = 0; k < numIn; ++k)
-        builder.create<vector::StoreOp>(
-            loc, toStorage(builder.create<arith::MulFOp>(loc, g, (*results)[1 + k])),
-            dinputs[k], ValueRange{idx});
-      Value g64 = widen(g);
-      size_t at = 1 + numIn;
-      for (auto [j, p] : llvm::enumerate(learnable)) {
-        if (pairCounts[j] == 0) {
-          Value contribution = builder.create<arith::MulFOp>(loc, g64, widen((*results)[at++]));
-          if (slot[j] >= 0) {
-            accs[slot[j]] = builder.create<arith::AddFOp>(loc, accs[slot[j]], contribution);
-            continue;
-          }
-          Value old = builder.create<vector::LoadOp>(loc, vec(f64), dparams[j],
-                                                     ValueRange{varyingBase[p]});
-          builder.create<vector::StoreOp>(
-              loc, builder.create<arith::AddFOp>(loc, old, contribution), dparams[j],
-              ValueRange{varyingBase[p]});
+      storeVec(toStorage((*results)[k]), outputs[k], idx, mask);
+    if (!grad)
+      return accs;
+    Value g = toCompute(loadVec(storageType, dy, idx, mask));
+    for (unsigned k = 0; k < numIn; ++k)
+      storeVec(toStorage(builder.create<arith::MulFOp>(loc, g, (*results)[1 + k])), dinputs[k],
+               idx, mask);
+    Value g64 = widen(g);
+    Value zeros = builder.create<arith::ConstantOp>(
+        loc, DenseElementsAttr::get(vec(f64), builder.getF64FloatAttr(0.0)));
+    // A masked-off lane contributes exactly 0 (its inputs read as 0, but its
+    // partials need not be finite).
+    auto contribution = [&](Value partial) -> Value {
+      Value c = builder.create<arith::MulFOp>(loc, g64, widen(partial));
+      return mask ? builder.create<arith::SelectOp>(loc, mask, c, zeros) : c;
+    };
+    size_t at = 1 + numIn;
+    for (auto [j, p] : llvm::enumerate(learnable)) {
+      if (pairCounts[j] == 0) {
+        Value c = contribution((*results)[at++]);
+        if (row.slot[j] >= 0) {
+          accs[row.slot[j]] = builder.create<arith::AddFOp>(loc, accs[row.slot[j]], c);
           continue;
         }
-        for (int64_t q = 0; q < pairCounts[j]; ++q, at += 2) {
-          Value entries = builder.create<arith::AddIOp>(
-              loc, tableStart[p],
-              builder.create<arith::IndexCastOp>(loc, vec(builder.getIndexType()),
-                                                 (*results)[at]));
-          Value contributions =
-              builder.create<arith::MulFOp>(loc, g64, widen((*results)[at + 1]));
-          for (int64_t l = 0; l < (int64_t)width; ++l) // lane order: deterministic
-            accumulate(dparams[j], builder.create<vector::ExtractOp>(loc, entries, l),
-                       builder.create<vector::ExtractOp>(loc, contributions, l));
-        }
+        Value old = loadVec(f64, dparams[j], varyingBase[p], mask);
+        storeVec(builder.create<arith::AddFOp>(loc, old, c), dparams[j], varyingBase[p], mask);
+        continue;
+      }
+      for (int64_t q = 0; q < pairCounts[j]; ++q, at += 2) {
+        Value entries = builder.create<arith::AddIOp>(
+            loc, tableStart[p], builder.create<arith::IndexCastOp>(loc, vec(index), (*results)[at]));
+        Value contributions = contribution((*results)[at + 1]);
+        for (int64_t l = 0; l < (int64_t)width; ++l) // lane order: deterministic
+          accumulate(dparams[j], builder.create<vector::ExtractOp>(loc, entries, l),
+                     builder.create<vector::ExtractOp>(loc, contributions, l));
       }
     }
-    if (!accs.empty())
-      builder.create<scf::YieldOp>(loc, accs);
-
-    builder.setInsertionPointAfter(loop);
-    for (auto [j, p] : llvm::enumerate(learnable)) {
-      if (slot[j] < 0)
-        continue;
-      Value old = builder.create<memref::LoadOp>(loc, dparams[j], ValueRange{rowPos[p]});
-      Value sum = builder.create<vector::ReductionOp>(loc, vector::CombiningKind::ADD,
-                                                      loop.getResult(slot[j]), old);
-      builder.create<memref::StoreOp>(loc, sum, dparams[j], ValueRange{rowPos[p]});
-    }
-    return success();
+    return accs;
   }
 
   /// Clones the scalar body on vectors of `width` lanes: floats become vectors of
@@ -339,7 +407,7 @@ private:
   /// Integers in bodies are table indices, clamped to the table: they become i32
   /// (one conversion and one gather per vector, not two of each at 64 bits).
   FailureOr<SmallVector<Value>> cloneBodyVector(IRMapping &mapping,
-                                                ArrayRef<Value> tableStart) {
+                                                ArrayRef<Value> tableStart, Value laneMask) {
     unsigned numIn = act.getNumInputs();
     Type i32 = builder.getI32Type();
     auto narrow = [&](Type t) -> Type {
@@ -382,8 +450,9 @@ private:
         // runtime rejects tables of 2^31 entries or more).
         Value start = builder.create<arith::IndexCastOp>(loc, vec(i32), tableStart[p]);
         Value at = builder.create<arith::AddIOp>(loc, start, mapping.lookup(ld.getIndices()[0]));
-        Value mask = builder.create<arith::ConstantOp>(
-            loc, DenseElementsAttr::get(vec(builder.getI1Type()), true));
+        Value mask = laneMask ? laneMask
+                              : builder.create<arith::ConstantOp>(
+                                    loc, DenseElementsAttr::get(vec(builder.getI1Type()), true));
         Value passThru = builder.create<arith::ConstantOp>(
             loc, DenseElementsAttr::get(vec(storageType), builder.getFloatAttr(storageType, 0)));
         Value zero = builder.create<arith::ConstantIndexOp>(loc, 0);
