@@ -251,10 +251,19 @@ std::vector<std::unique_ptr<llvm::MemoryBuffer>> unbundleObjects(llvm::StringRef
 
 /// Lowers the activations `names` of `actModule` (cloned, the module is left
 /// unchanged) to object files for the host, bundled.
+std::vector<std::string> layoutNames(unsigned layouts) {
+  std::vector<std::string> out;
+  if (layouts & layoutBit(Layout::NCS))
+    out.push_back("ncs");
+  if (layouts & layoutBit(Layout::NSC))
+    out.push_back("nsc");
+  return out;
+}
+
 std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
                                                     const std::vector<std::string> &names,
                                                     DType dtype, unsigned order,
-                                                    BuildStats &stats) {
+                                                    unsigned layouts, BuildStats &stats) {
   auto t0 = std::chrono::steady_clock::now();
   MLIRContext *ctx = actModule.getContext();
   std::vector<Diagnostic> diags;
@@ -267,7 +276,7 @@ std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
     builder.clone(*actModule.lookupSymbol(name));
 
   if (failed(differentiate(*module, order)) ||
-      failed(lowerToKernels(*module, KernelOptions{{dtypeName(dtype)}, {"ncs", "nsc"}})) ||
+      failed(lowerToKernels(*module, KernelOptions{{dtypeName(dtype)}, layoutNames(layouts)})) ||
       failed(lowerToLLVMDialect(*module)))
     throw CompileError(diags);
 
@@ -410,14 +419,14 @@ KernelSet::~KernelSet() = default;
 /// up every set's entry points.
 std::vector<std::unique_ptr<KernelSet>>
 KernelSet::buildUnit(ModuleOp actModule, const std::vector<std::string> &names, DType dtype,
-          unsigned order, const std::string &cacheDir, BuildStats *statsOut) {
+          unsigned order, unsigned layouts, const std::string &cacheDir, BuildStats *statsOut) {
   BuildStats stats;
   auto t0 = std::chrono::steady_clock::now();
   const Host &h = host();
   CacheKeyBytes key{};
   if (!cacheDir.empty()) {
     CacheKey hasher(h.triple, h.cpu, h.features);
-    hasher.add("cpu-kernels O3").add(dtypeName(dtype)).add(order).add(names.size());
+    hasher.add("cpu-kernels O3").add(dtypeName(dtype)).add(order).add(layouts).add(names.size());
     for (const std::string &name : names)
       hasher.add(printActivation(actModule, name));
     key = hasher.finish();
@@ -433,7 +442,7 @@ KernelSet::buildUnit(ModuleOp actModule, const std::vector<std::string> &names, 
     auto code = std::make_shared<JITCode>(std::move(object));
     std::vector<std::unique_ptr<KernelSet>> sets;
     for (const std::string &name : names)
-      sets.push_back(KernelSet::lookupIn(code, name, dtype, order));
+      sets.push_back(KernelSet::lookupIn(code, name, dtype, order, layouts));
     stats.linkMs += msSince(t1);
     return sets;
   };
@@ -454,7 +463,7 @@ KernelSet::buildUnit(ModuleOp actModule, const std::vector<std::string> &names, 
   }
   if (!stats.cacheHit) {
     std::unique_ptr<llvm::MemoryBuffer> object =
-        compileToObject(actModule, names, dtype, order, stats);
+        compileToObject(actModule, names, dtype, order, layouts, stats);
     if (!cacheDir.empty())
       storeCachedObject(cacheDir, key, object->getBuffer());
     sets = link(std::move(object));
@@ -472,13 +481,15 @@ KernelSet::buildUnit(ModuleOp actModule, const std::vector<std::string> &names, 
 /// The entry points of activation `act`'s kernels in `code`.
 std::unique_ptr<KernelSet> KernelSet::lookupIn(const std::shared_ptr<JITCode> &code,
                                                const std::string &act, DType dtype,
-                                               unsigned order) {
+                                               unsigned order, unsigned layouts) {
   std::unique_ptr<KernelSet> set(new KernelSet());
   set->code = code;
-  const char *layouts[2] = {"ncs", "nsc"};
+  const char *names[2] = {"ncs", "nsc"};
   for (int l = 0; l < 2; ++l) {
+    if (!(layouts & (1u << l)))
+      continue;
     auto lookup = [&](const std::string &kind) {
-      return code->lookup(kernelName(act, kind, dtypeName(dtype), layouts[l]));
+      return code->lookup(kernelName(act, kind, dtypeName(dtype), names[l]));
     };
     set->fwd[l] = lookup("fwd");
     if (order > 1) {
@@ -492,9 +503,9 @@ std::unique_ptr<KernelSet> KernelSet::lookupIn(const std::shared_ptr<JITCode> &c
 }
 
 std::unique_ptr<KernelSet> KernelSet::build(ModuleOp actModule, const std::string &name,
-                                            DType dtype, unsigned order,
+                                            DType dtype, unsigned order, unsigned layouts,
                                             const std::string &cacheDir, BuildStats *stats) {
-  auto sets = buildUnit(actModule, {name}, dtype, order, cacheDir, stats);
+  auto sets = buildUnit(actModule, {name}, dtype, order, layouts, cacheDir, stats);
   return std::move(sets.front());
 }
 
@@ -503,7 +514,7 @@ KernelSet::buildBatch(ModuleOp actModule, const std::vector<std::string> &names,
                       const std::string &cacheDir, BuildStats *stats) {
   if (names.empty())
     return {};
-  return buildUnit(actModule, names, dtype, 1, cacheDir, stats);
+  return buildUnit(actModule, names, dtype, 1, kBothLayouts, cacheDir, stats);
 }
 
 } // namespace act::detail

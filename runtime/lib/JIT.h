@@ -17,6 +17,10 @@ using PackedKernel = void (*)(void **);
 /// The dtype's name in kernel names: f32, f64, f16, bf16.
 const char *dtypeName(DType dtype);
 
+/// Which layouts a kernel set holds: bit 0 ncs, bit 1 nsc.
+constexpr unsigned layoutBit(Layout layout) { return layout == Layout::NSC ? 2u : 1u; }
+constexpr unsigned kBothLayouts = 3;
+
 /// Machine code linked into the process: one object file in its own JITDylib of the
 /// process-wide ORC JIT. Unlinked (its memory freed) when the last owner goes.
 class JITCode;
@@ -34,10 +38,12 @@ public:
   /// and JIT-compiles it for the host CPU: forward, backward and fused kernels, or
   /// with `order` > 1 the kernels computing f, f', ..., f^(order). With `cacheDir`
   /// non-empty the object code comes from (or goes to) the kernel cache there.
-  /// Throws CompileError or act::Error.
+  /// `layouts` (layoutBit values) chooses the layouts compiled; the others' entry
+  /// points are null. Throws CompileError or act::Error.
   static std::unique_ptr<KernelSet> build(mlir::ModuleOp actModule,
                                           const std::string &name, DType dtype,
                                           unsigned order = 1,
+                                          unsigned layouts = kBothLayouts,
                                           const std::string &cacheDir = "",
                                           BuildStats *stats = nullptr);
   /// The order-1 kernels of every activation in `names` as one unit (one lowering,
@@ -57,10 +63,11 @@ private:
   KernelSet() = default;
   static std::vector<std::unique_ptr<KernelSet>>
   buildUnit(mlir::ModuleOp actModule, const std::vector<std::string> &names, DType dtype,
-            unsigned order, const std::string &cacheDir, BuildStats *stats);
+            unsigned order, unsigned layouts, const std::string &cacheDir,
+            BuildStats *stats);
   static std::unique_ptr<KernelSet> lookupIn(const std::shared_ptr<JITCode> &code,
                                              const std::string &act, DType dtype,
-                                             unsigned order);
+                                             unsigned order, unsigned layouts);
   std::shared_ptr<JITCode> code;
   PackedKernel fwd[2] = {}, bwd[2] = {}, fwdbwd[2] = {}, derivs[2] = {};
 };

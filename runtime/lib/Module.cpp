@@ -82,30 +82,42 @@ struct Activation::Impl {
 
   CompileOptions options;
   static constexpr int kNumDTypes = 4;
-  std::unique_ptr<detail::KernelSet> kernels[kNumDTypes]; // guarded by compiled->mutex
-  std::atomic<const detail::KernelSet *> ready[kNumDTypes] = {};
+  /// Order-1 kernels per element type and layout (a batch fills both layouts with
+  /// one set), compiled on first use; guarded by compiled->mutex.
+  std::shared_ptr<detail::KernelSet> kernels[kNumDTypes][2];
+  std::atomic<const detail::KernelSet *> ready[kNumDTypes][2] = {};
   std::once_flag gpuBuilt;
   std::unique_ptr<detail::GpuKernelSet> gpu;
   std::mutex higherMutex;
   std::map<std::pair<unsigned, int>, std::unique_ptr<detail::KernelSet>> higher; // order >= 2
 
-  /// The order-1 kernels for `dtype`, compiled on first use.
-  const detail::KernelSet &getKernels(DType dtype) {
-    int d = (int)dtype;
-    if (const detail::KernelSet *set = ready[d].load(std::memory_order_acquire))
+  /// The order-1 kernels for `dtype` and `layout`, compiled on first use (only that
+  /// layout: half the compile time).
+  const detail::KernelSet &getKernels(DType dtype, Layout layout) {
+    int d = (int)dtype, l = layout == Layout::NSC;
+    if (const detail::KernelSet *set = ready[d][l].load(std::memory_order_acquire))
       return *set;
     std::lock_guard<std::mutex> lock(compiled->mutex);
-    if (!kernels[d])
-      setKernels(dtype, detail::KernelSet::build(*compiled->module, name, dtype, 1,
-                                                 detail::cacheDirectory(options)));
-    return *kernels[d];
+    if (!kernels[d][l])
+      setKernels(dtype, detail::layoutBit(layout),
+                 detail::KernelSet::build(*compiled->module, name, dtype, 1,
+                                          detail::layoutBit(layout),
+                                          detail::cacheDirectory(options)));
+    return *kernels[d][l];
   }
 
-  /// Installs the order-1 kernels for `dtype`; the caller holds compiled->mutex.
-  void setKernels(DType dtype, std::unique_ptr<detail::KernelSet> set) {
+  /// Installs order-1 kernels for `dtype` and the `layouts` they hold; the caller
+  /// holds compiled->mutex.
+  void setKernels(DType dtype, unsigned layouts, std::shared_ptr<detail::KernelSet> set) {
     int d = (int)dtype;
-    kernels[d] = std::move(set);
-    ready[d].store(kernels[d].get(), std::memory_order_release);
+    for (int l = 0; l < 2; ++l)
+      if (layouts & (1u << l)) {
+        kernels[d][l] = set;
+        ready[d][l].store(set.get(), std::memory_order_release);
+      }
+  }
+  bool hasKernels(DType dtype) const {
+    return kernels[(int)dtype][0] && kernels[(int)dtype][1];
   }
 
   const detail::GpuKernelSet &getGpuKernels() {
@@ -140,15 +152,15 @@ struct Activation::Impl {
                                                 : "the CPU; use forward()/backward()"));
   }
 
-  const detail::KernelSet &getKernels(DType dtype, unsigned order) {
+  const detail::KernelSet &getKernels(DType dtype, Layout layout, unsigned order) {
     if (order == 1)
-      return getKernels(dtype);
+      return getKernels(dtype, layout);
     std::lock_guard<std::mutex> lock(higherMutex);
     std::unique_ptr<detail::KernelSet> &set = higher[{order, (int)dtype}];
     if (!set) {
       std::lock_guard<std::mutex> jit(compiled->mutex);
       set = detail::KernelSet::build(*compiled->module, name, dtype, order,
-                                     detail::cacheDirectory(options));
+                                     detail::kBothLayouts, detail::cacheDirectory(options));
     }
     return *set;
   }
@@ -189,6 +201,7 @@ void warmUpJIT() {
                                     diags);
     if (compiled->module)
       detail::KernelSet::build(*compiled->module, "warmup", DType::F32, 1,
+                               detail::layoutBit(Layout::NCS),
                                detail::cacheDirectory(CompileOptions{}));
   });
 }
@@ -281,14 +294,14 @@ void Module::compileKernels(DType dtype, const std::vector<std::string> &names) 
   std::vector<Activation::Impl *> todo;
   std::vector<std::string> todoNames;
   for (Activation::Impl *a : chosen)
-    if (!a->kernels[(int)dtype]) {
+    if (!a->hasKernels(dtype)) {
       todo.push_back(a);
       todoNames.push_back(a->name);
     }
   std::vector<std::unique_ptr<detail::KernelSet>> sets = detail::KernelSet::buildBatch(
       *impl->compiled->module, todoNames, dtype, detail::cacheDirectory(impl->options));
   for (size_t i = 0; i < todo.size(); ++i)
-    todo[i]->setKernels(dtype, std::move(sets[i]));
+    todo[i]->setKernels(dtype, detail::kBothLayouts, std::move(sets[i]));
 }
 
 //===----------------------------------------------------------------------===//
@@ -468,7 +481,7 @@ void runForward(Activation::Impl &impl, DType dtype, const TensorShape &callerSh
   call.add(y, shape.numElements());
   std::vector<std::vector<char>> defaults;
   addParams(call, impl, dtype, shape, params, defaults);
-  detail::PackedKernel fn = impl.getKernels(dtype).forward(shape.layout);
+  detail::PackedKernel fn = impl.getKernels(dtype, shape.layout).forward(shape.layout);
   Chunks chunks(shape, /*maxChunks=*/1 << 20);
   detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
     call.run(fn, shape, chunks.begin((int64_t)i), chunks.end((int64_t)i));
@@ -509,7 +522,8 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
     }
   Chunks chunks(shape, /*maxChunks=*/64);
   std::vector<std::vector<std::vector<double>>> chunkAcc((size_t)chunks.count);
-  detail::PackedKernel fn = impl.getKernels(dtype).backward(shape.layout, y != nullptr);
+  detail::PackedKernel fn =
+      impl.getKernels(dtype, shape.layout).backward(shape.layout, y != nullptr);
   detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
     std::vector<std::pair<size_t, void *>> replacements;
     for (size_t j = 0; j < learnable.size(); ++j) {
@@ -571,7 +585,7 @@ void runDerivatives(Activation::Impl &impl, DType dtype, unsigned order,
   }
   std::vector<std::vector<char>> defaults;
   addParams(call, impl, dtype, shape, params, defaults);
-  detail::PackedKernel fn = impl.getKernels(dtype, order).derivatives(shape.layout);
+  detail::PackedKernel fn = impl.getKernels(dtype, shape.layout, order).derivatives(shape.layout);
   Chunks chunks(shape, /*maxChunks=*/1 << 20);
   detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
     call.run(fn, shape, chunks.begin((int64_t)i), chunks.end((int64_t)i));

@@ -161,8 +161,9 @@ TEST_CASE("a cache miss then a hit give the same results; the hit leaves the ent
     missMs = timeFirstCall(m, "swishb");
     fresh = runAll(m, "swishb");
   }
+  // One entry per layout run (kernels are compiled per element type and layout).
   std::vector<std::string> stored = entries(dir.path);
-  REQUIRE(stored.size() == 1);
+  REQUIRE(stored.size() == 2);
   auto before = listFiles(dir.path);
   {
     act::Module m = act::Module::compile(kSource, "<cache>", withCache(dir.path));
@@ -198,7 +199,7 @@ TEST_CASE("a cache miss then a hit give the same results; the hit leaves the ent
     const double *in[] = {&x};
     m.get("swishb").forward(act_test::kOne, in, &y);
   }
-  CHECK(entries(dir.path).size() == 3);
+  CHECK(entries(dir.path).size() == 5); // swishb f32 x2 layouts, softsign2 x2, f64 ncs
 }
 
 TEST_CASE("damaged cache entries are detected, dropped and rebuilt", "[cache]") {
@@ -209,7 +210,7 @@ TEST_CASE("damaged cache entries are detected, dropped and rebuilt", "[cache]") 
     expected = runAll(m, "softsign2");
   }
   std::vector<std::string> stored = entries(dir.path);
-  REQUIRE(stored.size() == 1);
+  REQUIRE(stored.size() == 2); // one per layout; damage the first
   const std::string path = stored[0];
   std::string good;
   {
@@ -251,7 +252,7 @@ TEST_CASE("damaged cache entries are detected, dropped and rebuilt", "[cache]") 
     std::ifstream in(path, std::ios::binary);
     std::string now((std::istreambuf_iterator<char>(in)), {});
     CHECK(now.size() == good.size());
-    CHECK(entries(dir.path).size() == 1);
+    CHECK(entries(dir.path).size() == 2);
   }
   // And the rebuilt entry is a good one: the next process-like use hits it.
   auto before = listFiles(dir.path);
@@ -294,7 +295,11 @@ TEST_CASE("several processes filling one cache at once all succeed", "[cache]") 
   off.useCache = false;
   act::Module ref = act::Module::compileFile(src, off);
   CHECK(sameBits(runAll(m, "racer"), runAll(ref, "racer")));
-  CHECK(listFiles(cacheDir) == files);
+  // The entries the processes wrote are still there, unchanged (runAll adds the
+  // channels-last one, which `actc eval` never compiled).
+  auto after = listFiles(cacheDir);
+  for (auto &entry : files)
+    CHECK(std::find(after.begin(), after.end(), entry) != after.end());
 }
 
 TEST_CASE("a disabled cache writes nothing", "[cache]") {
@@ -327,7 +332,7 @@ TEST_CASE("a disabled cache writes nothing", "[cache]") {
     ScopedEnv xdg("XDG_CACHE_HOME", (dir.path + "/xdg").c_str());
     act::Module m = act::Module::compile(kSource, "<cache>");
     runAll(m, "softsign2");
-    CHECK(entries(dir.path + "/xdg/act").size() == 1);
+    CHECK(entries(dir.path + "/xdg/act").size() == 2); // one per layout
   }
 }
 
