@@ -251,19 +251,33 @@ std::vector<std::unique_ptr<llvm::MemoryBuffer>> unbundleObjects(llvm::StringRef
 
 /// Lowers the activations `names` of `actModule` (cloned, the module is left
 /// unchanged) to object files for the host, bundled.
-std::vector<std::string> layoutNames(unsigned layouts) {
+std::vector<std::string> layoutNames(unsigned parts) {
   std::vector<std::string> out;
-  if (layouts & layoutBit(Layout::NCS))
+  if (parts & layoutBit(Layout::NCS))
     out.push_back("ncs");
-  if (layouts & layoutBit(Layout::NSC))
+  if (parts & layoutBit(Layout::NSC))
     out.push_back("nsc");
+  return out;
+}
+
+/// The order-1 kernel kinds in `parts` (higher orders have one kind, derivs).
+std::vector<std::string> kindNames(unsigned parts, unsigned order) {
+  if (order > 1)
+    return {"fwd", "derivs"};
+  std::vector<std::string> out;
+  if (parts & kForward)
+    out.push_back("fwd");
+  if (parts & kBackward)
+    out.push_back("bwd");
+  if (parts & kForwardBackward)
+    out.push_back("fwdbwd");
   return out;
 }
 
 std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
                                                     const std::vector<std::string> &names,
                                                     DType dtype, unsigned order,
-                                                    unsigned layouts, BuildStats &stats) {
+                                                    unsigned what, BuildStats &stats) {
   auto t0 = std::chrono::steady_clock::now();
   MLIRContext *ctx = actModule.getContext();
   std::vector<Diagnostic> diags;
@@ -275,8 +289,11 @@ std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
   for (const std::string &name : names)
     builder.clone(*actModule.lookupSymbol(name));
 
-  if (failed(differentiate(*module, order)) ||
-      failed(lowerToKernels(*module, KernelOptions{{dtypeName(dtype)}, layoutNames(layouts)})) ||
+  // Forward kernels alone need no derivative bodies.
+  bool needsGrad = order > 1 || (what & (kBackward | kForwardBackward));
+  if ((needsGrad && failed(differentiate(*module, order))) ||
+      failed(lowerToKernels(*module, KernelOptions{{dtypeName(dtype)}, layoutNames(what),
+                                                   kindNames(what, order)})) ||
       failed(lowerToLLVMDialect(*module)))
     throw CompileError(diags);
 
@@ -419,14 +436,14 @@ KernelSet::~KernelSet() = default;
 /// up every set's entry points.
 std::vector<std::unique_ptr<KernelSet>>
 KernelSet::buildUnit(ModuleOp actModule, const std::vector<std::string> &names, DType dtype,
-          unsigned order, unsigned layouts, const std::string &cacheDir, BuildStats *statsOut) {
+          unsigned order, unsigned parts, const std::string &cacheDir, BuildStats *statsOut) {
   BuildStats stats;
   auto t0 = std::chrono::steady_clock::now();
   const Host &h = host();
   CacheKeyBytes key{};
   if (!cacheDir.empty()) {
     CacheKey hasher(h.triple, h.cpu, h.features);
-    hasher.add("cpu-kernels O3").add(dtypeName(dtype)).add(order).add(layouts).add(names.size());
+    hasher.add("cpu-kernels O3").add(dtypeName(dtype)).add(order).add(parts).add(names.size());
     for (const std::string &name : names)
       hasher.add(printActivation(actModule, name));
     key = hasher.finish();
@@ -442,7 +459,7 @@ KernelSet::buildUnit(ModuleOp actModule, const std::vector<std::string> &names, 
     auto code = std::make_shared<JITCode>(std::move(object));
     std::vector<std::unique_ptr<KernelSet>> sets;
     for (const std::string &name : names)
-      sets.push_back(KernelSet::lookupIn(code, name, dtype, order, layouts));
+      sets.push_back(KernelSet::lookupIn(code, name, dtype, order, parts));
     stats.linkMs += msSince(t1);
     return sets;
   };
@@ -463,7 +480,7 @@ KernelSet::buildUnit(ModuleOp actModule, const std::vector<std::string> &names, 
   }
   if (!stats.cacheHit) {
     std::unique_ptr<llvm::MemoryBuffer> object =
-        compileToObject(actModule, names, dtype, order, layouts, stats);
+        compileToObject(actModule, names, dtype, order, parts, stats);
     if (!cacheDir.empty())
       storeCachedObject(cacheDir, key, object->getBuffer());
     sets = link(std::move(object));
@@ -481,31 +498,35 @@ KernelSet::buildUnit(ModuleOp actModule, const std::vector<std::string> &names, 
 /// The entry points of activation `act`'s kernels in `code`.
 std::unique_ptr<KernelSet> KernelSet::lookupIn(const std::shared_ptr<JITCode> &code,
                                                const std::string &act, DType dtype,
-                                               unsigned order, unsigned layouts) {
+                                               unsigned order, unsigned parts) {
   std::unique_ptr<KernelSet> set(new KernelSet());
   set->code = code;
   const char *names[2] = {"ncs", "nsc"};
   for (int l = 0; l < 2; ++l) {
-    if (!(layouts & (1u << l)))
+    if (!(parts & (1u << l)))
       continue;
     auto lookup = [&](const std::string &kind) {
       return code->lookup(kernelName(act, kind, dtypeName(dtype), names[l]));
     };
-    set->fwd[l] = lookup("fwd");
     if (order > 1) {
+      set->fwd[l] = lookup("fwd");
       set->derivs[l] = lookup("derivs" + std::to_string(order));
       continue;
     }
-    set->bwd[l] = lookup("bwd");
-    set->fwdbwd[l] = lookup("fwdbwd");
+    if (parts & kForward)
+      set->fwd[l] = lookup("fwd");
+    if (parts & kBackward)
+      set->bwd[l] = lookup("bwd");
+    if (parts & kForwardBackward)
+      set->fwdbwd[l] = lookup("fwdbwd");
   }
   return set;
 }
 
 std::unique_ptr<KernelSet> KernelSet::build(ModuleOp actModule, const std::string &name,
-                                            DType dtype, unsigned order, unsigned layouts,
+                                            DType dtype, unsigned order, unsigned parts,
                                             const std::string &cacheDir, BuildStats *stats) {
-  auto sets = buildUnit(actModule, {name}, dtype, order, layouts, cacheDir, stats);
+  auto sets = buildUnit(actModule, {name}, dtype, order, parts, cacheDir, stats);
   return std::move(sets.front());
 }
 
@@ -514,7 +535,7 @@ KernelSet::buildBatch(ModuleOp actModule, const std::vector<std::string> &names,
                       const std::string &cacheDir, BuildStats *stats) {
   if (names.empty())
     return {};
-  return buildUnit(actModule, names, dtype, 1, kBothLayouts, cacheDir, stats);
+  return buildUnit(actModule, names, dtype, 1, kEverything, cacheDir, stats);
 }
 
 } // namespace act::detail

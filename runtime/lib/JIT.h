@@ -17,9 +17,13 @@ using PackedKernel = void (*)(void **);
 /// The dtype's name in kernel names: f32, f64, f16, bf16.
 const char *dtypeName(DType dtype);
 
-/// Which layouts a kernel set holds: bit 0 ncs, bit 1 nsc.
+/// What a kernel set holds, as bits: its layouts (bit 0 ncs, bit 1 nsc) and, for
+/// order 1, its kernel kinds (forward, backward, fused forward+backward).
 constexpr unsigned layoutBit(Layout layout) { return layout == Layout::NSC ? 2u : 1u; }
 constexpr unsigned kBothLayouts = 3;
+enum KindBit : unsigned { kForward = 16, kBackward = 32, kForwardBackward = 64 };
+constexpr unsigned kAllKinds = kForward | kBackward | kForwardBackward;
+constexpr unsigned kEverything = kBothLayouts | kAllKinds;
 
 /// Machine code linked into the process: one object file in its own JITDylib of the
 /// process-wide ORC JIT. Unlinked (its memory freed) when the last owner goes.
@@ -38,12 +42,12 @@ public:
   /// and JIT-compiles it for the host CPU: forward, backward and fused kernels, or
   /// with `order` > 1 the kernels computing f, f', ..., f^(order). With `cacheDir`
   /// non-empty the object code comes from (or goes to) the kernel cache there.
-  /// `layouts` (layoutBit values) chooses the layouts compiled; the others' entry
-  /// points are null. Throws CompileError or act::Error.
+  /// `parts` (layoutBit and KindBit values) chooses the layouts and kinds compiled;
+  /// the others' entry points are null. Throws CompileError or act::Error.
   static std::unique_ptr<KernelSet> build(mlir::ModuleOp actModule,
                                           const std::string &name, DType dtype,
                                           unsigned order = 1,
-                                          unsigned layouts = kBothLayouts,
+                                          unsigned parts = kEverything,
                                           const std::string &cacheDir = "",
                                           BuildStats *stats = nullptr);
   /// The order-1 kernels of every activation in `names` as one unit (one lowering,
@@ -63,11 +67,11 @@ private:
   KernelSet() = default;
   static std::vector<std::unique_ptr<KernelSet>>
   buildUnit(mlir::ModuleOp actModule, const std::vector<std::string> &names, DType dtype,
-            unsigned order, unsigned layouts, const std::string &cacheDir,
+            unsigned order, unsigned parts, const std::string &cacheDir,
             BuildStats *stats);
   static std::unique_ptr<KernelSet> lookupIn(const std::shared_ptr<JITCode> &code,
                                              const std::string &act, DType dtype,
-                                             unsigned order, unsigned layouts);
+                                             unsigned order, unsigned parts);
   std::shared_ptr<JITCode> code;
   PackedKernel fwd[2] = {}, bwd[2] = {}, fwdbwd[2] = {}, derivs[2] = {};
 };

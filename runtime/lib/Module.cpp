@@ -82,42 +82,62 @@ struct Activation::Impl {
 
   CompileOptions options;
   static constexpr int kNumDTypes = 4;
-  /// Order-1 kernels per element type and layout (a batch fills both layouts with
-  /// one set), compiled on first use; guarded by compiled->mutex.
-  std::shared_ptr<detail::KernelSet> kernels[kNumDTypes][2];
-  std::atomic<const detail::KernelSet *> ready[kNumDTypes][2] = {};
+  /// Order-1 kernels per element type, layout and kind (forward, backward, fused),
+  /// each compiled on its first use: a forward pass never waits for derivatives. A
+  /// batch fills every slot with one set. Guarded by compiled->mutex.
+  enum Kind { Forward, Backward, ForwardBackward, kNumKinds };
+  std::shared_ptr<detail::KernelSet> kernels[kNumDTypes][2][kNumKinds];
+  std::atomic<detail::PackedKernel> ready[kNumDTypes][2][kNumKinds] = {};
   std::once_flag gpuBuilt;
   std::unique_ptr<detail::GpuKernelSet> gpu;
   std::mutex higherMutex;
   std::map<std::pair<unsigned, int>, std::unique_ptr<detail::KernelSet>> higher; // order >= 2
 
-  /// The order-1 kernels for `dtype` and `layout`, compiled on first use (only that
-  /// layout: half the compile time).
-  const detail::KernelSet &getKernels(DType dtype, Layout layout) {
-    int d = (int)dtype, l = layout == Layout::NSC;
-    if (const detail::KernelSet *set = ready[d][l].load(std::memory_order_acquire))
-      return *set;
-    std::lock_guard<std::mutex> lock(compiled->mutex);
-    if (!kernels[d][l])
-      setKernels(dtype, detail::layoutBit(layout),
-                 detail::KernelSet::build(*compiled->module, name, dtype, 1,
-                                          detail::layoutBit(layout),
-                                          detail::cacheDirectory(options)));
-    return *kernels[d][l];
+  static unsigned kindBit(int kind) {
+    return kind == Forward    ? detail::kForward
+           : kind == Backward ? detail::kBackward
+                              : detail::kForwardBackward;
   }
 
-  /// Installs order-1 kernels for `dtype` and the `layouts` they hold; the caller
+  detail::PackedKernel getKernel(DType dtype, Layout layout, Kind kind) {
+    int d = (int)dtype, l = layout == Layout::NSC;
+    if (detail::PackedKernel fn = ready[d][l][kind].load(std::memory_order_acquire))
+      return fn;
+    std::lock_guard<std::mutex> lock(compiled->mutex);
+    if (!kernels[d][l][kind]) {
+      unsigned parts = detail::layoutBit(layout) | kindBit(kind);
+      setKernels(dtype, parts,
+                 detail::KernelSet::build(*compiled->module, name, dtype, 1, parts,
+                                          detail::cacheDirectory(options)));
+    }
+    return ready[d][l][kind].load(std::memory_order_acquire);
+  }
+
+  /// Installs order-1 kernels for `dtype` in the slots `parts` names; the caller
   /// holds compiled->mutex.
-  void setKernels(DType dtype, unsigned layouts, std::shared_ptr<detail::KernelSet> set) {
+  void setKernels(DType dtype, unsigned parts, std::shared_ptr<detail::KernelSet> set) {
     int d = (int)dtype;
-    for (int l = 0; l < 2; ++l)
-      if (layouts & (1u << l)) {
-        kernels[d][l] = set;
-        ready[d][l].store(set.get(), std::memory_order_release);
+    for (int l = 0; l < 2; ++l) {
+      if (!(parts & (1u << l)))
+        continue;
+      Layout layout = l ? Layout::NSC : Layout::NCS;
+      for (int k = 0; k < kNumKinds; ++k) {
+        if (!(parts & kindBit(k)))
+          continue;
+        kernels[d][l][k] = set;
+        detail::PackedKernel fn = k == Forward    ? set->forward(layout)
+                                  : k == Backward ? set->backward(layout, false)
+                                                  : set->backward(layout, true);
+        ready[d][l][k].store(fn, std::memory_order_release);
       }
+    }
   }
   bool hasKernels(DType dtype) const {
-    return kernels[(int)dtype][0] && kernels[(int)dtype][1];
+    for (auto &layout : kernels[(int)dtype])
+      for (auto &set : layout)
+        if (!set)
+          return false;
+    return true;
   }
 
   const detail::GpuKernelSet &getGpuKernels() {
@@ -152,9 +172,8 @@ struct Activation::Impl {
                                                 : "the CPU; use forward()/backward()"));
   }
 
-  const detail::KernelSet &getKernels(DType dtype, Layout layout, unsigned order) {
-    if (order == 1)
-      return getKernels(dtype, layout);
+  /// f, f', ..., f^(order) kernels (order >= 2), both layouts.
+  const detail::KernelSet &getKernels(DType dtype, unsigned order) {
     std::lock_guard<std::mutex> lock(higherMutex);
     std::unique_ptr<detail::KernelSet> &set = higher[{order, (int)dtype}];
     if (!set) {
@@ -201,7 +220,7 @@ void warmUpJIT() {
                                     diags);
     if (compiled->module)
       detail::KernelSet::build(*compiled->module, "warmup", DType::F32, 1,
-                               detail::layoutBit(Layout::NCS),
+                               detail::layoutBit(Layout::NCS) | detail::kForward,
                                detail::cacheDirectory(CompileOptions{}));
   });
 }
@@ -301,7 +320,7 @@ void Module::compileKernels(DType dtype, const std::vector<std::string> &names) 
   std::vector<std::unique_ptr<detail::KernelSet>> sets = detail::KernelSet::buildBatch(
       *impl->compiled->module, todoNames, dtype, detail::cacheDirectory(impl->options));
   for (size_t i = 0; i < todo.size(); ++i)
-    todo[i]->setKernels(dtype, detail::kBothLayouts, std::move(sets[i]));
+    todo[i]->setKernels(dtype, detail::kEverything, std::move(sets[i]));
 }
 
 //===----------------------------------------------------------------------===//
@@ -481,7 +500,7 @@ void runForward(Activation::Impl &impl, DType dtype, const TensorShape &callerSh
   call.add(y, shape.numElements());
   std::vector<std::vector<char>> defaults;
   addParams(call, impl, dtype, shape, params, defaults);
-  detail::PackedKernel fn = impl.getKernels(dtype, shape.layout).forward(shape.layout);
+  detail::PackedKernel fn = impl.getKernel(dtype, shape.layout, Activation::Impl::Forward);
   Chunks chunks(shape, /*maxChunks=*/1 << 20);
   detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
     call.run(fn, shape, chunks.begin((int64_t)i), chunks.end((int64_t)i));
@@ -522,8 +541,8 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
     }
   Chunks chunks(shape, /*maxChunks=*/64);
   std::vector<std::vector<std::vector<double>>> chunkAcc((size_t)chunks.count);
-  detail::PackedKernel fn =
-      impl.getKernels(dtype, shape.layout).backward(shape.layout, y != nullptr);
+  detail::PackedKernel fn = impl.getKernel(
+      dtype, shape.layout, y ? Activation::Impl::ForwardBackward : Activation::Impl::Backward);
   detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
     std::vector<std::pair<size_t, void *>> replacements;
     for (size_t j = 0; j < learnable.size(); ++j) {
@@ -585,7 +604,7 @@ void runDerivatives(Activation::Impl &impl, DType dtype, unsigned order,
   }
   std::vector<std::vector<char>> defaults;
   addParams(call, impl, dtype, shape, params, defaults);
-  detail::PackedKernel fn = impl.getKernels(dtype, shape.layout, order).derivatives(shape.layout);
+  detail::PackedKernel fn = impl.getKernels(dtype, order).derivatives(shape.layout);
   Chunks chunks(shape, /*maxChunks=*/1 << 20);
   detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
     call.run(fn, shape, chunks.begin((int64_t)i), chunks.end((int64_t)i));

@@ -116,13 +116,22 @@ double msSince(std::chrono::steady_clock::time_point t0) {
       .count();
 }
 
-/// Milliseconds to build `name`'s f32 kernels (the first forward call on one element).
+/// Milliseconds to build `name`'s f32 forward and backward kernels (the first
+/// forward and backward calls on one element, parameter gradients included).
 double timeFirstCall(const act::Module &m, const std::string &name) {
   const act::Activation &a = m.get(name);
-  float x = 0.5f, y = 0;
+  float x = 0.5f, y = 0, dy = 1, dx = 0;
   const float *in[] = {&x};
+  float *din[] = {&dx};
+  std::vector<std::vector<float>> dparams;
+  std::vector<float *> dptr;
+  for (const act::ParamInfo &p : a.params()) {
+    dparams.emplace_back((size_t)p.numValues(act_test::kOne));
+    dptr.push_back(dparams.back().data());
+  }
   auto t0 = std::chrono::steady_clock::now();
   a.forward(act_test::kOne, in, &y);
+  a.backward(act_test::kOne, in, &dy, din, dptr.data());
   return msSince(t0);
 }
 
@@ -161,9 +170,10 @@ TEST_CASE("a cache miss then a hit give the same results; the hit leaves the ent
     missMs = timeFirstCall(m, "swishb");
     fresh = runAll(m, "swishb");
   }
-  // One entry per layout run (kernels are compiled per element type and layout).
+  // One entry per kernel kind and layout run (forward and backward in each layout):
+  // kernels are compiled per element type, layout and kind.
   std::vector<std::string> stored = entries(dir.path);
-  REQUIRE(stored.size() == 2);
+  REQUIRE(stored.size() == 4);
   auto before = listFiles(dir.path);
   {
     act::Module m = act::Module::compile(kSource, "<cache>", withCache(dir.path));
@@ -199,7 +209,7 @@ TEST_CASE("a cache miss then a hit give the same results; the hit leaves the ent
     const double *in[] = {&x};
     m.get("swishb").forward(act_test::kOne, in, &y);
   }
-  CHECK(entries(dir.path).size() == 5); // swishb f32 x2 layouts, softsign2 x2, f64 ncs
+  CHECK(entries(dir.path).size() == 9); // swishb and softsign2 f32: 2 kinds x 2 layouts; f64 fwd
 }
 
 TEST_CASE("damaged cache entries are detected, dropped and rebuilt", "[cache]") {
@@ -210,7 +220,7 @@ TEST_CASE("damaged cache entries are detected, dropped and rebuilt", "[cache]") 
     expected = runAll(m, "softsign2");
   }
   std::vector<std::string> stored = entries(dir.path);
-  REQUIRE(stored.size() == 2); // one per layout; damage the first
+  REQUIRE(stored.size() == 4); // forward and backward, two layouts; damage the first
   const std::string path = stored[0];
   std::string good;
   {
@@ -252,7 +262,7 @@ TEST_CASE("damaged cache entries are detected, dropped and rebuilt", "[cache]") 
     std::ifstream in(path, std::ios::binary);
     std::string now((std::istreambuf_iterator<char>(in)), {});
     CHECK(now.size() == good.size());
-    CHECK(entries(dir.path).size() == 2);
+    CHECK(entries(dir.path).size() == 4);
   }
   // And the rebuilt entry is a good one: the next process-like use hits it.
   auto before = listFiles(dir.path);
@@ -332,7 +342,7 @@ TEST_CASE("a disabled cache writes nothing", "[cache]") {
     ScopedEnv xdg("XDG_CACHE_HOME", (dir.path + "/xdg").c_str());
     act::Module m = act::Module::compile(kSource, "<cache>");
     runAll(m, "softsign2");
-    CHECK(entries(dir.path + "/xdg/act").size() == 2); // one per layout
+    CHECK(entries(dir.path + "/xdg/act").size() == 4); // 2 kinds x 2 layouts
   }
 }
 
@@ -425,7 +435,7 @@ TEST_CASE("compile latency figures", "[.latency]") {
     for (int i = 0; i < kCount; ++i)
       times.push_back(timeFirstCall(m, prefix + std::to_string(i)));
     std::printf("cache off: Module::compile of %d definitions %.1f ms; kernels "
-                "(fwd+bwd, f32, both layouts) per activation: median %.2f ms, min %.2f, "
+                "(fwd+bwd, f32, one layout) per activation: median %.2f ms, min %.2f, "
                 "max %.2f\n",
                 kCount, parse, median(times), *std::min_element(times.begin(), times.end()),
                 *std::max_element(times.begin(), times.end()));

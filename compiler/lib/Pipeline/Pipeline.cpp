@@ -119,6 +119,7 @@ LogicalResult lowerToKernels(ModuleOp module, const KernelOptions &opts) {
   ConvertActToKernelsOptions kernelOpts;
   kernelOpts.dtypes = opts.dtypes;
   kernelOpts.layouts = opts.layouts;
+  kernelOpts.kinds = opts.kinds;
   pm.addPass(createConvertActToKernels(kernelOpts));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

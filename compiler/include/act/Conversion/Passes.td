@@ -36,6 +36,8 @@ def ConvertActToKernels : Pass<"convert-act-to-kernels", "mlir::ModuleOp"> {
                "are computed in f32 and rounded once)">,
     ListOption<"layouts", "layouts", "std::string",
                "tensor layouts to emit kernels for (ncs, nsc)">,
+    ListOption<"kinds", "kinds", "std::string",
+               "kernel kinds to emit (fwd, bwd, fwdbwd, derivs); all when empty">,
   ];
   let dependentDialects = ["mlir::func::FuncDialect", "mlir::scf::SCFDialect",
                            "mlir::memref::MemRefDialect", "mlir::arith::ArithDialect",

@@ -58,6 +58,8 @@ std::string printFormulas(mlir::Operation *grad);
 struct KernelOptions {
   std::vector<std::string> dtypes = {"f32", "f64"};
   std::vector<std::string> layouts = {"ncs", "nsc"};
+  /// fwd, bwd, fwdbwd, derivs; empty: every kind the module's bodies give.
+  std::vector<std::string> kinds = {};
 };
 
 /// act-expand then convert-act-to-kernels: func/scf/memref/arith/math kernels

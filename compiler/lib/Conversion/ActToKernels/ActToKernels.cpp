@@ -495,17 +495,28 @@ struct ConvertActToKernelsPass
     // Half-width storage computes in f32 and rounds once on the way out.
     FloatType type = storage.getWidth() < 32 ? FloatType(Float32Type::get(act.getContext()))
                                              : storage;
+    auto wanted = [&](StringRef kind) {
+      return kinds.empty() || llvm::is_contained(kinds, kind.str());
+    };
     auto of = act->getAttrOfType<StringAttr>("act.grad_of");
-    if (!of)
+    if (!of) {
+      if (!wanted("fwd"))
+        return success();
       return KernelEmitter(act, type, storage, nsc, KernelKind::Forward, bits)
           .emit(kernelName(act.getSymName(), "fwd", dt, lt));
+    }
     auto order = act->getAttrOfType<IntegerAttr>("act.grad_order");
-    if (order && order.getInt() != 1)
+    if (order && order.getInt() != 1) {
+      if (!wanted("derivs"))
+        return success();
       return KernelEmitter(act, type, storage, nsc, KernelKind::Derivatives, bits)
           .emit(kernelName(of.getValue(), "derivs" + std::to_string(order.getInt()), dt, lt));
-    if (failed(KernelEmitter(act, type, storage, nsc, KernelKind::Backward, bits)
-                   .emit(kernelName(of.getValue(), "bwd", dt, lt))))
+    }
+    if (wanted("bwd") && failed(KernelEmitter(act, type, storage, nsc, KernelKind::Backward, bits)
+                                    .emit(kernelName(of.getValue(), "bwd", dt, lt))))
       return failure();
+    if (!wanted("fwdbwd"))
+      return success();
     return KernelEmitter(act, type, storage, nsc, KernelKind::ForwardBackward, bits)
         .emit(kernelName(of.getValue(), "fwdbwd", dt, lt));
   }
