@@ -53,9 +53,12 @@ def ApproximateMath : Pass<"act-approximate-math", "mlir::ModuleOp"> {
     two steps so subnormal results are rounded once), musl's log1pf polynomial, and
     tanh(x) = -t/(t+2) with t = expm1(-2|x|). Each keeps NaN, infinities and
     subnormals; docs/numerics.md gives their measured accuracy. Other math
-    functions, and f64, stay calls to libm.
+    functions, and f64, stay calls to libm. On 16-lane vectors, when the host has
+    AVX-512, exp's scaling by 2^k is one `llvm.x86.avx512.mask.scalef.ps.512` (the
+    same exactly rounded result as the two-step product, in one instruction).
   }];
-  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect"];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect",
+                           "mlir::LLVM::LLVMDialect"];
 }
 
 def MathToLibm : Pass<"act-math-to-libm", "mlir::ModuleOp"> {

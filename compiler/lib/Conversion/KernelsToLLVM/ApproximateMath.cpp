@@ -7,6 +7,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -82,6 +83,14 @@ public:
     auto [kf, r] = reduce(xc);
     // e^r, |r| <= 0.347: Taylor to degree 7 (truncation < 0.1 ulp).
     Value p = poly(r, {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040});
+    if (useScaleF()) // p 2^k, rounded once (also into subnormals), one instruction
+      return b
+          .create<LLVM::CallIntrinsicOp>(
+              loc, type, "llvm.x86.avx512.mask.scalef.ps.512",
+              ValueRange{p, kf, p, // a, b, src (for masked-off lanes: none)
+                         b.create<arith::ConstantOp>(loc, b.getI16IntegerAttr(-1)),
+                         b.create<arith::ConstantOp>(loc, b.getI32IntegerAttr(4))}) // MXCSR
+          .getResult(0);
     Value k = b.create<arith::FPToSIOp>(loc, i32, kf);
     Value k1 = b.create<arith::ShRSIOp>(loc, k, ci(1));
     Value k2 = b.create<arith::SubIOp>(loc, k, k1);
@@ -146,6 +155,13 @@ public:
   }
 
 private:
+  /// vscalefps applies: 16 float lanes and a host with AVX-512F.
+  bool useScaleF() const {
+    auto v = dyn_cast<VectorType>(type);
+    static const bool avx512 = hostVectorBits() >= 512;
+    return avx512 && v && v.getRank() == 1 && v.getDimSize(0) == 16;
+  }
+
   Type shaped(Type scalar) {
     if (auto v = dyn_cast<VectorType>(type))
       return VectorType::get(v.getShape(), scalar);
