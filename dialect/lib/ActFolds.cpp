@@ -77,6 +77,14 @@ OpFoldResult SoftplusOp::fold(FoldAdaptor a) {
     return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x)));
   });
 }
+OpFoldResult ErfcxOp::fold(FoldAdaptor a) {
+  return foldUnary(a.getInput(), getType(), [](double x) {
+    if (x < 25) // exp(x^2) overflows beyond; there the asymptotic series is exact
+      return std::exp(x * x) * std::erfc(x);
+    double r = 1 / (x * x);
+    return (1 - r / 2 + 0.75 * r * r) / (x * std::sqrt(M_PI));
+  });
+}
 OpFoldResult TanhSoftplusOp::fold(FoldAdaptor a) {
   return foldUnary(a.getInput(), getType(), [](double x) {
     return std::tanh(std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x))));

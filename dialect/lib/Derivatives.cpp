@@ -39,6 +39,12 @@ LogicalResult SoftplusOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p)
   p.push_back(a.sigmoid(getInput()));
   return success();
 }
+// d/dx erfcx(x) = 2x erfcx(x) - 2/sqrt(pi)
+LogicalResult ErfcxOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  auto a = at(b, *this);
+  p.push_back(a.sub(a.mul(a.mul(a.c(2), getInput()), getResult()), a.c(M_2_SQRTPI)));
+  return success();
+}
 // d/dx tanh(softplus(x)) = (1 - tanh^2(softplus(x))) sigmoid(x), in the stable
 // form of StableMath.h
 LogicalResult TanhSoftplusOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {

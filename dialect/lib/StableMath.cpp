@@ -45,11 +45,12 @@ Value expNegSquare(ScalarBuilder &a, Value x, double scale) {
 // Clenshaw: b_k = fma(2t, b_{k+1}, c_k - b_{k+2}); S = fma(t, b_1, c_0 - b_2). The
 // subtraction does not wait for b_{k+1}, so each step adds one FMA to the chain.
 // t = 1 - 2K / (z + K) reaches 1 (not NaN) at z = inf, where 2 / (1 + 2z) = 0.
-Value erfcx(ScalarBuilder &a, Value z) {
+Value erfcxSeries(ScalarBuilder &a, Value z, bool singlePrecision) {
   Value t = a.sub(a.c(1), a.div(a.c(2 * kErfcxK), a.add(z, a.c(kErfcxK))));
   Value twoT = a.add(t, t);
   Value b1 = a.c(0), b2 = a.c(0);
-  for (size_t k = std::size(kErfcxCheb) - 1; k >= 1; --k) {
+  size_t terms = singlePrecision ? 14 : std::size(kErfcxCheb);
+  for (size_t k = terms - 1; k >= 1; --k) {
     Value b0 = fma(a, twoT, b1, a.sub(a.c(kErfcxCheb[k]), b2));
     b2 = b1;
     b1 = b0;
@@ -63,6 +64,9 @@ Value erfcx(ScalarBuilder &a, Value z) {
 static Value magnitude(ScalarBuilder &a, Value x) {
   return a.select(a.cmp(P::OLT, x, a.c(0)), a.neg(x), x);
 }
+
+/// act.erfcx: expanded by act-expand (erfcxSeries) as precisely as the kernels need.
+static Value erfcx(ScalarBuilder &a, Value z) { return a.b.create<ErfcxOp>(a.loc, z); }
 
 namespace {
 /// tanh(softplus(z)) = N / D with u = e^-|z| (all terms positive, no cancellation):

@@ -113,7 +113,11 @@ LogicalResult differentiate(ModuleOp module, unsigned order, bool guardZeroAdjoi
 
 LogicalResult lowerToKernels(ModuleOp module, const KernelOptions &opts) {
   PassManager pm(module.getContext());
-  pm.addPass(createActExpand());
+  ActExpandOptions expand;
+  expand.singlePrecision = llvm::none_of(opts.dtypes, [](const std::string &d) {
+    return d == "f64";
+  });
+  pm.addPass(createActExpand(expand));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   ConvertActToKernelsOptions kernelOpts;

@@ -41,8 +41,17 @@ Value smoothMax(ValueRange in, Value beta, Arith &a) {
   return a.div(num, den);
 }
 
-void addRules(RewritePatternSet &patterns) {
+void addRules(RewritePatternSet &patterns, bool singlePrecision) {
   MLIRContext *ctx = patterns.getContext();
+  // erfcx(z) as a Chebyshev series, 14 terms for float kernels, 26 otherwise.
+  if (singlePrecision)
+    patterns.add<ExpandPattern<ErfcxOp>>(ctx, [](ErfcxOp op, Arith &a) {
+      return act::erfcxSeries(a, op.getInput(), /*singlePrecision=*/true);
+    });
+  else
+    patterns.add<ExpandPattern<ErfcxOp>>(ctx, [](ErfcxOp op, Arith &a) {
+      return act::erfcxSeries(a, op.getInput(), /*singlePrecision=*/false);
+    });
   // sigmoid(x) = r for x >= 0, e/d otherwise, with e = exp(-|x|) <= 1, d = 1 + e
   // and r = 1/d: one exp and one division, shared by sigmoid(-x) (derivatives).
   // e/d is e r corrected by one Newton step (q + (e - q d) r), as exact as a
@@ -160,15 +169,16 @@ void addRules(RewritePatternSet &patterns) {
 }
 
 struct ActExpandPass : act::impl::ActExpandBase<ActExpandPass> {
+  using Base::Base;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    populateActExpandPatterns(patterns);
+    populateActExpandPatterns(patterns, singlePrecision);
     if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };
 } // namespace
 
-void act::populateActExpandPatterns(RewritePatternSet &patterns) {
-  addRules(patterns);
+void act::populateActExpandPatterns(RewritePatternSet &patterns, bool singlePrecision) {
+  addRules(patterns, singlePrecision);
 }

@@ -116,6 +116,9 @@ def Act_SignOp : Act_UnaryOp<"sign", "-1, 0 or 1 (sign(0) = 0, NaN propagates)">
 // Not a language builtin: canonicalisation forms it from tanh(softplus(x)) (Mish),
 // which it evaluates with one exp and one division.
 def Act_TanhSoftplusOp : Act_UnaryOp<"tanh_softplus", "tanh(softplus(x))">;
+// Not a language builtin: gelu's expansion and derivative use it; act-expand writes
+// it as a Chebyshev series with as many terms as the kernels' precision needs.
+def Act_ErfcxOp : Act_UnaryOp<"erfcx", "exp(x^2) erfc(x) for x >= 0 (erfcx(inf) = 0)">;
 
 //===----------------------------------------------------------------------===//
 // Gating, clamping and the smooth-maximum family

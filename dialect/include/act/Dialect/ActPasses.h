@@ -15,7 +15,8 @@ namespace act {
 #include "act/Dialect/ActPasses.h.inc"
 
 /// The patterns behind `act-expand`, for reuse in larger pipelines.
-void populateActExpandPatterns(mlir::RewritePatternSet &patterns);
+void populateActExpandPatterns(mlir::RewritePatternSet &patterns,
+                               bool singlePrecision = false);
 /// The patterns behind `act-stabilize`; each inserts its name into `fired` when it
 /// rewrites (the set must outlive the patterns).
 void populateActStabilizePatterns(mlir::RewritePatternSet &patterns,

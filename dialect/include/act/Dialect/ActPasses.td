@@ -14,6 +14,11 @@ def ActExpand : Pass<"act-expand", "mlir::ModuleOp"> {
     `smooth_max`/`logsumexp` with the maximum subtracted. After this pass a body
     contains only ops every target can lower.
   }];
+  let options = [
+    Option<"singlePrecision", "single-precision", "bool", "false",
+           "the bodies will run in float32 (or narrower) only: series such as erfcx "
+           "keep just the terms float needs">,
+  ];
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect",
                            "mlir::memref::MemRefDialect"];
 }

@@ -13,8 +13,9 @@ namespace act {
 mlir::Value expNegSquare(ScalarBuilder &a, mlir::Value x, double scale);
 
 /// erfcx(z) = exp(z^2) erfc(z) for z >= 0 (z = +inf gives 0): 2 / (1 + 2z) times a
-/// Chebyshev series in t = (z - K) / (z + K), relative error ~1e-16.
-mlir::Value erfcx(ScalarBuilder &a, mlir::Value z);
+/// Chebyshev series in t = (z - K) / (z + K). All 26 terms: relative error ~1e-16;
+/// `singlePrecision`: the first 14 (dropped terms < 5e-10, 0.01 ulp of float).
+mlir::Value erfcxSeries(ScalarBuilder &a, mlir::Value z, bool singlePrecision = false);
 
 /// Phi(-|x|) = erfc(|x| / sqrt 2) / 2, the normal tail, without cancellation:
 /// exp(-x^2 / 2) erfcx(|x| / sqrt 2) / 2.
