@@ -54,23 +54,6 @@ std::vector<std::vector<float>> paramValues(const act::Activation &a,
   return out;
 }
 
-/// memcpy split into act::numThreads() contiguous slices copied at once.
-void parallelMemcpy(void *dst, const void *src, size_t bytes) {
-  unsigned threads = std::max(1u, act::numThreads());
-  size_t slice = (bytes / threads + 63) / 64 * 64;
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) {
-    size_t begin = std::min(bytes, t * slice), end = std::min(bytes, begin + slice);
-    pool.emplace_back([=] {
-      std::memcpy(static_cast<char *>(dst) + begin, static_cast<const char *>(src) + begin,
-                  end - begin);
-    });
-  }
-  std::memcpy(dst, src, std::min(bytes, slice));
-  for (std::thread &t : pool)
-    t.join();
-}
-
 /// The peers' columns of one row: their forward and backward time over memcpy.
 std::string peerCells(const act::Activation &a, const Options &o, PeerInput in,
                       PeerSummary &summary) {
@@ -97,57 +80,28 @@ std::string peerCells(const act::Activation &a, const Options &o, PeerInput in,
 }
 
 void benchCPU(const act::Activation &a, const Options &o, PeerSummary &summary) {
-  act::TensorShape shape{1, o.channels, o.size / o.channels, o.layout};
-  size_t count = (size_t)shape.numElements();
-  std::vector<std::vector<float>> inputs(a.inputs().size(), std::vector<float>(count));
-  for (auto &in : inputs)
-    for (size_t i = 0; i < count; ++i)
-      in[i] = (float)(o.lo + (o.hi - o.lo) * (double)(i % 4096) / 4096.0);
-  std::vector<float> y(count), dy(count, 1.0f), copy(count);
-  std::vector<std::vector<float>> dinputs(inputs.size(), std::vector<float>(count));
-  auto params = paramValues(a, shape);
-  std::vector<std::vector<float>> dparams;
-  for (auto &p : params)
-    dparams.emplace_back(p.size());
-  std::vector<const float *> in, pp;
-  std::vector<float *> din, dp;
-  for (auto &v : inputs)
-    in.push_back(v.data());
-  for (auto &v : params)
-    pp.push_back(v.data());
-  for (auto &v : dinputs)
-    din.push_back(v.data());
-  for (auto &v : dparams)
-    dp.push_back(v.data());
-  size_t bytes = count * sizeof(float);
-  // memcpy on as many threads as act's kernels use, each copying its own slice: the
-  // bandwidth the machine gives those threads is the yardstick.
-  double memcpyMs = medianMs(o.reps, [&] { parallelMemcpy(copy.data(), inputs[0].data(), bytes); });
-  double fwdMs = medianMs(o.reps, [&] { a.forward(shape, in.data(), y.data(), pp.data()); });
-  double bwdMs = medianMs(o.reps, [&] {
-    a.backward(shape, in.data(), dy.data(), din.data(), dp.data(), pp.data());
-  });
-  // Forward moves inputs + y; the ratios use memcpy of the forward's bytes.
-  double fwdBytes = (double)bytes * (double)(inputs.size() + 1);
-  double memcpyFwdMs = memcpyMs * (double)(inputs.size() + 1) / 2.0;
+  CpuRun run(a, act::TensorShape{1, o.channels, o.size / o.channels, o.layout}, o.lo, o.hi);
+  CpuRun::Times t = run.measure(o.reps);
+  double memcpyFwdMs = t.memcpyMs, fwdMs = t.forwardMs, bwdMs = t.backwardMs;
   std::string row =
       fmt::format("{:<16} {:>9.3f} {:>8.1f} {:>7.2f}x {:>9.3f} {:>7.2f}x {:>9.3f}", a.name(),
-                  fwdMs, fwdBytes / fwdMs / 1e6, fwdMs / memcpyFwdMs, bwdMs,
+                  fwdMs, run.forwardBytes() / fwdMs / 1e6, fwdMs / memcpyFwdMs, bwdMs,
                   bwdMs / memcpyFwdMs, memcpyFwdMs);
   if (!o.peers.empty()) {
     // act's own results on this data, which the peers' results are checked against.
-    a.forward(shape, in.data(), y.data(), pp.data());
-    a.backward(shape, in.data(), dy.data(), din.data(), dp.data(), pp.data());
+    a.forward(run.shape, run.in.data(), run.y.data(), run.pp.data());
+    a.backward(run.shape, run.in.data(), run.dy.data(), run.din.data(), run.dp.data(),
+               run.pp.data());
     PeerInput pin;
     pin.activation = &a;
-    pin.shape = shape;
+    pin.shape = run.shape;
     pin.threads = act::numThreads();
     pin.reps = o.reps;
-    pin.x = in[0];
-    pin.dy = dy.data();
-    pin.params = pp;
-    pin.actY = y.data();
-    pin.actDx = din[0];
+    pin.x = run.in[0];
+    pin.dy = run.dy.data();
+    pin.params = run.pp;
+    pin.actY = run.y.data();
+    pin.actDx = run.din[0];
     pin.memcpyMs = memcpyFwdMs;
     row += peerCells(a, o, pin, summary);
   }

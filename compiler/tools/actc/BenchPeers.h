@@ -2,6 +2,8 @@
 // loops and Halide, bench/torch_peer.py for PyTorch).
 #pragma once
 
+#include "CpuTiming.h"
+
 #include "act/act.h"
 
 #include <algorithm>
@@ -10,21 +12,6 @@
 #include <vector>
 
 namespace actc {
-
-/// Median of `reps` timed runs of fn (after one warm-up), in milliseconds.
-template <typename Fn>
-double medianMs(int reps, Fn &&fn) {
-  using Clock = std::chrono::steady_clock;
-  fn();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto start = Clock::now();
-    fn();
-    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
 
 enum class Peer { Loop, Halide, Torch };
 

@@ -1,6 +1,6 @@
 // actc tour: compile every examples/*.act and print a table of the activations.
 #include "Actc.h"
-#include "BenchPeers.h"
+#include "CpuTiming.h"
 
 #include "act/act.h"
 
@@ -95,41 +95,10 @@ constexpr int64_t kTimedChannels = 16, kTimedPositions = 65536;
 /// Forward and backward time over memcpy of the forward's bytes (inputs read + output
 /// written), measured together on 1M float32 elements, as `actc bench` does.
 std::string speedRatios(const act::Activation &a) {
-  act::TensorShape shape{1, kTimedChannels, kTimedPositions, act::Layout::NCS};
-  size_t count = (size_t)shape.numElements();
-  std::vector<std::vector<float>> inputs(a.inputs().size(), std::vector<float>(count));
-  for (auto &v : inputs)
-    for (size_t i = 0; i < count; ++i)
-      v[i] = (float)(-6.0 + 12.0 * (double)(i % 4096) / 4096.0);
-  std::vector<std::vector<float>> params, dparams;
-  for (const act::ParamInfo &p : a.params()) {
-    std::vector<double> init = p.init.empty()
-                                   ? std::vector<double>((size_t)p.numValues(shape), 1.0)
-                                   : p.initialValues(shape);
-    params.emplace_back(init.begin(), init.end());
-    dparams.emplace_back(init.size());
-  }
-  std::vector<float> y(count), dy(count, 1.0f), copy(count);
-  std::vector<std::vector<float>> dinputs(inputs.size(), std::vector<float>(count));
-  std::vector<const float *> in, pp;
-  std::vector<float *> din, dp;
-  for (auto &v : inputs)
-    in.push_back(v.data());
-  for (auto &v : params)
-    pp.push_back(v.data());
-  for (auto &v : dinputs)
-    din.push_back(v.data());
-  for (auto &v : dparams)
-    dp.push_back(v.data());
-  const int reps = 5;
-  double memcpyMs =
-      medianMs(reps, [&] { std::memcpy(copy.data(), in[0], count * sizeof(float)); });
-  double fwdMs = medianMs(reps, [&] { a.forward(shape, in.data(), y.data(), pp.data()); });
-  double bwdMs = medianMs(reps, [&] {
-    a.backward(shape, in.data(), dy.data(), din.data(), dp.data(), pp.data());
-  });
-  double memcpyFwdMs = memcpyMs * (double)(inputs.size() + 1) / 2.0;
-  return fmt::format("{:>7.2f}x {:>7.2f}x", fwdMs / memcpyFwdMs, bwdMs / memcpyFwdMs);
+  CpuRun run(a, act::TensorShape{1, kTimedChannels, kTimedPositions, act::Layout::NCS}, -6, 6);
+  CpuRun::Times t = run.measure(/*reps=*/5);
+  return fmt::format("{:>7.2f}x {:>7.2f}x", t.forwardMs / t.memcpyMs,
+                     t.backwardMs / t.memcpyMs);
 }
 
 } // namespace

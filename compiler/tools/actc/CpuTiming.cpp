@@ -1,0 +1,149 @@
+// actc: timing an activation's CPU kernels against memcpy of the same bytes.
+#include "CpuTiming.h"
+
+#include <condition_variable>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+using namespace actc;
+
+namespace {
+/// Worker threads kept for the copies, woken per copy like act's own pool, so the
+/// yardstick pays the same hand-off act's kernels pay and no thread start-up.
+class CopyPool {
+public:
+  static CopyPool &get() {
+    static CopyPool pool;
+    return pool;
+  }
+  /// Runs copy(0) on this thread and copy(1..n-1) on workers; returns when all are done.
+  void run(unsigned n, const std::function<void(unsigned)> &copy) {
+    {
+      std::lock_guard<std::mutex> lock(m);
+      while (workers.size() + 1 < n)
+        workers.emplace_back([this, id = (unsigned)workers.size() + 1] { loop(id); });
+      job = &copy;
+      parts = n;
+      pending = n - 1;
+      ++generation;
+    }
+    wake.notify_all();
+    copy(0);
+    std::unique_lock<std::mutex> lock(m);
+    done.wait(lock, [&] { return pending == 0; });
+  }
+  ~CopyPool() {
+    {
+      std::lock_guard<std::mutex> lock(m);
+      stop = true;
+    }
+    wake.notify_all();
+    for (std::thread &t : workers)
+      t.join();
+  }
+
+private:
+  void loop(unsigned id) {
+    unsigned long seen = 0;
+    for (;;) {
+      std::unique_lock<std::mutex> lock(m);
+      wake.wait(lock, [&] { return stop || generation != seen; });
+      if (stop)
+        return;
+      seen = generation;
+      const std::function<void(unsigned)> *work = id < parts ? job : nullptr;
+      lock.unlock();
+      if (!work)
+        continue;
+      (*work)(id);
+      lock.lock();
+      if (--pending == 0)
+        done.notify_one();
+    }
+  }
+
+  std::mutex m;
+  std::condition_variable wake, done;
+  std::vector<std::thread> workers;
+  const std::function<void(unsigned)> *job = nullptr;
+  unsigned parts = 0, pending = 0;
+  unsigned long generation = 0;
+  bool stop = false;
+};
+} // namespace
+
+void actc::parallelMemcpy(void *dst, const void *src, size_t bytes) {
+  unsigned threads = std::max(1u, act::numThreads());
+  size_t slice = (bytes / threads + 63) / 64 * 64;
+  CopyPool::get().run(threads, [&](unsigned t) {
+    size_t begin = std::min(bytes, t * slice), end = std::min(bytes, begin + slice);
+    std::memcpy(static_cast<char *>(dst) + begin, static_cast<const char *>(src) + begin,
+                end - begin);
+  });
+}
+
+CpuRun::CpuRun(const act::Activation &a, const act::TensorShape &shape, double lo, double hi)
+    : activation(a), shape(shape) {
+  size_t count = (size_t)shape.numElements();
+  inputs.assign(a.inputs().size(), std::vector<float>(count));
+  for (auto &v : inputs)
+    for (size_t i = 0; i < count; ++i)
+      v[i] = (float)(lo + (hi - lo) * (double)(i % 4096) / 4096.0);
+  for (const act::ParamInfo &p : a.params()) {
+    std::vector<double> init = p.init.empty()
+                                   ? std::vector<double>((size_t)p.numValues(shape), 1.0)
+                                   : p.initialValues(shape);
+    params.emplace_back(init.begin(), init.end());
+    dparams.emplace_back(init.size());
+  }
+  y.resize(count);
+  dy.assign(count, 1.0f);
+  copy.resize(count);
+  dinputs.assign(inputs.size(), std::vector<float>(count));
+  for (auto &v : inputs)
+    in.push_back(v.data());
+  for (auto &v : params)
+    pp.push_back(v.data());
+  for (auto &v : dinputs)
+    din.push_back(v.data());
+  for (auto &v : dparams)
+    dp.push_back(v.data());
+}
+
+double CpuRun::forwardBytes() const {
+  return (double)y.size() * sizeof(float) * (double)(inputs.size() + 1);
+}
+
+CpuRun::Times CpuRun::measure(int reps) {
+  using Clock = std::chrono::steady_clock;
+  auto time = [](auto &&fn) {
+    auto start = Clock::now();
+    fn();
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  };
+  auto copyOnce = [&] {
+    parallelMemcpy(copy.data(), inputs[0].data(), copy.size() * sizeof(float));
+  };
+  auto forward = [&] { activation.forward(shape, in.data(), y.data(), pp.data()); };
+  auto backward = [&] {
+    activation.backward(shape, in.data(), dy.data(), din.data(), dp.data(), pp.data());
+  };
+  copyOnce(); // warm-up
+  forward();
+  backward();
+  std::vector<double> c, f, b;
+  for (int i = 0; i < reps; ++i) {
+    c.push_back(time(copyOnce));
+    f.push_back(time(forward));
+    b.push_back(time(backward));
+  }
+  auto median = [](std::vector<double> &v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  // One copy reads and writes y's bytes; the forward reads every input and writes y.
+  double copyMs = median(c) * (double)(inputs.size() + 1) / 2.0;
+  return Times{copyMs, median(f), median(b)};
+}

@@ -1,0 +1,56 @@
+// actc: timing an activation's CPU kernels against memcpy of the same bytes, shared by
+// `actc bench` and the tour's ratio columns.
+#pragma once
+
+#include "act/act.h"
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+namespace actc {
+
+/// Median of `reps` timed runs of fn (after one warm-up), in milliseconds.
+template <typename Fn>
+double medianMs(int reps, Fn &&fn) {
+  using Clock = std::chrono::steady_clock;
+  fn();
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    auto start = Clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+/// memcpy split into act::numThreads() contiguous slices copied at once: the
+/// bandwidth the machine gives act's threads is the yardstick.
+void parallelMemcpy(void *dst, const void *src, size_t bytes);
+
+/// float32 buffers for one activation on `shape`: every input sweeping [lo, hi),
+/// parameters at their initial values (1 where none is declared), dy = 1.
+struct CpuRun {
+  CpuRun(const act::Activation &a, const act::TensorShape &shape, double lo, double hi);
+
+  /// Median times in milliseconds over `reps` rounds, each round running memcpy of
+  /// the forward's bytes (inputs read and y written), forward, and backward (dx and
+  /// parameter gradients, no y) one after the other, so that all three see the same
+  /// machine (a shared VM's memory bandwidth drifts by tens of percent).
+  struct Times {
+    double memcpyMs, forwardMs, backwardMs;
+  };
+  Times measure(int reps);
+  /// Bytes the forward moves: every input read, y written.
+  double forwardBytes() const;
+
+  const act::Activation &activation;
+  act::TensorShape shape;
+  std::vector<std::vector<float>> inputs, params, dinputs, dparams;
+  std::vector<float> y, dy, copy;
+  std::vector<const float *> in, pp;
+  std::vector<float *> din, dp;
+};
+
+} // namespace actc
