@@ -443,7 +443,9 @@ KernelSet::buildUnit(ModuleOp actModule, const std::vector<std::string> &names, 
   CacheKeyBytes key{};
   if (!cacheDir.empty()) {
     CacheKey hasher(h.triple, h.cpu, h.features);
+    // The vector width is the host's unless ACT_VECTOR_BITS narrows it.
     hasher.add("cpu-kernels O3").add(dtypeName(dtype)).add(order).add(parts).add(names.size());
+    hasher.add(hostVectorBits());
     for (const std::string &name : names)
       hasher.add(printActivation(actModule, name));
     key = hasher.finish();

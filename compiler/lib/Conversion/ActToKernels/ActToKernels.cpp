@@ -9,17 +9,23 @@
 
 #include "llvm/TargetParser/Host.h"
 
+#include <cstdlib>
+
 using namespace mlir;
 
 namespace act {
 
 unsigned hostVectorBits() {
-  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
-  if (features.lookup("avx512f"))
-    return 512;
-  if (features.lookup("avx"))
-    return 256;
-  return 128;
+  static const unsigned bits = [] {
+    llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+    unsigned widest = features.lookup("avx512f") ? 512 : features.lookup("avx") ? 256 : 128;
+    // ACT_VECTOR_BITS=256|128|1 narrows the kernels (to test or compare the paths
+    // other CPUs take); it never widens them past the host.
+    if (const char *env = std::getenv("ACT_VECTOR_BITS"); env && std::atoi(env) > 0)
+      widest = std::min<unsigned>(widest, (unsigned)std::atoi(env));
+    return widest;
+  }();
+  return bits;
 }
 #define GEN_PASS_DEF_CONVERTACTTOKERNELS
 #include "act/Conversion/Passes.h.inc"

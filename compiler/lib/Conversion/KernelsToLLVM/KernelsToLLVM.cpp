@@ -50,6 +50,8 @@ struct WideVectorsPass : PassWrapper<WideVectorsPass, OperationPass<ModuleOp>> {
     auto pair = [&](StringRef k, StringRef v) {
       return ArrayAttr::get(ctx, {StringAttr::get(ctx, k), StringAttr::get(ctx, v)});
     };
+    if (hostVectorBits() < 512)
+      return; // narrower vectors are legal everywhere
     std::string bits = std::to_string(hostVectorBits());
     getOperation().walk([&](LLVM::LLVMFuncOp fn) {
       if (!fn.isExternal())
