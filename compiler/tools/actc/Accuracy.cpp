@@ -1,6 +1,7 @@
 // actc accuracy: float32 forward and first derivative against the float64 kernels of
 // the same activation, over a dense grid and the extremes (docs/numerics.md).
 #include "Actc.h"
+#include "CpuTiming.h"
 
 #include "act/act.h"
 
@@ -109,15 +110,10 @@ AccuracyResult actc::accuracy(const act::Activation &a) {
 
   // Parameters at their initial values (1 where the source gives none), rounded to
   // float32 so both kernels compute the same function.
-  std::vector<std::vector<float>> pf;
+  std::vector<std::vector<float>> pf = defaultParams(a, shape);
   std::vector<std::vector<double>> pd;
-  for (const act::ParamInfo &info : a.params()) {
-    std::vector<double> v = info.init.empty()
-                                ? std::vector<double>((size_t)info.numValues(shape), 1.0)
-                                : info.initialValues(shape);
-    pf.emplace_back(v.begin(), v.end());
-    pd.emplace_back(pf.back().begin(), pf.back().end());
-  }
+  for (const std::vector<float> &v : pf)
+    pd.emplace_back(v.begin(), v.end());
   std::vector<const float *> ppf;
   std::vector<const double *> ppd;
   for (size_t k = 0; k < pf.size(); ++k) {

@@ -41,19 +41,6 @@ struct PeerSummary {
   std::vector<std::string> warnings;
 };
 
-/// Parameter values for a benchmark: initial values where declared, else 1.
-std::vector<std::vector<float>> paramValues(const act::Activation &a,
-                                            const act::TensorShape &shape) {
-  std::vector<std::vector<float>> out;
-  for (const act::ParamInfo &p : a.params()) {
-    std::vector<double> v = p.init.empty()
-                                ? std::vector<double>((size_t)p.numValues(shape), 1.0)
-                                : p.initialValues(shape);
-    out.emplace_back(v.begin(), v.end());
-  }
-  return out;
-}
-
 /// The peers' columns of one row: their forward and backward time over memcpy.
 std::string peerCells(const act::Activation &a, const Options &o, PeerInput in,
                       PeerSummary &summary) {
@@ -121,7 +108,7 @@ void benchCUDA(const act::Activation &a, const Options &o) {
     inputs.back().upload(host.data(), bytes);
     in.push_back(inputs.back().data());
   }
-  for (auto &v : paramValues(a, shape)) {
+  for (auto &v : defaultParams(a, shape)) {
     params.emplace_back(v.size() * sizeof(float));
     params.back().upload(v.data(), v.size() * sizeof(float));
     pp.push_back(params.back().data());

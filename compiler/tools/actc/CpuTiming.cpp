@@ -84,6 +84,18 @@ void actc::parallelMemcpy(void *dst, const void *src, size_t bytes) {
   });
 }
 
+std::vector<std::vector<float>> actc::defaultParams(const act::Activation &a,
+                                                   const act::TensorShape &shape) {
+  std::vector<std::vector<float>> out;
+  for (const act::ParamInfo &p : a.params()) {
+    std::vector<double> v = p.init.empty()
+                                ? std::vector<double>((size_t)p.numValues(shape), 1.0)
+                                : p.initialValues(shape);
+    out.emplace_back(v.begin(), v.end());
+  }
+  return out;
+}
+
 CpuRun::CpuRun(const act::Activation &a, const act::TensorShape &shape, double lo, double hi)
     : activation(a), shape(shape) {
   size_t count = (size_t)shape.numElements();
@@ -91,13 +103,9 @@ CpuRun::CpuRun(const act::Activation &a, const act::TensorShape &shape, double l
   for (auto &v : inputs)
     for (size_t i = 0; i < count; ++i)
       v[i] = (float)(lo + (hi - lo) * (double)(i % 4096) / 4096.0);
-  for (const act::ParamInfo &p : a.params()) {
-    std::vector<double> init = p.init.empty()
-                                   ? std::vector<double>((size_t)p.numValues(shape), 1.0)
-                                   : p.initialValues(shape);
-    params.emplace_back(init.begin(), init.end());
-    dparams.emplace_back(init.size());
-  }
+  params = defaultParams(a, shape);
+  for (auto &p : params)
+    dparams.emplace_back(p.size());
   y.resize(count);
   dy.assign(count, 1.0f);
   copy.resize(count);

@@ -29,6 +29,11 @@ double medianMs(int reps, Fn &&fn) {
 /// bandwidth the machine gives act's threads is the yardstick.
 void parallelMemcpy(void *dst, const void *src, size_t bytes);
 
+/// Parameter values for timing and accuracy runs: the declared initial values,
+/// 1 where a parameter has none.
+std::vector<std::vector<float>> defaultParams(const act::Activation &a,
+                                              const act::TensorShape &shape);
+
 /// float32 buffers for one activation on `shape`: every input sweeping [lo, hi),
 /// parameters at their initial values (1 where none is declared), dy = 1.
 struct CpuRun {

@@ -23,7 +23,7 @@ namespace {
 class F32Builder {
 public:
   F32Builder(PatternRewriter &b, Location loc, Type type)
-      : b(b), loc(loc), type(type), i32(shaped(b.getI32Type())), i1(shaped(b.getI1Type())) {}
+      : b(b), loc(loc), type(type), i32(shaped(b.getI32Type())) {}
 
   Value c(double v) { return constant(b.getF32FloatAttr((float)v), type); }
   Value ci(int32_t v) { return constant(b.getI32IntegerAttr(v), i32); }
@@ -175,7 +175,7 @@ private:
 
   PatternRewriter &b;
   Location loc;
-  Type type, i32, i1;
+  Type type, i32;
 };
 
 bool isF32(Type t) { return getElementTypeOrSelf(t).isF32(); }
