@@ -534,10 +534,10 @@ std::unique_ptr<KernelSet> KernelSet::build(ModuleOp actModule, const std::strin
 
 std::vector<std::unique_ptr<KernelSet>>
 KernelSet::buildBatch(ModuleOp actModule, const std::vector<std::string> &names, DType dtype,
-                      const std::string &cacheDir, BuildStats *stats) {
+                      const std::string &cacheDir, BuildStats *stats, unsigned parts) {
   if (names.empty())
     return {};
-  return buildUnit(actModule, names, dtype, 1, kEverything, cacheDir, stats);
+  return buildUnit(actModule, names, dtype, 1, parts, cacheDir, stats);
 }
 
 } // namespace act::detail

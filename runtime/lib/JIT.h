@@ -54,7 +54,8 @@ public:
   /// one object, one cache entry); the sets share the machine code.
   static std::vector<std::unique_ptr<KernelSet>>
   buildBatch(mlir::ModuleOp actModule, const std::vector<std::string> &names, DType dtype,
-             const std::string &cacheDir = "", BuildStats *stats = nullptr);
+             const std::string &cacheDir = "", BuildStats *stats = nullptr,
+             unsigned parts = kEverything);
   ~KernelSet();
 
   PackedKernel forward(Layout layout) const { return fwd[layout == Layout::NSC]; }

@@ -132,10 +132,11 @@ struct Activation::Impl {
       }
     }
   }
-  bool hasKernels(DType dtype) const {
-    for (auto &layout : kernels[(int)dtype])
-      for (auto &set : layout)
-        if (!set)
+  /// Whether every order-1 slot `parts` names has kernels for `dtype`.
+  bool hasKernels(DType dtype, unsigned parts) const {
+    for (int l = 0; l < 2; ++l)
+      for (int k = 0; k < kNumKinds; ++k)
+        if ((parts & (1u << l)) && (parts & kindBit(k)) && !kernels[(int)dtype][l][k])
           return false;
     return true;
   }
@@ -301,6 +302,18 @@ const Activation &Module::get(std::string_view name) const {
 }
 
 void Module::compileKernels(DType dtype, const std::vector<std::string> &names) {
+  compileKernels(dtype, names, KernelSelection{});
+}
+
+void Module::compileKernels(DType dtype, const std::vector<std::string> &names,
+                            const KernelSelection &which) {
+  unsigned parts = (which.ncs ? detail::layoutBit(Layout::NCS) : 0) |
+                   (which.nsc ? detail::layoutBit(Layout::NSC) : 0) |
+                   (which.forward ? detail::kForward : 0) |
+                   (which.backward ? detail::kBackward : 0) |
+                   (which.fused ? detail::kForwardBackward : 0);
+  if (!(parts & detail::kBothLayouts) || !(parts & detail::kAllKinds))
+    return;
   if (impl->options.target != Target::CPU)
     throw Error("compileKernels: the module was compiled for CUDA; kernels are built "
                 "on the first launch()");
@@ -313,14 +326,15 @@ void Module::compileKernels(DType dtype, const std::vector<std::string> &names) 
   std::vector<Activation::Impl *> todo;
   std::vector<std::string> todoNames;
   for (Activation::Impl *a : chosen)
-    if (!a->hasKernels(dtype)) {
+    if (!a->hasKernels(dtype, parts)) {
       todo.push_back(a);
       todoNames.push_back(a->name);
     }
   std::vector<std::unique_ptr<detail::KernelSet>> sets = detail::KernelSet::buildBatch(
-      *impl->compiled->module, todoNames, dtype, detail::cacheDirectory(impl->options));
+      *impl->compiled->module, todoNames, dtype, detail::cacheDirectory(impl->options),
+      nullptr, parts);
   for (size_t i = 0; i < todo.size(); ++i)
-    todo[i]->setKernels(dtype, detail::kEverything, std::move(sets[i]));
+    todo[i]->setKernels(dtype, parts, std::move(sets[i]));
 }
 
 //===----------------------------------------------------------------------===//
@@ -329,6 +343,10 @@ void Module::compileKernels(DType dtype, const std::vector<std::string> &names) 
 
 const std::string &Activation::name() const { return impl->name; }
 const std::string &Activation::formula() const { return impl->formula; }
+std::string Activation::canonicalForm() const {
+  std::lock_guard<std::mutex> lock(impl->compiled->mutex);
+  return printCanonical(impl->compiled->module->lookupSymbol(impl->name));
+}
 const std::vector<std::string> &Activation::inputs() const { return impl->inputs; }
 const std::vector<ParamInfo> &Activation::params() const { return impl->params; }
 const ParamInfo *Activation::findParam(std::string_view name) const {

@@ -169,6 +169,11 @@ Usage:
                                         device copy) of the same bytes, same run
   actc tour [DIR]                       compile every DIR/*.act (default: examples)
                                         and print a table of each activation
+  actc search [--space swish|FILE.act] [--units 1|2] [--epochs E] [--db FILE]
+              [--shard I/N] ...         enumerate, screen and train candidates on
+                                        Fashion-MNIST into SQLite (resumable)
+  actc search report DB... [--top K]   merge search databases and rank them
+                                        (actc search --help for every option)
   actc --help | --version
 
 Errors are printed as FILE:LINE:COL: error: MESSAGE with the line and a caret;
@@ -329,8 +334,10 @@ int main(int argc, char **argv) {
       return runGradcheck(args);
     if (cmd == "accuracy")
       return runAccuracy(args);
+    if (cmd == "search")
+      return runSearch(args);
     throw UsageError{"unknown command '" + cmd +
-                     "' (expected check, emit, eval, grad, gradcheck, accuracy, bench or tour; see actc --help)"};
+                     "' (expected check, emit, eval, grad, gradcheck, accuracy, bench, tour or search; see actc --help)"};
   } catch (const act::CompileError &e) {
     std::cerr << act::formatDiagnostics(e.diagnostics());
     return 1;

@@ -123,6 +123,10 @@ public:
   const std::string &name() const;
   /// The definition's source text.
   const std::string &formula() const;
+  /// The simplified body as one canonical formula (sugar expanded, commutative
+  /// operands ordered, constants folded): `x * sigmoid(x)`, `sigmoid(x) * x` and
+  /// `gate(x, x)` all give "x * sigmoid(x)". Equal text means equal functions.
+  std::string canonicalForm() const;
   /// Elementwise inputs, main input first.
   const std::vector<std::string> &inputs() const;
   const std::vector<ParamInfo> &params() const;
@@ -210,6 +214,20 @@ public:
   /// of forward/backward use these kernels. Throws CompileError (lowering failed),
   /// or act::Error for an unknown name or a CUDA module.
   void compileKernels(DType dtype = DType::F32, const std::vector<std::string> &names = {});
+
+  /// Which order-1 kernels a batch builds (compileKernels below).
+  struct KernelSelection {
+    bool forward = true;  ///< forward()
+    bool backward = true; ///< backward() without y
+    bool fused = true;    ///< backward() with y, and derivatives(1)
+    bool ncs = true, nsc = true; ///< layouts the kernels run in
+  };
+  /// The same for only the kernels `which` names: a search screening hundreds of
+  /// candidates at probe points needs only the fused kernels of one layout (a shape
+  /// {n, 1, 1} runs ncs; a dense layer's {n, c, 1} runs nsc). Other kernels are still
+  /// compiled on their first use.
+  void compileKernels(DType dtype, const std::vector<std::string> &names,
+                      const KernelSelection &which);
 
   Module(Module &&) noexcept;
   Module &operator=(Module &&) noexcept;

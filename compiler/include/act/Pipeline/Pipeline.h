@@ -55,6 +55,11 @@ mlir::LogicalResult differentiate(mlir::ModuleOp module, unsigned order = 1,
 /// result, with shared subexpressions bound to names first.
 std::string printFormulas(mlir::Operation *grad);
 
+/// An activation's (simplified) body as one canonical formula: sugar expanded, sums,
+/// products, max and min flattened with constants folded and operands sorted
+/// (Canonical.cpp). Equal text means equal functions.
+std::string printCanonical(mlir::Operation *activation);
+
 struct KernelOptions {
   std::vector<std::string> dtypes = {"f32", "f64"};
   std::vector<std::string> layouts = {"ncs", "nsc"};
