@@ -186,16 +186,21 @@ constexpr size_t kMaxPartitions = 8;
 
 /// Packs `module`'s kernels, optimises them at -O3 and generates an object file.
 std::unique_ptr<llvm::MemoryBuffer> optimizeAndGenerate(llvm::Module &module,
-                                                        BuildStats &stats) {
+                                                        BuildStats &stats, bool quick) {
   auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<llvm::TargetMachine> tm = tmPool().take();
   module.setDataLayout(tm->createDataLayout());
   module.setTargetTriple(tm->getTargetTriple().str());
   packFunctionArguments(module);
-  if (llvm::Error err = makeOptimizingTransformer(1, 0, tm.get())(&module))
-    throw Error("optimising the kernels failed: " + llvm::toString(std::move(err)));
+  if (!quick)
+    if (llvm::Error err = makeOptimizingTransformer(1, 0, tm.get())(&module))
+      throw Error("optimising the kernels failed: " + llvm::toString(std::move(err)));
   stats.optMs += msSince(t0);
+  llvm::CodeGenOptLevel level = tm->getOptLevel();
+  if (quick)
+    tm->setOptLevel(llvm::CodeGenOptLevel::None);
   auto object = llvm::orc::SimpleCompiler(*tm)(module);
+  tm->setOptLevel(level);
   tmPool().give(std::move(tm));
   if (!object)
     throw Error("code generation failed: " + llvm::toString(object.takeError()));
@@ -293,7 +298,8 @@ std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
   bool needsGrad = order > 1 || (what & (kBackward | kForwardBackward));
   if ((needsGrad && failed(differentiate(*module, order))) ||
       failed(lowerToKernels(*module, KernelOptions{{dtypeName(dtype)}, layoutNames(what),
-                                                   kindNames(what, order)})) ||
+                                                   kindNames(what, order),
+                                                   (what & kQuick) ? 1u : 0u})) ||
       failed(lowerToLLVMDialect(*module)))
     throw CompileError(diags);
 
@@ -320,7 +326,7 @@ std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
   size_t parts = std::min<size_t>({kernels.size(), threads, kMaxPartitions});
   std::vector<std::unique_ptr<llvm::MemoryBuffer>> objects;
   if (parts <= 1) {
-    objects.push_back(optimizeAndGenerate(*llvmModule, stats));
+    objects.push_back(optimizeAndGenerate(*llvmModule, stats, what & kQuick));
   } else {
     // Largest kernel first onto the least loaded partition.
     std::sort(kernels.begin(), kernels.end(), [](llvm::Function *a, llvm::Function *b) {
@@ -359,7 +365,7 @@ std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
             partContext);
         if (!part)
           throw Error("internal: " + llvm::toString(part.takeError()));
-        objects[p] = optimizeAndGenerate(**part, partStats[p]);
+        objects[p] = optimizeAndGenerate(**part, partStats[p], what & kQuick);
       } catch (const std::exception &e) {
         errors[p] = e.what();
       }

@@ -22,6 +22,9 @@ const char *dtypeName(DType dtype);
 constexpr unsigned layoutBit(Layout layout) { return layout == Layout::NSC ? 2u : 1u; }
 constexpr unsigned kBothLayouts = 3;
 enum KindBit : unsigned { kForward = 16, kBackward = 32, kForwardBackward = 64 };
+/// A quick build: scalar loops, no LLVM optimisation, the fastest code generation;
+/// for kernels called on a few hundred points (search screening).
+constexpr unsigned kQuick = 128;
 constexpr unsigned kAllKinds = kForward | kBackward | kForwardBackward;
 constexpr unsigned kEverything = kBothLayouts | kAllKinds;
 

@@ -311,7 +311,8 @@ void Module::compileKernels(DType dtype, const std::vector<std::string> &names,
                    (which.nsc ? detail::layoutBit(Layout::NSC) : 0) |
                    (which.forward ? detail::kForward : 0) |
                    (which.backward ? detail::kBackward : 0) |
-                   (which.fused ? detail::kForwardBackward : 0);
+                   (which.fused ? detail::kForwardBackward : 0) |
+                   (which.quick ? detail::kQuick : 0);
   if (!(parts & detail::kBothLayouts) || !(parts & detail::kAllKinds))
     return;
   if (impl->options.target != Target::CPU)

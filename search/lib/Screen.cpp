@@ -223,6 +223,7 @@ void Screener::screenBatch(const std::vector<Candidate> &batch, std::vector<Scre
   Module::KernelSelection fusedOnly;
   fusedOnly.forward = fusedOnly.backward = false;
   fusedOnly.nsc = false;
+  fusedOnly.quick = true; // 256 points per call: build time is all that counts
   module->compileKernels(DType::F64, names, fusedOnly);
   stats_.compiled += names.size();
   auto t2 = std::chrono::steady_clock::now();

@@ -124,6 +124,7 @@ LogicalResult lowerToKernels(ModuleOp module, const KernelOptions &opts) {
   kernelOpts.dtypes = opts.dtypes;
   kernelOpts.layouts = opts.layouts;
   kernelOpts.kinds = opts.kinds;
+  kernelOpts.vectorBits = opts.vectorBits;
   pm.addPass(createConvertActToKernels(kernelOpts));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

@@ -65,6 +65,9 @@ struct KernelOptions {
   std::vector<std::string> layouts = {"ncs", "nsc"};
   /// fwd, bwd, fwdbwd, derivs; empty: every kind the module's bodies give.
   std::vector<std::string> kinds = {};
+  /// The vector loops' width in bits (convert-act-to-kernels' vector-bits); 0: the
+  /// host's, 1: scalar loops only.
+  unsigned vectorBits = 0;
 };
 
 /// act-expand then convert-act-to-kernels: func/scf/memref/arith/math kernels
