@@ -23,7 +23,8 @@ const char *kSearchUsage = R"USAGE(actc search - search for activations (docs/se
 
 Usage:
   actc search [--space swish|FILE.act] [--unary FILE] [--binary FILE] [--units 1|2]
-              [--epochs E] [--db FILE] [--shard I/N] [--limit N] [--train-limit N]
+              [--epochs E] [--db FILE] [--shard I/N] [--limit N] [--sample N]
+              [--train-limit N]
               [--seed S] [--data DIR] [--screen-only] [--no-progress]
   actc search report DB... [--top K] [--keys]
 
@@ -38,6 +39,7 @@ Usage:
   --shard I/N       train only the I-th of N slices (0 <= I < N); defaults to
                     SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT when set
   --limit N         only the first N candidates of the space
+  --sample N        N candidates evenly spaced over the space (index i * size / N)
   --train-limit N   train on the first N training images (a quick look)
   --data DIR        Fashion-MNIST IDX files (default $ACT_FASHION_MNIST or
                     /usr/share/datasets/fashion-mnist)
@@ -231,7 +233,8 @@ int runSearch(Args &args) {
   }
   std::string spaceName = "swish", unaryFile, binaryFile, dbPath = "search.sqlite";
   std::string dataDir = s::defaultDataDir();
-  unsigned units = 1, epochs = 1, shard = 0, shards = 1, limit = 0, trainLimit = 0, seed = 1;
+  unsigned units = 1, epochs = 1, shard = 0, shards = 1, limit = 0, sample = 0, trainLimit = 0,
+           seed = 1;
   bool screenOnly = false, progressWanted = isatty(2), shardGiven = false;
   while (!args.empty()) {
     std::string v;
@@ -256,6 +259,8 @@ int runSearch(Args &args) {
       shardGiven = true;
     } else if (args.option("--limit", v))
       limit = parseCount(v, "--limit");
+    else if (args.option("--sample", v))
+      sample = parseCount(v, "--sample");
     else if (args.option("--train-limit", v))
       trainLimit = parseCount(v, "--train-limit");
     else if (args.option("--seed", v))
@@ -281,7 +286,7 @@ int runSearch(Args &args) {
 
   // The candidates.
   std::vector<s::Candidate> candidates;
-  std::string spaceKey;
+  std::string spaceKey, sampleText = "all";
   if (spaceName == "swish") {
     s::Space space = s::Space::swish();
     if (!unaryFile.empty())
@@ -289,9 +294,18 @@ int runSearch(Args &args) {
     if (!binaryFile.empty())
       space.binary = s::Space::parseFunctions(readFile(binaryFile), true);
     uint64_t size = s::spaceSize(space, (int)units);
-    candidates = s::enumerate(space, (int)units, 0, limit ? limit : size);
+    if (limit)
+      size = std::min<uint64_t>(size, limit);
+    if (sample && sample < size) { // evenly spaced: every binary function appears
+      for (uint64_t i = 0; i < sample; ++i)
+        candidates.push_back(s::candidateAt(space, (int)units, i * size / sample));
+    } else {
+      candidates = s::enumerate(space, (int)units, 0, size);
+    }
     spaceKey = "swish" + (unaryFile.empty() ? "" : "+" + unaryFile) +
                (binaryFile.empty() ? "" : "+" + binaryFile) + "/" + std::to_string(units);
+    if (sample)
+      sampleText = std::to_string(sample);
   } else {
     candidates = s::candidatesFromSource(readFile(spaceName), spaceName);
     if (limit && candidates.size() > limit)
@@ -301,7 +315,7 @@ int runSearch(Args &args) {
 
   SearchDb db(dbPath, true);
   std::string shardText = std::to_string(shard) + "/" + std::to_string(shards);
-  db.checkSettings({{"space", spaceKey}, {"epochs", std::to_string(epochs)},
+  db.checkSettings({{"space", spaceKey}, {"sample", sampleText}, {"epochs", std::to_string(epochs)},
                     {"seed", std::to_string(seed)}, {"train_limit", std::to_string(trainLimit)},
                     {"shard", shardText}});
   std::set<std::string> have = db.keys();
