@@ -144,7 +144,7 @@ TEST_CASE("screening rejects known-bad candidates with a reason", "[search]") {
   std::vector<s::Screened> r = screener.screen(fromExprs({
       "log(x)",                  // NaN for x < 0
       "1 / (x - x)",             // inf everywhere
-      "sqrt(max(x, 0)) + x",     // f' infinite... or f finite with f' non-finite
+      "sqrt(max(x, 0)) + x",     // f finite; f' = 0 * inf, NaN, for x < 0
       "3 * x + 1",               // affine
       "max(x - 4.5, 0)",         // flat on almost every probe
       "exp(x^2)",                // e^25 at |x| = 5
@@ -156,6 +156,8 @@ TEST_CASE("screening rejects known-bad candidates with a reason", "[search]") {
   CHECK(r[0].verdict == s::Verdict::NonFinite);
   CHECK_THAT(r[0].reason, Catch::Contains("NaN"));
   CHECK(r[1].verdict == s::Verdict::NonFinite);
+  CHECK(r[2].verdict == s::Verdict::NonFiniteDerivative);
+  CHECK_THAT(r[2].reason, Catch::Contains("f'(x) is NaN at x = -"));
   CHECK(r[3].verdict == s::Verdict::ConstantDerivative);
   CHECK_THAT(r[3].reason, Catch::Contains("affine"));
   CHECK(r[4].verdict == s::Verdict::ZeroDerivative);

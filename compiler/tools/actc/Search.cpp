@@ -289,10 +289,17 @@ int runSearch(Args &args) {
   std::string spaceKey, sampleText = "all";
   if (spaceName == "swish") {
     s::Space space = s::Space::swish();
+    auto functions = [](const std::string &path, bool binary) {
+      try {
+        return s::Space::parseFunctions(readFile(path), binary);
+      } catch (const act::Error &e) {
+        throw UsageError{path + ": " + e.what()};
+      }
+    };
     if (!unaryFile.empty())
-      space.unary = s::Space::parseFunctions(readFile(unaryFile), false);
+      space.unary = functions(unaryFile, false);
     if (!binaryFile.empty())
-      space.binary = s::Space::parseFunctions(readFile(binaryFile), true);
+      space.binary = functions(binaryFile, true);
     uint64_t size = s::spaceSize(space, (int)units);
     if (limit)
       size = std::min<uint64_t>(size, limit);
@@ -313,6 +320,9 @@ int runSearch(Args &args) {
     spaceKey = spaceName;
   }
 
+  if (!screenOnly && !s::haveData(dataDir))
+    throw UsageError{"no Fashion-MNIST IDX files in '" + dataDir +
+                     "' (install dataset-fashion-mnist, or pass --data DIR)"};
   SearchDb db(dbPath, true);
   std::string shardText = std::to_string(shard) + "/" + std::to_string(shards);
   db.checkSettings({{"space", spaceKey}, {"sample", sampleText}, {"epochs", std::to_string(epochs)},
@@ -397,9 +407,6 @@ int runSearch(Args &args) {
   }
 
   // Training, in order; each row is written when its candidate is done.
-  if (!s::haveData(dataDir))
-    throw UsageError{"no Fashion-MNIST IDX files in '" + dataDir +
-                     "' (install dataset-fashion-mnist, or pass --data DIR)"};
   s::ProxyData data = s::ProxyData::load(dataDir, 6000, trainLimit);
   s::TrainOptions options;
   options.epochs = (int)epochs;
