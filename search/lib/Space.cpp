@@ -65,7 +65,7 @@ bool atomic(const std::string &s) {
     ++i;
   if (i == s.size())
     return true;
-  if (i == 0 || s[i] != '(')
+  if (s[i] != '(') // a name, a call or a parenthesised whole go on
     return false;
   int depth = 0;
   for (; i < s.size(); ++i) {

@@ -191,7 +191,14 @@ int runReport(Args &args) {
   std::map<std::string, size_t> verdicts;
   std::vector<const SearchRow *> ranked;
   std::map<std::string, const SearchRow *> byFingerprint;
-  for (const auto &[key, r] : byKey) {
+  std::vector<const SearchRow *> inOrder;
+  for (const auto &[key, r] : byKey)
+    inOrder.push_back(&r);
+  std::stable_sort(inOrder.begin(), inOrder.end(), [](const SearchRow *a, const SearchRow *b) {
+    return a->index < b->index;
+  });
+  for (const SearchRow *row : inOrder) {
+    const SearchRow &r = *row;
     ++verdicts[r.verdict];
     if (r.verdict != "ok" || !r.valAcc)
       continue;
@@ -303,6 +310,11 @@ int runSearch(Args &args) {
     uint64_t size = s::spaceSize(space, (int)units);
     if (limit)
       size = std::min<uint64_t>(size, limit);
+    const uint64_t kMaxScreened = 2000000; // ~2.5 h of screening per process
+    if (size > kMaxScreened && (!sample || sample > kMaxScreened))
+      throw UsageError{fmt::format("the {}-unit space has {} candidates; choose at most {} "
+                                   "with --limit N or --sample N",
+                                   units, size, kMaxScreened)};
     if (sample && sample < size) { // evenly spaced: every binary function appears
       for (uint64_t i = 0; i < sample; ++i)
         candidates.push_back(s::candidateAt(space, (int)units, i * size / sample));
