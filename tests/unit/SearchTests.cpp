@@ -279,3 +279,30 @@ TEST_CASE("actc search resumes after a kill and shards partition the space",
   CHECK(rc4 == 1);
   CHECK_THAT(out4, Catch::Contains("shard = 0/2"));
 }
+
+TEST_CASE("compileKernels with a KernelSelection: quick kernels agree with optimised ones", "[search]") {
+  const char *src = "act a(x; beta = 1.0) = x * tanh(softplus(beta * x)) + sinc(x)\n";
+  act::Module quick = act::Module::compile(src), full = act::Module::compile(src);
+  act::Module::KernelSelection fusedOnly;
+  fusedOnly.forward = fusedOnly.backward = false;
+  fusedOnly.nsc = false;
+  fusedOnly.quick = true;
+  quick.compileKernels(act::DType::F64, {"a"}, fusedOnly);
+  CHECK_THROWS_AS(quick.compileKernels(act::DType::F64, {"nope"}, fusedOnly), act::Error);
+  std::vector<double> xs = s::Screener::probes();
+  act::TensorShape shape{(int64_t)xs.size(), 1, 1};
+  std::vector<double> fq(xs.size()), dq(xs.size()), ff(xs.size()), df(xs.size());
+  const double *in[] = {xs.data()};
+  double *oq[] = {fq.data(), dq.data()}, *of[] = {ff.data(), df.data()};
+  quick.get("a").derivatives(1, shape, in, oq);
+  full.get("a").derivatives(1, shape, in, of);
+  for (size_t i = 0; i < xs.size(); ++i) {
+    INFO("x = " << xs[i]);
+    CHECK(fq[i] == Approx(ff[i]).epsilon(1e-13).margin(1e-15));
+    CHECK(dq[i] == Approx(df[i]).epsilon(1e-12).margin(1e-14));
+  }
+  // A kernel the batch left out is still built on first use.
+  std::vector<double> y(xs.size());
+  quick.get("a").forward(shape, in, y.data());
+  CHECK(y[7] == Approx(ff[7]).epsilon(1e-13));
+}
