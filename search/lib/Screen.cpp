@@ -68,8 +68,34 @@ void addToFingerprint(uint64_t &h, const std::vector<double> &values) {
   }
 }
 
-/// The verdict on f and f' at the probes (parameters at their initial values).
-void judge(const Probe &p, const ScreenOptions &o, Screened &s) {
+/// Whether f' is the same at every probe, or 0 at almost every one; sets `why`.
+bool flatDerivative(const Probe &p, const ScreenOptions &o, Verdict &why, std::string &reason) {
+  double lo = p.df[0], hi = p.df[0];
+  size_t zeros = 0;
+  for (double d : p.df) {
+    lo = std::min(lo, d);
+    hi = std::max(hi, d);
+    zeros += std::abs(d) < 1e-9;
+  }
+  if (hi - lo <= 1e-9 * (1 + std::abs(lo))) {
+    why = Verdict::ConstantDerivative;
+    reason = "f'(x) = " + formatX(lo) + " everywhere: f is affine";
+    return true;
+  }
+  if ((double)zeros >= o.zeroFraction * (double)p.df.size()) {
+    why = Verdict::ZeroDerivative;
+    reason = "f'(x) = 0 at " + std::to_string(zeros) + " of " + std::to_string(p.df.size()) +
+             " probe points";
+    return true;
+  }
+  return false;
+}
+
+/// The verdict on f and f' at the probes, parameters at their initial values. With
+/// learnable parameters (`moved`: f and f' with them moved) a flat derivative must
+/// be flat there too: beta * a + (1 - beta) * b is flat at beta = 1 when a is, yet
+/// training moves beta.
+void judge(const Probe &p, const Probe *moved, const ScreenOptions &o, Screened &s) {
   const std::vector<double> &xs = Screener::probes();
   for (size_t i = 0; i < xs.size(); ++i)
     if (!std::isfinite(p.f[i])) {
@@ -92,22 +118,12 @@ void judge(const Probe &p, const ScreenOptions &o, Screened &s) {
                  " at x = " + formatX(xs[i]);
       return;
     }
-  double lo = p.df[0], hi = p.df[0];
-  size_t zeros = 0;
-  for (double d : p.df) {
-    lo = std::min(lo, d);
-    hi = std::max(hi, d);
-    zeros += std::abs(d) < 1e-9;
-  }
-  if (hi - lo <= 1e-9 * (1 + std::abs(lo))) {
-    s.verdict = Verdict::ConstantDerivative;
-    s.reason = "f'(x) = " + formatX(lo) + " everywhere: f is affine";
-    return;
-  }
-  if ((double)zeros >= o.zeroFraction * (double)p.df.size()) {
-    s.verdict = Verdict::ZeroDerivative;
-    s.reason = "f'(x) = 0 at " + std::to_string(zeros) + " of " +
-               std::to_string(p.df.size()) + " probe points";
+  Verdict why = Verdict::Ok, whyMoved = Verdict::Ok;
+  std::string reason, reasonMoved;
+  if (flatDerivative(p, o, why, reason) &&
+      (!moved || flatDerivative(*moved, o, whyMoved, reasonMoved))) {
+    s.verdict = why;
+    s.reason = reason + (moved ? ", for every parameter value tried" : "");
     return;
   }
   s.verdict = Verdict::Ok;
@@ -237,8 +253,11 @@ void Screener::screenBatch(const std::vector<Candidate> &batch, std::vector<Scre
     bool learnable = false;
     for (const ParamInfo &p : a.params())
       learnable |= !p.isConst;
-    if (learnable) // the function of its parameters too: a second setting
-      addToFingerprint(h, probe(a, 0.5, 0.185).f);
+    Probe moved;
+    if (learnable) { // the function of its parameters too: a second setting
+      moved = probe(a, 0.5, 0.185);
+      addToFingerprint(h, moved.f);
+    }
     char hex[17];
     std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
     rows[i].fingerprint = hex;
@@ -250,7 +269,7 @@ void Screener::screenBatch(const std::vector<Candidate> &batch, std::vector<Scre
       rows[i].reason = "same fingerprint as candidate " + std::to_string(it->second);
       continue;
     }
-    judge(initial, options, rows[i]);
+    judge(initial, learnable ? &moved : nullptr, options, rows[i]);
   }
   // Duplicates take their representative's fingerprint (their shard goes with it).
   for (size_t i = 0; i < batch.size(); ++i)

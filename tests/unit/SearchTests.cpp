@@ -167,6 +167,14 @@ TEST_CASE("screening rejects known-bad candidates with a reason", "[search]") {
   CHECK(r[8].verdict == s::Verdict::CompileError);
   CHECK_THAT(r[8].reason, Catch::Contains("candidate 8:1:"));
   CHECK(r[8].fingerprint.empty());
+  // With a learnable parameter, flat must hold for the moved parameter too.
+  std::vector<s::Screened> p = screener.screen(fromExprs({
+      "beta * 2 + (1 - beta) * tanh(x)", // constant at beta = 1 only: training moves beta
+      "beta * x + 1",                    // affine for every beta
+  }));
+  CHECK(p[0].verdict == s::Verdict::Ok);
+  CHECK(p[1].verdict == s::Verdict::ConstantDerivative);
+  CHECK_THAT(p[1].reason, Catch::Contains("every parameter value"));
   // Every verdict has a name for the database.
   CHECK(std::string(s::verdictName(s::Verdict::NonFiniteDerivative)) == "non-finite-derivative");
 }
