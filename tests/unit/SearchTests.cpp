@@ -106,6 +106,7 @@ TEST_CASE("equivalent formulas share a canonical form or a fingerprint", "[searc
   CHECK(m.get("a").canonicalForm() == "x * sigmoid(x)");
   CHECK(m.get("b").canonicalForm() == "x * sigmoid(x)");
   CHECK(m.get("c").canonicalForm() == "x * sigmoid(x)");
+  CHECK(m.get("d").canonicalForm() == "2 * x"); // like terms collected
   CHECK(m.get("e").canonicalForm() == m.get("f").canonicalForm());
 
   s::Screener screener;

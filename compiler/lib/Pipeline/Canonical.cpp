@@ -132,17 +132,38 @@ void sortByText(std::vector<Term> &args) {
 
 Term makeMul(std::vector<Term> args);
 
-/// A sum: flattened, constants folded, like terms kept apart, sorted.
+/// A sum: flattened, constants folded, like terms collected (x + x = 2 * x; a zero
+/// coefficient stays, as 0 * t, so NaN and inf keep their way through), sorted.
 Term makeAdd(std::vector<Term> args) {
   std::vector<Term> flat;
   flatten(Term::Add, args, flat);
   double c = 0;
   std::vector<Term> rest;
+  std::map<std::string, std::pair<double, Term>> like; // text of t -> (sum of k, t)
+  std::vector<std::string> order;
   for (Term &a : flat) {
-    if (a.kind == Term::Const)
+    if (a.kind == Term::Const) {
       c += a.value;
+      continue;
+    }
+    double k = 1;
+    Term t = std::move(a);
+    if (t.kind == Term::Mul && t.args.front().kind == Term::Const) { // k * t
+      k = t.args.front().value;
+      std::vector<Term> factors(t.args.begin() + 1, t.args.end());
+      t = factors.size() == 1 ? std::move(factors.front())
+                              : Term{Term::Mul, "", 0, std::move(factors), 0};
+    }
+    std::string key = render(t);
+    auto [it, fresh] = like.emplace(key, std::make_pair(k, t));
+    if (fresh)
+      order.push_back(key);
     else
-      rest.push_back(std::move(a));
+      it->second.first += k;
+  }
+  for (const std::string &key : order) {
+    auto &[k, t] = like[key];
+    rest.push_back(k == 1 ? std::move(t) : makeMul({constant(k), std::move(t)}));
   }
   sortByText(rest);
   if (c != 0 || rest.empty())
