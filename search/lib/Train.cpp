@@ -5,6 +5,9 @@
 
 #include <cblas.h>
 
+// OpenBLAS's own (CMake links libopenblas); declared here, not every cblas.h has it.
+extern "C" void openblas_set_num_threads(int threads);
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -201,6 +204,8 @@ TrainResult train(const Activation &activation, const ProxyData &data,
   }
   if (o.batch < 1 || o.epochs < 0 || data.train.rows == 0)
     throw Error("proxy task: batch size must be at least 1 and the training set non-empty");
+  if (o.blasThreads > 0)
+    openblas_set_num_threads(o.blasThreads);
   std::unique_ptr<Mlp> net;
   try {
     net = std::make_unique<Mlp>(activation, o);
