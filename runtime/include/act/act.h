@@ -178,6 +178,16 @@ public:
   /// driver's message when the launch fails, or when the module targets the CPU.
   void launch(DType dtype, const TensorShape &shape, const void *const *inputs, void *y,
               const void *const *params, void *stream = nullptr) const;
+  /// CUDA modules: backward() on the device, asynchronously on `stream`, with device
+  /// pointers throughout. Parameter gradients are summed as partials per fixed tile
+  /// (in double) and then in a fixed order by a second kernel: bitwise the same on
+  /// every run on the same device. `dparams` entries (or `dparams` itself) may be
+  /// null where no gradient is wanted; with `y` non-null the forward values are
+  /// written in the same pass. Scratch for the partials is kept per stream.
+  void launchBackward(DType dtype, const TensorShape &shape, const void *const *inputs,
+                      const void *dy, void *const *dinputs, void *const *dparams,
+                      const void *const *params, void *y = nullptr,
+                      void *stream = nullptr) const;
 
   struct Impl;
 
