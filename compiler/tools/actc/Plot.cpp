@@ -202,8 +202,8 @@ std::pair<double, double> parseRange(const std::string &text) {
     throw UsageError{"--range expects LO:HI such as -6:6 (got '" + text + "')"};
   double lo = parseNumberList(text.substr(0, sep), "--range")[0];
   double hi = parseNumberList(text.substr(sep + 1), "--range")[0];
-  if (!std::isfinite(lo) || !std::isfinite(hi) || !(lo < hi))
-    throw UsageError{"--range needs finite LO < HI (got '" + text + "')"};
+  if (!std::isfinite(lo) || !std::isfinite(hi) || !(lo < hi) || !std::isfinite(hi - lo))
+    throw UsageError{"--range needs finite LO < HI, HI - LO finite too (got '" + text + "')"};
   return {lo, hi};
 }
 
@@ -260,6 +260,9 @@ int actc::runPlot(Args &args) {
       auto [name, values] = parseAssignment(v, "--input");
       if (values.size() != 1)
         throw UsageError{"--input " + name + " takes one value (the input is held constant)"};
+      if (inputs.count(name))
+        throw UsageError{"--input " + name + " given twice (an extra input takes one value "
+                         "per plot)"};
       inputs[name] = values[0];
     } else if (args.option("--range", v)) {
       range = parseRange(v);
