@@ -78,5 +78,6 @@ int runEval(Args &args);
 int runGradcheck(Args &args);
 int runBench(Args &args);
 int runTour(Args &args);
+int runPlot(Args &args);
 
 } // namespace actc
