@@ -1,4 +1,4 @@
-# Configure, build and run examples/embed as an outside project using find_package(act).
+# Configure, build and run examples/embed (embed, then meta_acon) as an outside project using find_package(act).
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SRC} -B ${BIN} -G Ninja -Dact_DIR=${ACT_DIR}
                 RESULT_VARIABLE rc)
 if(rc)
@@ -11,4 +11,8 @@ endif()
 execute_process(COMMAND ${BIN}/embed RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "the embed example failed")
+endif()
+execute_process(COMMAND ${BIN}/meta_acon RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "the Meta-ACON example failed")
 endif()

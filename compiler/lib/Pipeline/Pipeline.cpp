@@ -141,6 +141,9 @@ std::string cudaToolkitPath() {
 
 std::string lowerToPTX(ModuleOp module, const std::string &chip) {
   PassManager pm(module.getContext());
+  pm.addPass(createActAutodiff(ActAutodiffOptions{1, true}));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
   pm.addPass(createActExpand());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

@@ -79,5 +79,6 @@ int runGradcheck(Args &args);
 int runBench(Args &args);
 int runTour(Args &args);
 int runSearch(Args &args);
+int runPlot(Args &args);
 
 } // namespace actc

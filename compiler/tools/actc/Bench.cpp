@@ -113,7 +113,15 @@ void benchCUDA(const act::Activation &a, const Options &o) {
     params.back().upload(v.data(), v.size() * sizeof(float));
     pp.push_back(params.back().data());
   }
-  act::cuda::Buffer y(bytes), copy(bytes);
+  act::cuda::Buffer y(bytes), copy(bytes), dy(bytes);
+  dy.upload(host.data(), bytes);
+  std::vector<act::cuda::Buffer> dx, dp;
+  std::vector<void *> dxPtr, dpPtr;
+  for (size_t k = 0; k < a.inputs().size(); ++k)
+    dxPtr.push_back(dx.emplace_back(bytes).data());
+  for (const act::ParamInfo &p : a.params())
+    dpPtr.push_back(
+        dp.emplace_back(std::max<int64_t>(1, p.numValues(shape)) * sizeof(float)).data());
   act::cuda::Timer timer;
   auto time = [&](auto &&fn) {
     fn();
@@ -125,10 +133,18 @@ void benchCUDA(const act::Activation &a, const Options &o) {
   };
   double copyMs = time([&] { copy.copyFrom(inputs[0], bytes); });
   double fwdMs = time([&] { a.launch(act::DType::F32, shape, in.data(), y.data(), pp.data()); });
-  double copyFwdMs = copyMs * (double)(inputs.size() + 1) / 2.0;
-  double fwdBytes = (double)bytes * (double)(inputs.size() + 1);
-  std::cout << fmt::format("{:<16} {:>9.3f} {:>8.1f} {:>7.1f}% {:>9.3f}\n", a.name(), fwdMs,
-                           fwdBytes / fwdMs / 1e6, 100.0 * copyFwdMs / fwdMs, copyFwdMs);
+  double bwdMs = time([&] {
+    a.launchBackward(act::DType::F32, shape, in.data(), dy.data(), dxPtr.data(), dpPtr.data(),
+                     pp.data());
+  });
+  // The copy moves 2 * bytes (read and write): the yardstick's bandwidth.
+  double copyRate = 2.0 * (double)bytes / copyMs / 1e6;
+  double fwdBytes = (double)bytes * (double)(in.size() + 1);
+  double bwdBytes = (double)bytes * (double)(2 * in.size() + 1); // x..., dy; dx...
+  double fwdRate = fwdBytes / fwdMs / 1e6, bwdRate = bwdBytes / bwdMs / 1e6;
+  std::cout << fmt::format("{:<16} {:>9.3f} {:>8.1f} {:>7.1f}% {:>9.3f} {:>8.1f} {:>7.1f}% {:>9.1f}\n",
+                           a.name(), fwdMs, fwdRate, 100.0 * fwdRate / copyRate, bwdMs, bwdRate,
+                           100.0 * bwdRate / copyRate, copyRate);
 }
 
 void printPeerSummary(const Options &o, const PeerSummary &summary) {
@@ -237,8 +253,9 @@ int actc::runBench(Args &args) {
     std::cout << fmt::format("{} elements float32, {} channels, {}, {} ({})\n", elems,
                              o.channels, o.layout == act::Layout::NCS ? "ncs" : "nsc",
                              act::cuda::deviceName(), act::cuda::deviceArch());
-    std::cout << fmt::format("{:<16} {:>9} {:>8} {:>8} {:>9}\n", "activation", "fwd ms",
-                             "GB/s", "of copy", "copy ms");
+    std::cout << fmt::format("{:<16} {:>9} {:>8} {:>8} {:>9} {:>8} {:>8} {:>9}\n", "activation",
+                             "fwd ms", "GB/s", "of copy", "bwd ms", "GB/s", "of copy",
+                             "copy GB/s");
   } else {
     std::cout << fmt::format("{} elements float32 in [{}, {}), {} channels, {}, {} threads{}\n",
                              elems, o.lo, o.hi, o.channels,
@@ -265,8 +282,9 @@ int actc::runBench(Args &args) {
     else
       benchCPU(module.get(name), o, summary);
   }
-  std::cout << (o.cuda ? "of copy: a device-to-device copy of the forward's bytes (read and "
-                         "written) over the kernel's time, same run.\n"
+  std::cout << (o.cuda ? "of copy: the kernel's bandwidth (forward: inputs read, y written; "
+                         "backward: inputs and dy read, dx written) over a device-to-device "
+                         "copy's (bytes read and written), same run.\n"
                        : "ratios: time over memcpy of the forward's bytes (inputs read + output "
                          "written) in the same run, split over the same threads; backward also "
                          "reads dy and writes dx.\n");

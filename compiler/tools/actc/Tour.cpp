@@ -1,6 +1,7 @@
 // actc tour: compile every examples/*.act and print a table of the activations.
 #include "Actc.h"
 #include "CpuTiming.h"
+#include "Plot.h"
 
 #include "act/act.h"
 
@@ -101,12 +102,43 @@ std::string speedRatios(const act::Activation &a) {
                      t.backwardMs / t.memcpyMs);
 }
 
+/// f, f', f'' on [-6, 6] in float64, parameters as in sampleValues, extra inputs at 0.
+PlotData plotData(const act::Activation &a, const std::string &file) {
+  std::map<std::string, std::vector<double>> params;
+  std::string label = a.name();
+  for (const act::ParamInfo &p : a.params())
+    if (p.init.empty()) {
+      params[p.name] = {1.0};
+      label += " (" + p.name + "=1)";
+    }
+  for (size_t i = 1; i < a.inputs().size(); ++i)
+    label += " (" + a.inputs()[i] + "=0)";
+  PlotData data;
+  data.title = a.name() + " (" + file + ", f64 kernels)";
+  data.xs = linspace(-6, 6, 801);
+  data.orders = {0, 1, 2};
+  data.series.push_back(samplePlot(a, data.xs, data.orders, params, {}, false, label));
+  return data;
+}
+
 } // namespace
 
 int actc::runTour(Args &args) {
-  std::string dir = args.empty() ? "examples" : args.next();
-  if (!args.empty())
-    throw UsageError{"unexpected argument '" + args.peek() + "'"};
+  std::string dir, plotDir = "act-plots";
+  bool plots = true, png = true;
+  while (!args.empty()) {
+    std::string v;
+    if (args.option("--plots", v))
+      plotDir = v;
+    else if (args.flag("--no-plots"))
+      plots = false;
+    else if (args.flag("--no-png"))
+      png = false;
+    else
+      args.fileOrError(dir, "tour");
+  }
+  if (dir.empty())
+    dir = "examples";
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
     throw UsageError{"'" + dir + "' is not a directory (actc tour [DIR])"};
@@ -121,7 +153,14 @@ int actc::runTour(Args &args) {
   std::string header = "";
   for (double p : kPoints)
     header += fmt::format("{:>8}", fmt::format("f({:g})", p));
-  size_t count = 0;
+  if (plots) {
+    fs::create_directories(plotDir, ec);
+    if (!fs::is_directory(plotDir))
+      throw UsageError{"cannot create the plot folder '" + plotDir + "'" +
+                       (ec ? ": " + ec.message() : "")};
+  }
+  size_t count = 0, pngs = 0;
+  std::string noPng;
   auto start = std::chrono::steady_clock::now();
   bool usedDefault = false;
   for (const fs::path &path : files) {
@@ -140,6 +179,14 @@ int actc::runTour(Args &args) {
                                fmt::format("{:.1e} {}", worst, worst <= 1e-5 ? "ok" : "FAIL"),
                                speedRatios(a));
       ++count;
+      if (plots) {
+        std::string svg = (fs::path(plotDir) / (path.stem().string() + "-" + name + ".svg"))
+                              .string();
+        if (!writePlotFiles(svg, renderSvg(plotData(a, path.filename().string())), png,
+                            noPng)
+                 .empty())
+          ++pngs;
+      }
     }
   }
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
@@ -155,5 +202,10 @@ int actc::runTour(Args &args) {
                            count, files.size(), ms,
                            usedDefault ? ", 1.0 where none is declared" : "",
                            kTimedChannels * kTimedPositions);
+  if (plots)
+    std::cout << fmt::format("plots: f, f', f'' of each activation on [-6, 6] in {}/ ({} "
+                             "SVG{}){}\n",
+                             plotDir, count, pngs ? fmt::format(" + {} PNG", pngs) : "",
+                             pngs || !png ? "" : " (" + noPng + ")");
   return 0;
 }

@@ -1,4 +1,4 @@
-// actc: the act command-line driver (check, emit, eval, tour).
+// actc: the act command-line driver (check, emit, eval, grad, plot, tour, ...).
 #include "Actc.h"
 
 #include "act/Pipeline/Pipeline.h"
@@ -167,8 +167,13 @@ Usage:
              [--range LO,HI] [--flush-denormals]
                                         forward/backward time against memcpy (or a
                                         device copy) of the same bytes, same run
-  actc tour [DIR]                       compile every DIR/*.act (default: examples)
-                                        and print a table of each activation
+  actc plot FILE --fn A[,B] -o OUT.svg [--param NAME=V]... [--range LO:HI]
+            [--order 0,1,2]           f, f', f'' from the kernels as SVG (and PNG
+                                        with rsvg-convert); actc plot --help
+  actc tour [DIR] [--plots PDIR | --no-plots]
+                                        compile every DIR/*.act (default: examples),
+                                        print a table of each activation and plot
+                                        each into PDIR (default: act-plots)
   actc search [--space swish|FILE.act] [--units 1|2] [--epochs E] [--db FILE]
               [--shard I/N] ...         enumerate, screen and train candidates on
                                         Fashion-MNIST into SQLite (resumable)
@@ -326,6 +331,8 @@ int main(int argc, char **argv) {
       return runEval(args);
     if (cmd == "tour")
       return runTour(args);
+    if (cmd == "plot")
+      return runPlot(args);
     if (cmd == "grad")
       return runGrad(args);
     if (cmd == "bench")
@@ -337,7 +344,7 @@ int main(int argc, char **argv) {
     if (cmd == "search")
       return runSearch(args);
     throw UsageError{"unknown command '" + cmd +
-                     "' (expected check, emit, eval, grad, gradcheck, accuracy, bench, tour or search; see actc --help)"};
+                     "' (expected check, emit, eval, grad, gradcheck, accuracy, bench, plot, tour or search; see actc --help)"};
   } catch (const act::CompileError &e) {
     std::cerr << act::formatDiagnostics(e.diagnostics());
     return 1;

@@ -182,6 +182,16 @@ public:
   /// driver's message when the launch fails, or when the module targets the CPU.
   void launch(DType dtype, const TensorShape &shape, const void *const *inputs, void *y,
               const void *const *params, void *stream = nullptr) const;
+  /// CUDA modules: backward() on the device, asynchronously on `stream`, with device
+  /// pointers throughout. Parameter gradients are summed as partials per fixed tile
+  /// (in double) and then in a fixed order by a second kernel: bitwise the same on
+  /// every run on the same device. `dparams` entries (or `dparams` itself) may be
+  /// null where no gradient is wanted; with `y` non-null the forward values are
+  /// written in the same pass. Scratch for the partials is kept per stream.
+  void launchBackward(DType dtype, const TensorShape &shape, const void *const *inputs,
+                      const void *dy, void *const *dinputs, void *const *dparams,
+                      const void *const *params, void *y = nullptr,
+                      void *stream = nullptr) const;
 
   struct Impl;
 
@@ -242,5 +252,40 @@ private:
   explicit Module(std::shared_ptr<Impl> impl);
   std::shared_ptr<Impl> impl;
 };
+
+/// PWLU's two-phase training (Zhou et al., "Learning specialized activation functions
+/// with the piecewise linear unit"; docs/runtime-api.md, "PWLU"). Phase I collects
+/// running statistics of the activation's input; phase II moves the knots' bounds to
+/// mean -/+ 3 std and refits the knots.
+struct RunningStats {
+  bool perChannel = true;  ///< one mean/var per channel, else one for the layer
+  double momentum = 0.1;   ///< running = (1 - momentum) * running + momentum * batch
+  std::vector<double> mean, var; ///< C values (perChannel) or 1; empty before the first
+  int64_t batches = 0;     ///< update calls so far; the first one sets mean/var
+
+  /// Phase I: folds in the mean and (population) variance of `x`, a tensor of
+  /// `shape` (either layout), per channel or over the whole tensor. One pass over
+  /// `x` computes both (Welford per row in double, rows combined in row order), split
+  /// across threads in chunks that depend only on the shape: the result is bitwise
+  /// the same for any thread count. Throws act::Error on a channel-count mismatch.
+  void update(const TensorShape &shape, const float *x);
+  void update(const TensorShape &shape, const double *x);
+};
+
+/// Phase II: moves a PWLU's bounds to bl = mean - sigmas * std, br = mean + sigmas * std
+/// (per channel, or the layer's statistics for every channel) and refits the knots so
+/// the function stays the same: the new knot values are the old function at the new
+/// knot positions, and kl, kr become the old function's slopes just outside the new
+/// bounds. The result equals the old function at every new knot and wherever the old
+/// one is linear across a new segment; elsewhere it is the old function's linear
+/// interpolation between the new knots (off by at most width/4 times the slope
+/// changes inside that segment). Buffers hold `channels` values each, `y` channels x
+/// `knots` (the layout of `pwl(x; y[C,K], bl[C], br[C], kl[C], kr[C])`). std is
+/// floored at 1e-6 * max(1, |mean|) so the bounds never coincide. Throws act::Error
+/// when `stats` is empty or its channel count differs.
+void realignPwlu(const RunningStats &stats, int64_t channels, int64_t knots, double *y,
+                 double *bl, double *br, double *kl, double *kr, double sigmas = 3.0);
+void realignPwlu(const RunningStats &stats, int64_t channels, int64_t knots, float *y,
+                 float *bl, float *br, float *kl, float *kr, double sigmas = 3.0);
 
 } // namespace act

@@ -81,7 +81,10 @@ def ConvertActToGPU : Pass<"convert-act-to-gpu", "mlir::ModuleOp"> {
     the N*C*S elements (the runtime sizes the grid from the device's SM count), each
     element's (n, c) recovered from its index, parameters broadcast by shape, the
     scalar body inline. Signature: `(in_0..in_k, out, p_0..p_m: memref<?xT>, N, C, S:
-    index)`. The activation ops are removed.
+    index)`. For order-1 derivative bodies (from `act-autodiff`), backward and fused
+    kernels `<name>__bwd_...` / `<name>__fwdbwd_...` writing dx and per-tile f64
+    partial gradients, and `<name>__reduce_<dt>` summing the partials in a fixed order
+    (see ActToGPU/GPUKernels.h). The activation ops are removed.
   }];
   let options = [
     Option<"chip", "chip", "std::string", "\"sm_90\"", "NVIDIA architecture (sm_70 and newer)">,

@@ -75,9 +75,10 @@ struct KernelOptions {
 /// order-1 derivative bodies).
 mlir::LogicalResult lowerToKernels(mlir::ModuleOp module, const KernelOptions &opts);
 
-/// act-expand, convert-act-to-gpu and the PTX pipeline: the PTX text of one
-/// gpu.module holding every activation's forward kernels for `chip` (empty on
-/// failure). CUDA's libdevice comes from $ACT_CUDA_PATH, $CUDA_HOME, $CUDA_PATH or
+/// act-autodiff (order 1), act-expand, convert-act-to-gpu and the PTX pipeline: the
+/// PTX text of every activation's gpu.module (forward, backward and fused
+/// forward+backward kernels, and the gradient reduction) for `chip`, one module after
+/// another (empty on failure). CUDA's libdevice comes from $ACT_CUDA_PATH, $CUDA_HOME, $CUDA_PATH or
 /// /usr/local/cuda.
 std::string lowerToPTX(mlir::ModuleOp module, const std::string &chip = "sm_90");
 

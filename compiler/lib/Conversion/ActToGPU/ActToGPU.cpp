@@ -2,10 +2,12 @@
 #include "act/Conversion/Passes.h"
 
 #include "../ActToKernels/ElementBody.h"
+#include "GPUKernels.h"
 
 #include "act/Dialect/ScalarBuilder.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -285,16 +287,16 @@ struct ConvertActToGPUPass : impl::ConvertActToGPUBase<ConvertActToGPUPass> {
     auto target = NVVM::NVVMTargetAttr::get(ctx, /*optLevel=*/3, "nvptx64-nvidia-cuda",
                                             chip, "+ptx80");
     SmallVector<ActivationOp> acts(module.getOps<ActivationOp>());
+    // Forward kernels first: each activation gets its gpu.module (one PTX module).
+    llvm::StringMap<gpu::GPUModuleOp> moduleOf;
     for (ActivationOp act : acts) {
-      if (act->hasAttr("act.grad_of")) { // derivatives: CPU only for now
-        act.erase();
+      if (act->hasAttr("act.grad_of"))
         continue;
-      }
-      // One gpu.module (one PTX module) per activation.
       b.setInsertionPointToEnd(module.getBody());
       auto gpuModule = b.create<gpu::GPUModuleOp>(
           act.getLoc(), (act.getSymName() + "__kernels").str(), b.getArrayAttr({target}));
       gpuModules.push_back(gpuModule);
+      moduleOf[act.getSymName()] = gpuModule;
       for (const std::string &dt : dts) {
         FloatType type = dt == "f32" ? FloatType(b.getF32Type()) : FloatType(b.getF64Type());
         for (bool nsc : {false, true})
@@ -305,11 +307,35 @@ struct ConvertActToGPUPass : impl::ConvertActToGPUBase<ConvertActToGPUPass> {
                                                        nsc ? "nsc" : "ncs"))))
               return signalPassFailure();
       }
-      act.erase();
     }
+    // Order-1 derivative bodies (act-autodiff, when run): backward and fused
+    // kernels into their activation's module, plus the gradient reduction.
+    for (ActivationOp act : acts) {
+      auto of = act->getAttrOfType<StringAttr>("act.grad_of");
+      if (!of)
+        continue;
+      auto order = act->getAttrOfType<IntegerAttr>("act.grad_order");
+      gpu::GPUModuleOp gpuModule = moduleOf.lookup(of.getValue());
+      if ((order && order.getInt() != 1) || !gpuModule)
+        continue; // higher derivatives: CPU only
+      for (const std::string &dt : dts) {
+        FloatType type = dt == "f32" ? FloatType(b.getF32Type()) : FloatType(b.getF64Type());
+        for (bool nsc : {false, true})
+          for (bool fused : {false, true})
+            if (failed(emitGPUGradKernel(gpuModule, act, type, nsc, fused,
+                                         kernelName(of.getValue(), fused ? "fwdbwd" : "bwd",
+                                                    dt, nsc ? "nsc" : "ncs"))))
+              return signalPassFailure();
+        if (llvm::is_contained(act.getParamConst(), false)) // a learnable parameter
+          emitGPUReduceKernel(gpuModule, type, (of.getValue() + "__reduce_" + dt).str());
+      }
+    }
+    for (ActivationOp act : acts)
+      act.erase();
     FrozenRewritePatternSet patterns = [&] {
       RewritePatternSet set(ctx);
       populateGPUMathRewrites(set);
+      populateGpuShufflePatterns(set); // f64 shuffles as two 32-bit ones
       return FrozenRewritePatternSet(std::move(set));
     }();
     for (gpu::GPUModuleOp gpuModule : gpuModules)
