@@ -104,12 +104,14 @@ void parseShard(const std::string &v, unsigned &shard, unsigned &shards) {
     throw UsageError{"--shard " + v + ": need 0 <= I < N"};
 }
 
-/// Trains `expr`'s definitions (compiled as one batch) and records each.
+/// Trains the rows' definitions (`sources`, compiled 64 to a batch) in order and
+/// records each row as soon as its candidate is done.
 struct Trainer {
   const s::ProxyData &data;
   s::TrainOptions options;
   SearchDb &db;
   std::string shardText;
+  double bestAccuracy = -1;
 
   void run(std::vector<SearchRow> rows, const std::vector<std::string> &sources,
            Progress &progress, size_t &done, std::string &best) {
@@ -145,9 +147,11 @@ struct Trainer {
           r.testAcc = t.testAccuracy;
           r.trainLoss = t.trainLoss;
           r.params = joinParams(t.params);
-          if (best.empty() || t.validationAccuracy > std::stod(best.substr(0, best.find(' '))))
+          if (t.validationAccuracy > bestAccuracy) {
+            bestAccuracy = t.validationAccuracy;
             best = fmt::format("{:.4f} {}", t.validationAccuracy,
                                r.canonical.empty() ? r.expr : r.canonical);
+          }
         }
         db.insert(r);
         progress.update(++done, "best " + best.substr(0, 60));
