@@ -150,7 +150,9 @@ struct Trainer {
           if (t.validationAccuracy > bestAccuracy) {
             bestAccuracy = t.validationAccuracy;
             best = fmt::format("{:.4f} {}", t.validationAccuracy,
-                               r.canonical.empty() ? r.expr : r.canonical);
+                               r.kind == "baseline" ? r.key.substr(r.key.find('/') + 1)
+                               : r.canonical.empty() ? r.expr
+                                                     : r.canonical);
           }
         }
         db.insert(r);
