@@ -3,6 +3,8 @@
 
 #include "act/act.h"
 
+#include <catch2/catch.hpp>
+
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -37,6 +39,17 @@ std::pair<T, T> valueAndSlope(const act::Activation &a, T x) {
   const T *in[] = {&x};
   a.derivatives(1, kOne, in, outs);
   return {f, d};
+}
+
+/// Compiles `src`, failing the test with the diagnostics when it does not compile.
+inline act::Module compileOne(const std::string &src) {
+  INFO(src);
+  try {
+    return act::Module::compile(src, "test.act");
+  } catch (const act::CompileError &e) {
+    FAIL("unexpected compile error:\n" << e.what());
+    throw;
+  }
 }
 
 } // namespace act_test

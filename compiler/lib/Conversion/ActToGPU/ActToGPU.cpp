@@ -51,13 +51,8 @@ public:
     Value dimN = args[numIn + 1 + numParams], dimC = args[numIn + 2 + numParams],
           dimS = args[numIn + 3 + numParams];
 
-    Value bid = builder.create<gpu::BlockIdOp>(loc, gpu::Dimension::x);
-    Value bdim = builder.create<gpu::BlockDimOp>(loc, gpu::Dimension::x);
-    Value tid = builder.create<gpu::ThreadIdOp>(loc, gpu::Dimension::x);
-    Value gdim = builder.create<gpu::GridDimOp>(loc, gpu::Dimension::x);
-    Value first = builder.create<arith::AddIOp>(
-        loc, builder.create<arith::MulIOp>(loc, bid, bdim), tid);
-    Value stride = builder.create<arith::MulIOp>(loc, gdim, bdim);
+    GridThread thread = gridThread(builder, loc);
+    Value first = thread.index, stride = thread.count;
     Value cs = builder.create<arith::MulIOp>(loc, dimC, dimS);
     Value total = builder.create<arith::MulIOp>(loc, dimN, cs);
     // Index arithmetic (the divisions recovering n and c above all) in 32 bits when

@@ -7,6 +7,12 @@
 
 namespace act {
 
+/// A 1-D grid's thread: its global index and the number of threads in the grid.
+struct GridThread {
+  mlir::Value index, count;
+};
+GridThread gridThread(mlir::OpBuilder &b, mlir::Location loc);
+
 /// Emits `name` into `gpuModule`: from an order-1 derivative body, the input and
 /// parameter gradients (and with `fused` the forward values too) in one pass.
 ///

@@ -23,14 +23,10 @@ struct WarpIds {
 };
 
 WarpIds warpIds(OpBuilder &b, Location loc) {
-  Value bid = b.create<gpu::BlockIdOp>(loc, gpu::Dimension::x);
-  Value bdim = b.create<gpu::BlockDimOp>(loc, gpu::Dimension::x);
-  Value tid = b.create<gpu::ThreadIdOp>(loc, gpu::Dimension::x);
-  Value gdim = b.create<gpu::GridDimOp>(loc, gpu::Dimension::x);
+  GridThread t = gridThread(b, loc);
   Value w = b.create<arith::ConstantIndexOp>(loc, kWarp);
-  Value global = b.create<arith::AddIOp>(loc, b.create<arith::MulIOp>(loc, bid, bdim), tid);
-  return {b.create<arith::DivUIOp>(loc, global, w),
-          b.create<arith::DivUIOp>(loc, b.create<arith::MulIOp>(loc, gdim, bdim), w),
+  Value tid = b.create<gpu::ThreadIdOp>(loc, gpu::Dimension::x);
+  return {b.create<arith::DivUIOp>(loc, t.index, w), b.create<arith::DivUIOp>(loc, t.count, w),
           b.create<arith::RemUIOp>(loc, tid, w)};
 }
 
@@ -365,6 +361,15 @@ private:
 };
 
 } // namespace
+
+GridThread gridThread(OpBuilder &b, Location loc) {
+  Value bid = b.create<gpu::BlockIdOp>(loc, gpu::Dimension::x);
+  Value bdim = b.create<gpu::BlockDimOp>(loc, gpu::Dimension::x);
+  Value tid = b.create<gpu::ThreadIdOp>(loc, gpu::Dimension::x);
+  Value gdim = b.create<gpu::GridDimOp>(loc, gpu::Dimension::x);
+  return {b.create<arith::AddIOp>(loc, b.create<arith::MulIOp>(loc, bid, bdim), tid),
+          b.create<arith::MulIOp>(loc, gdim, bdim)};
+}
 
 LogicalResult emitGPUGradKernel(gpu::GPUModuleOp gpuModule, ActivationOp grad, FloatType type,
                                 bool channelsLast, bool fused, StringRef name) {
