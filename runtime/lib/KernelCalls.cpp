@@ -1,0 +1,323 @@
+// act runtime: Activation::forward, backward and derivatives on the CPU: argument
+// checks, parameter defaults, and the JIT kernels called over shape-determined row
+// chunks on the thread pool (gradients reduced in a fixed order).
+#include "act/act.h"
+
+#include "FlushDenormals.h"
+#include "ModuleImpl.h"
+#include "ThreadPool.h"
+
+#include <cstring>
+#include <vector>
+
+using namespace act;
+
+namespace {
+using detail::checkCall;
+using detail::kernelShape;
+/// A 1-D strided memref descriptor as the LLVM lowering of memref<?xT> expects.
+struct MemRefArg {
+  void *allocated;
+  void *aligned;
+  int64_t offset = 0, size, stride = 1;
+};
+
+/// Builds a kernel's packed argument list: memrefs first, in signature order, then
+/// N, C, S and the row range.
+class KernelCall {
+public:
+  /// Adds a buffer; returns its position (for replace()).
+  size_t add(const void *p, int64_t size) {
+    void *ptr = const_cast<void *>(p);
+    bufs.push_back(MemRefArg{ptr, ptr, 0, size, 1});
+    return bufs.size() - 1;
+  }
+  /// Runs rows [rowBegin, rowEnd), with buffer `replacements[i].first` pointing at
+  /// `replacements[i].second` instead (a chunk's own gradient accumulators).
+  void run(detail::PackedKernel fn, const TensorShape &shape, int64_t rowBegin,
+           int64_t rowEnd, const std::vector<std::pair<size_t, void *>> &replacements = {}) const {
+    std::vector<MemRefArg> local = bufs;
+    for (auto [index, ptr] : replacements)
+      local[index].allocated = local[index].aligned = ptr;
+    int64_t dims[5] = {shape.n, shape.c, shape.s, rowBegin, rowEnd};
+    std::vector<void *> args;
+    for (MemRefArg &m : local)
+      for (void *field : {(void *)&m.allocated, (void *)&m.aligned, (void *)&m.offset,
+                          (void *)&m.size, (void *)&m.stride})
+        args.push_back(field);
+    for (int64_t &d : dims)
+      args.push_back(&d);
+    if (flushDenormals) {
+      detail::FlushDenormalsScope ftz;
+      fn(args.data());
+    } else {
+      fn(args.data());
+    }
+  }
+
+  bool flushDenormals = false;
+
+private:
+  std::vector<MemRefArg> bufs;
+};
+
+/// Element `i` of a `dtype` buffer, as double.
+double loadAs(DType dtype, const void *p, size_t i) {
+  switch (dtype) {
+  case DType::F32: return static_cast<const float *>(p)[i];
+  case DType::F64: return static_cast<const double *>(p)[i];
+  case DType::F16: return fromFloat16(static_cast<const uint16_t *>(p)[i]);
+  case DType::BF16: return fromBFloat16(static_cast<const uint16_t *>(p)[i]);
+  }
+  return 0;
+}
+
+/// Stores `v` into element `i` of a `dtype` buffer, rounding once.
+void storeAs(DType dtype, void *p, size_t i, double v) {
+  switch (dtype) {
+  case DType::F32: static_cast<float *>(p)[i] = (float)v; return;
+  case DType::F64: static_cast<double *>(p)[i] = v; return;
+  case DType::F16: static_cast<uint16_t *>(p)[i] = toFloat16(v); return;
+  case DType::BF16: static_cast<uint16_t *>(p)[i] = toBFloat16(v); return;
+  }
+}
+
+/// A host buffer of `count` values of `dtype`, each `v` (or from `values`).
+std::vector<char> filledBuffer(DType dtype, size_t count, double v) {
+  std::vector<char> out(count * sizeOf(dtype));
+  for (size_t i = 0; i < count; ++i)
+    storeAs(dtype, out.data(), i, v);
+  return out;
+}
+
+/// How a tensor's rows are cut into chunks for threads. The cut depends only on the
+/// shape, never on the thread count, so reductions (summed per chunk, then over
+/// chunks in order) give bitwise the same result for any number of threads.
+struct Chunks {
+  int64_t rows, rowsPerChunk, count;
+
+  Chunks(const TensorShape &shape, int64_t maxChunks) {
+    rows = shape.layout == Layout::NCS ? shape.n * shape.c : shape.n * shape.s;
+    int64_t rowLen = std::max<int64_t>(1, shape.layout == Layout::NCS ? shape.s : shape.c);
+    const int64_t kChunkElements = 1 << 16; // 256 KiB of float32 per input
+    rowsPerChunk = std::max<int64_t>(1, kChunkElements / rowLen);
+    rowsPerChunk = std::max(rowsPerChunk, (rows + maxChunks - 1) / maxChunks);
+    count = (rows + rowsPerChunk - 1) / rowsPerChunk;
+  }
+  int64_t begin(int64_t i) const { return i * rowsPerChunk; }
+  int64_t end(int64_t i) const { return std::min(rows, (i + 1) * rowsPerChunk); }
+};
+
+
+/// Adds every parameter buffer; parameters left null take their initial values,
+/// materialised (rounded to `dtype`) in `defaults`.
+void addParams(KernelCall &call, const Activation::Impl &impl, DType dtype,
+               const TensorShape &shape, const void *const *params,
+               std::vector<std::vector<char>> &defaults) {
+  defaults.resize(impl.params.size());
+  for (size_t p = 0; p < impl.params.size(); ++p) {
+    const ParamInfo &info = impl.params[p];
+    const void *data = params ? params[p] : nullptr;
+    if (!data) {
+      if (info.init.empty())
+        throw Error("'" + impl.name + "': parameter '" + info.name +
+                    "' has no initial value; pass its values");
+      std::vector<double> init = info.initialValues(shape);
+      defaults[p].resize(init.size() * sizeOf(dtype));
+      for (size_t k = 0; k < init.size(); ++k)
+        storeAs(dtype, defaults[p].data(), k, init[k]);
+      data = defaults[p].data();
+    }
+    if (info.tableLength && info.numValues(shape) >= (int64_t(1) << 31))
+      throw Error("'" + impl.name + "': table parameter '" + info.name +
+                  "' has 2^31 or more entries; kernels index tables with 32 bits");
+    call.add(data, info.numValues(shape));
+  }
+}
+
+
+void runForward(Activation::Impl &impl, DType dtype, const TensorShape &callerShape,
+                const void *const *inputs, void *y, const void *const *params) {
+  const TensorShape shape = kernelShape(callerShape);
+  impl.requireTarget(Target::CPU);
+  if (!checkCall(impl, shape, inputs, {y}))
+    return;
+  KernelCall call;
+  call.flushDenormals = impl.options.flushDenormals;
+  for (size_t i = 0; i < impl.inputs.size(); ++i)
+    call.add(inputs[i], shape.numElements());
+  call.add(y, shape.numElements());
+  std::vector<std::vector<char>> defaults;
+  addParams(call, impl, dtype, shape, params, defaults);
+  detail::PackedKernel fn = impl.getKernel(dtype, shape.layout, Activation::Impl::Forward);
+  Chunks chunks(shape, /*maxChunks=*/1 << 20);
+  detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
+    call.run(fn, shape, chunks.begin((int64_t)i), chunks.end((int64_t)i));
+  });
+}
+
+void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerShape,
+                 const void *const *inputs, const void *dy, void *const *dinputs,
+                 void *const *dparams, const void *const *params, void *y) {
+  const TensorShape shape = kernelShape(callerShape);
+  impl.requireTarget(Target::CPU);
+  if (!checkCall(impl, shape, inputs, {dy, dinputs}))
+    return;
+  int64_t count = shape.numElements();
+  KernelCall call;
+  call.flushDenormals = impl.options.flushDenormals;
+  for (size_t i = 0; i < impl.inputs.size(); ++i)
+    call.add(inputs[i], count);
+  if (y)
+    call.add(y, count);
+  call.add(dy, count);
+  for (size_t i = 0; i < impl.inputs.size(); ++i) {
+    if (!dinputs[i])
+      throw Error("'" + impl.name + "': the gradient buffer for input '" +
+                  impl.inputs[i] + "' is null");
+    call.add(dinputs[i], count);
+  }
+  std::vector<std::vector<char>> defaults;
+  addParams(call, impl, dtype, shape, params, defaults);
+  // Gradients accumulate in double: each chunk of rows into its own buffers in
+  // element order, then the chunks are summed in chunk order, then rounded once into
+  // the caller's buffers.
+  std::vector<size_t> learnable, accIndex;
+  for (size_t p = 0; p < impl.params.size(); ++p)
+    if (!impl.params[p].isConst) {
+      learnable.push_back(p);
+      accIndex.push_back(call.add(nullptr, impl.params[p].numValues(shape)));
+    }
+  Chunks chunks(shape, /*maxChunks=*/64);
+  std::vector<std::vector<std::vector<double>>> chunkAcc((size_t)chunks.count);
+  detail::PackedKernel fn = impl.getKernel(
+      dtype, shape.layout, y ? Activation::Impl::ForwardBackward : Activation::Impl::Backward);
+  detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
+    std::vector<std::pair<size_t, void *>> replacements;
+    for (size_t j = 0; j < learnable.size(); ++j) {
+      chunkAcc[i].emplace_back((size_t)impl.params[learnable[j]].numValues(shape), 0.0);
+      replacements.emplace_back(accIndex[j], chunkAcc[i][j].data());
+    }
+    call.run(fn, shape, chunks.begin((int64_t)i), chunks.end((int64_t)i), replacements);
+  });
+  std::vector<std::vector<double>> acc(learnable.size());
+  for (size_t j = 0; j < learnable.size(); ++j) {
+    acc[j] = std::move(chunkAcc[0][j]);
+    for (size_t i = 1; i < chunkAcc.size(); ++i)
+      for (size_t k = 0; k < acc[j].size(); ++k)
+        acc[j][k] += chunkAcc[i][j][k];
+  }
+  for (size_t j = 0; j < learnable.size(); ++j) {
+    void *out = dparams ? dparams[learnable[j]] : nullptr;
+    if (out)
+      for (size_t k = 0; k < acc[j].size(); ++k)
+        storeAs(dtype, out, k, acc[j][k]);
+  }
+}
+} // namespace
+
+namespace {
+void runDerivatives(Activation::Impl &impl, DType dtype, unsigned order,
+                    const TensorShape &callerShape, const void *const *inputs,
+                    void *const *outs, const void *const *params) {
+  const TensorShape shape = kernelShape(callerShape);
+  impl.requireTarget(Target::CPU);
+  if (order < 1 || order > 8)
+    throw Error("'" + impl.name + "': derivative order must be from 1 to 8");
+  if (!outs)
+    throw Error("'" + impl.name + "': output buffers must not be null");
+  if (!checkCall(impl, shape, inputs, {}))
+    return;
+  if (order == 1) { // f and f' come from the order-1 body through the fused kernel
+    size_t count = (size_t)shape.numElements();
+    std::vector<char> dy = filledBuffer(dtype, count, 1.0);
+    std::vector<void *> dinputs(impl.inputs.size());
+    std::vector<std::vector<char>> scratch(impl.inputs.size());
+    dinputs[0] = outs[1];
+    for (size_t i = 1; i < impl.inputs.size(); ++i) {
+      scratch[i].resize(count * sizeOf(dtype));
+      dinputs[i] = scratch[i].data();
+    }
+    runBackward(impl, dtype, shape, inputs, dy.data(), dinputs.data(), nullptr, params,
+                   outs[0]);
+    return;
+  }
+  KernelCall call;
+  call.flushDenormals = impl.options.flushDenormals;
+  for (size_t i = 0; i < impl.inputs.size(); ++i)
+    call.add(inputs[i], shape.numElements());
+  for (unsigned k = 0; k <= order; ++k) {
+    if (!outs[k])
+      throw Error("'" + impl.name + "': output buffer " + std::to_string(k) + " is null");
+    call.add(outs[k], shape.numElements());
+  }
+  std::vector<std::vector<char>> defaults;
+  addParams(call, impl, dtype, shape, params, defaults);
+  detail::PackedKernel fn = impl.getKernels(dtype, order).derivatives(shape.layout);
+  Chunks chunks(shape, /*maxChunks=*/1 << 20);
+  detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
+    call.run(fn, shape, chunks.begin((int64_t)i), chunks.end((int64_t)i));
+  });
+}
+} // namespace
+
+void Activation::derivatives(DType dtype, unsigned order, const TensorShape &shape,
+                             const void *const *inputs, void *const *outs,
+                             const void *const *params) const {
+  runDerivatives(*impl, dtype, order, shape, inputs, outs, params);
+}
+
+void Activation::derivatives(unsigned order, const TensorShape &shape,
+                             const float *const *inputs, float *const *outs,
+                             const float *const *params) const {
+  derivatives(DType::F32, order, shape, reinterpret_cast<const void *const *>(inputs),
+              reinterpret_cast<void *const *>(outs),
+              reinterpret_cast<const void *const *>(params));
+}
+
+void Activation::derivatives(unsigned order, const TensorShape &shape,
+                             const double *const *inputs, double *const *outs,
+                             const double *const *params) const {
+  derivatives(DType::F64, order, shape, reinterpret_cast<const void *const *>(inputs),
+              reinterpret_cast<void *const *>(outs),
+              reinterpret_cast<const void *const *>(params));
+}
+
+void Activation::backward(DType dtype, const TensorShape &shape, const void *const *inputs,
+                          const void *dy, void *const *dinputs, void *const *dparams,
+                          const void *const *params, void *y) const {
+  runBackward(*impl, dtype, shape, inputs, dy, dinputs, dparams, params, y);
+}
+
+void Activation::backward(const TensorShape &shape, const float *const *inputs,
+                          const float *dy, float *const *dinputs, float *const *dparams,
+                          const float *const *params, float *y) const {
+  backward(DType::F32, shape, reinterpret_cast<const void *const *>(inputs), dy,
+           reinterpret_cast<void *const *>(dinputs), reinterpret_cast<void *const *>(dparams),
+           reinterpret_cast<const void *const *>(params), y);
+}
+
+void Activation::backward(const TensorShape &shape, const double *const *inputs,
+                          const double *dy, double *const *dinputs, double *const *dparams,
+                          const double *const *params, double *y) const {
+  backward(DType::F64, shape, reinterpret_cast<const void *const *>(inputs), dy,
+           reinterpret_cast<void *const *>(dinputs), reinterpret_cast<void *const *>(dparams),
+           reinterpret_cast<const void *const *>(params), y);
+}
+
+void Activation::forward(DType dtype, const TensorShape &shape, const void *const *inputs,
+                         void *y, const void *const *params) const {
+  runForward(*impl, dtype, shape, inputs, y, params);
+}
+
+void Activation::forward(const TensorShape &shape, const float *const *inputs, float *y,
+                         const float *const *params) const {
+  forward(DType::F32, shape, reinterpret_cast<const void *const *>(inputs), y,
+          reinterpret_cast<const void *const *>(params));
+}
+
+void Activation::forward(const TensorShape &shape, const double *const *inputs, double *y,
+                         const double *const *params) const {
+  forward(DType::F64, shape, reinterpret_cast<const void *const *>(inputs), y,
+          reinterpret_cast<const void *const *>(params));
+}

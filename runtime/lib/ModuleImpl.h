@@ -1,0 +1,186 @@
+// act runtime (internal): what Module.cpp (compiling, lookup), KernelCalls.cpp (CPU
+// kernel calls) and CudaLaunch.cpp (device launches) share: the compiler state of a
+// module and the implementation of Module and Activation.
+#pragma once
+
+#include "act/act.h"
+
+#include "GpuKernels.h"
+#include "JIT.h"
+#include "KernelCache.h"
+
+#include "act/Pipeline/Pipeline.h"
+#include "act/cuda.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/MLIRContext.h"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+
+namespace act {
+namespace detail {
+/// What every activation of a module shares: the MLIR context and the act module.
+/// MLIR contexts are not safe for concurrent mutation, so JIT builds take `mutex`.
+struct Compiled {
+  mlir::MLIRContext ctx{mlir::MLIRContext::Threading::DISABLED};
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  std::mutex mutex;
+};
+} // namespace detail
+
+struct Activation::Impl {
+  std::shared_ptr<detail::Compiled> compiled;
+  std::string name, formula;
+  std::vector<std::string> inputs;
+  std::vector<ParamInfo> params;
+
+  CompileOptions options;
+  static constexpr int kNumDTypes = 4;
+  /// Order-1 kernels per element type, layout and kind (forward, backward, fused),
+  /// each compiled on its first use: a forward pass never waits for derivatives. A
+  /// batch fills every slot with one set. Guarded by compiled->mutex.
+  enum Kind { Forward, Backward, ForwardBackward, kNumKinds };
+  std::shared_ptr<detail::KernelSet> kernels[kNumDTypes][2][kNumKinds];
+  std::atomic<detail::PackedKernel> ready[kNumDTypes][2][kNumKinds] = {};
+  std::once_flag gpuBuilt;
+  std::unique_ptr<detail::GpuKernelSet> gpu;
+  std::mutex higherMutex;
+  std::map<std::pair<unsigned, int>, std::unique_ptr<detail::KernelSet>> higher; // order >= 2
+
+  static unsigned kindBit(int kind) {
+    return kind == Forward    ? detail::kForward
+           : kind == Backward ? detail::kBackward
+                              : detail::kForwardBackward;
+  }
+
+  detail::PackedKernel getKernel(DType dtype, Layout layout, Kind kind) {
+    int d = (int)dtype, l = layout == Layout::NSC;
+    if (detail::PackedKernel fn = ready[d][l][kind].load(std::memory_order_acquire))
+      return fn;
+    std::lock_guard<std::mutex> lock(compiled->mutex);
+    if (!kernels[d][l][kind]) {
+      unsigned parts = detail::layoutBit(layout) | kindBit(kind);
+      setKernels(dtype, parts,
+                 detail::KernelSet::build(*compiled->module, name, dtype, 1, parts,
+                                          detail::cacheDirectory(options)));
+    }
+    return ready[d][l][kind].load(std::memory_order_acquire);
+  }
+
+  /// Installs order-1 kernels for `dtype` in the slots `parts` names; the caller
+  /// holds compiled->mutex.
+  void setKernels(DType dtype, unsigned parts, std::shared_ptr<detail::KernelSet> set) {
+    int d = (int)dtype;
+    for (int l = 0; l < 2; ++l) {
+      if (!(parts & (1u << l)))
+        continue;
+      Layout layout = l ? Layout::NSC : Layout::NCS;
+      for (int k = 0; k < kNumKinds; ++k) {
+        if (!(parts & kindBit(k)))
+          continue;
+        kernels[d][l][k] = set;
+        detail::PackedKernel fn = k == Forward    ? set->forward(layout)
+                                  : k == Backward ? set->backward(layout, false)
+                                                  : set->backward(layout, true);
+        ready[d][l][k].store(fn, std::memory_order_release);
+      }
+    }
+  }
+  /// Whether every order-1 slot `parts` names has kernels for `dtype`.
+  bool hasKernels(DType dtype, unsigned parts) const {
+    for (int l = 0; l < 2; ++l)
+      for (int k = 0; k < kNumKinds; ++k)
+        if ((parts & (1u << l)) && (parts & kindBit(k)) && !kernels[(int)dtype][l][k])
+          return false;
+    return true;
+  }
+
+  const detail::GpuKernelSet &getGpuKernels() {
+    std::call_once(gpuBuilt, [&] {
+      std::lock_guard<std::mutex> lock(compiled->mutex);
+      bool learnable = std::any_of(params.begin(), params.end(),
+                                   [](const ParamInfo &p) { return !p.isConst; });
+      gpu = detail::GpuKernelSet::load(lowerActivationToPTX(), name, learnable);
+    });
+    return *gpu;
+  }
+
+  /// This activation's forward kernels as PTX for the chosen (or the device's) chip.
+  std::string lowerActivationToPTX() {
+    std::string arch = options.chip.empty() ? cuda::deviceArch() : options.chip;
+    mlir::MLIRContext *ctx = compiled->module->getContext();
+    std::vector<Diagnostic> diags;
+    DiagnosticCollector collect(*ctx, diags);
+    mlir::OwningOpRef<mlir::ModuleOp> one = mlir::ModuleOp::create(mlir::UnknownLoc::get(ctx));
+    mlir::OpBuilder builder(ctx);
+    builder.setInsertionPointToEnd(one->getBody());
+    builder.clone(*compiled->module->lookupSymbol(name));
+    std::string ptx = lowerToPTX(*one, arch);
+    if (ptx.empty())
+      throw CompileError(diags);
+    return ptx;
+  }
+
+  void requireTarget(Target want) const {
+    if (options.target == want)
+      return;
+    throw Error("'" + name + "' was compiled for " +
+                (options.target == Target::CUDA ? "CUDA; use launch() with device pointers"
+                                                : "the CPU; use forward()/backward()"));
+  }
+
+  /// f, f', ..., f^(order) kernels (order >= 2), both layouts.
+  const detail::KernelSet &getKernels(DType dtype, unsigned order) {
+    std::lock_guard<std::mutex> lock(higherMutex);
+    std::unique_ptr<detail::KernelSet> &set = higher[{order, (int)dtype}];
+    if (!set) {
+      std::lock_guard<std::mutex> jit(compiled->mutex);
+      set = detail::KernelSet::build(*compiled->module, name, dtype, order,
+                                     detail::kBothLayouts, detail::cacheDirectory(options));
+    }
+    return *set;
+  }
+};
+
+struct Module::Impl {
+  std::shared_ptr<detail::Compiled> compiled = std::make_shared<detail::Compiled>();
+  CompileOptions options;
+  std::vector<std::string> names;
+  std::vector<Activation> activations;
+};
+
+namespace detail {
+/// Checks extents and input pointers; false when there is nothing to do.
+inline bool checkCall(const Activation::Impl &impl, const TensorShape &shape,
+               const void *const *inputs, std::initializer_list<const void *> outputs) {
+  if (shape.n < 0 || shape.c < 0 || shape.s < 0)
+    throw Error("'" + impl.name + "': tensor extents must not be negative");
+  if (shape.numElements() == 0)
+    return false;
+  if (!inputs)
+    throw Error("'" + impl.name + "': inputs must not be null");
+  for (const void *o : outputs)
+    if (!o)
+      throw Error("'" + impl.name + "': output buffers must not be null");
+  for (size_t i = 0; i < impl.inputs.size(); ++i)
+    if (!inputs[i])
+      throw Error("'" + impl.name + "': input '" + impl.inputs[i] + "' is null");
+  return true;
+}
+
+/// The layout the kernels run in: with S = 1 (a dense layer's activations) ncs and
+/// nsc are the same memory order, and nsc's rows (C long) vectorise; with C = 1 ncs's
+/// rows (S long) do.
+inline TensorShape kernelShape(TensorShape shape) {
+  if (shape.layout == Layout::NCS && shape.s == 1 && shape.c > 1)
+    shape.layout = Layout::NSC;
+  else if (shape.layout == Layout::NSC && shape.c == 1 && shape.s > 1)
+    shape.layout = Layout::NCS;
+  return shape;
+}
+} // namespace detail
+} // namespace act
