@@ -4,6 +4,7 @@
 
 #include "ElementBody.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Matchers.h"
 
@@ -149,7 +150,22 @@ private:
   SmallVector<int64_t> pairCounts;
   /// Per table parameter constant along the row: its row's first entry (else null).
   SmallVector<Value> rowTableScalar;
+  /// Per table parameter constant along the row and short enough: the row held in
+  /// one or two vector registers (entries [0, w) and [w, 2w), zero past the end), so
+  /// a lookup is one in-register permute instead of a gather (else null).
+  SmallVector<std::pair<Value, Value>> rowTableRegs;
 
+  /// Gradients of row-constant tables up to this length accumulate in registers,
+  /// one vector of f64 per entry, updated by masked adds: no store-to-load chains
+  /// through memory when neighbouring elements fall in the same segment.
+  static constexpr int64_t kMaxRegisterTable = 32;
+
+  /// Whether a row-constant table of `k` entries is looked up by permutes: f32
+  /// lanes on AVX-512 (vpermps / vpermi2ps take 16 or 32 entries in one
+  /// instruction; on Zen 4 a 16-lane gather costs about as much as ten of them).
+  bool permutesTable(int64_t k) {
+    return elemType.isF32() && width == 16 && hostVectorBits() >= 512 && k <= 32;
+  }
   VectorType vec(Type scalar) { return VectorType::get({(int64_t)width}, scalar); }
   Value splat(Type scalar, Value v) {
     return builder.create<vector::BroadcastOp>(v.getLoc(), vec(scalar), v);
@@ -212,8 +228,9 @@ private:
   /// values the loop would). Row-constant parameters are broadcast once per row;
   /// along C (nsc) per-channel ones are vector loads. Gradients of row-constant
   /// parameters stay in vector registers (iter_args) and are reduced in lane order
-  /// into their buffer at the row's end; per-channel ones (nsc) are updated as
-  /// vectors; table entries lane by lane. (Masking every step instead would halve
+  /// into their buffer at the row's end, and so do row-constant tables of up to
+  /// kMaxRegisterTable entries (one accumulator per entry); per-channel ones (nsc)
+  /// are updated as vectors, other tables' entries lane by lane. (Masking every step instead would halve
   /// the code, but masked stores are slow on some CPUs: 2.5x slower on Zen 4.)
   LogicalResult emitVectorRow(IRMapping &rowMapping, Value n, Value base, Value rowLen,
                               Value dimC) {
@@ -232,6 +249,7 @@ private:
     row.tableStart.assign(numParams, Value());
     SmallVector<Value> rowPos(numParams);
     rowTableScalar.assign(numParams, Value());
+    rowTableRegs.assign(numParams, {});
     for (unsigned p = 0; p < numParams; ++p) {
       if (varies(p))
         continue;
@@ -241,6 +259,20 @@ private:
         rowTableScalar[p] = builder.create<arith::MulIOp>(
             loc, pos, builder.create<arith::ConstantIndexOp>(loc, k));
         row.tableStart[p] = splat(index, rowTableScalar[p]);
+        if (permutesTable(k)) {
+          auto part = [&](int64_t from) -> Value {
+            if (from >= k)
+              return Value();
+            Value at = builder.create<arith::AddIOp>(
+                loc, rowTableScalar[p], builder.create<arith::ConstantIndexOp>(loc, from));
+            Value mask = builder.create<vector::CreateMaskOp>(
+                loc, vec(builder.getI1Type()),
+                ValueRange{builder.create<arith::ConstantIndexOp>(
+                    loc, std::min<int64_t>(k - from, width))});
+            return toCompute(loadVec(storageType, params[p], at, mask));
+          };
+          rowTableRegs[p] = {part(0), part(width)};
+        }
         continue;
       }
       Value scalar = channelsLast ? load(params[p], pos)
@@ -251,12 +283,15 @@ private:
     SmallVector<Value> init;
     row.slot.assign(learnable.size(), -1);
     if (grad)
-      for (auto [j, p] : llvm::enumerate(learnable))
-        if (pairCounts[j] == 0 && !varies(p)) {
-          row.slot[j] = (int)init.size();
+      for (auto [j, p] : llvm::enumerate(learnable)) {
+        int64_t entries = pairCounts[j] == 0 ? 1 : act.getTableLength(p);
+        if (varies(p) || (pairCounts[j] > 0 && entries > kMaxRegisterTable))
+          continue;
+        row.slot[j] = (int)init.size();
+        for (int64_t e = 0; e < entries; ++e)
           init.push_back(builder.create<arith::ConstantOp>(
               loc, DenseElementsAttr::get(vec(f64), builder.getF64FloatAttr(0.0))));
-        }
+      }
     Value w = builder.create<arith::ConstantIndexOp>(loc, width);
     Value vecEnd =
         builder.create<arith::SubIOp>(loc, rowLen, builder.create<arith::RemUIOp>(loc, rowLen, w));
@@ -283,10 +318,17 @@ private:
     for (auto [j, p] : llvm::enumerate(learnable)) {
       if (row.slot[j] < 0)
         continue;
-      Value old = builder.create<memref::LoadOp>(loc, dparams[j], ValueRange{rowPos[p]});
-      Value sum = builder.create<vector::ReductionOp>(loc, vector::CombiningKind::ADD,
-                                                      (*last)[row.slot[j]], old);
-      builder.create<memref::StoreOp>(loc, sum, dparams[j], ValueRange{rowPos[p]});
+      int64_t entries = pairCounts[j] == 0 ? 1 : act.getTableLength(p);
+      for (int64_t e = 0; e < entries; ++e) {
+        Value at = pairCounts[j] == 0
+                       ? rowPos[p]
+                       : builder.create<arith::AddIOp>(
+                             loc, rowTableScalar[p], builder.create<arith::ConstantIndexOp>(loc, e));
+        Value old = builder.create<memref::LoadOp>(loc, dparams[j], ValueRange{at});
+        Value sum = builder.create<vector::ReductionOp>(loc, vector::CombiningKind::ADD,
+                                                        (*last)[row.slot[j] + e], old);
+        builder.create<memref::StoreOp>(loc, sum, dparams[j], ValueRange{at});
+      }
     }
     return success();
   }
@@ -296,7 +338,9 @@ private:
     Value n, base, dimC;
     SmallVector<Value> value;      ///< row-constant parameters, broadcast
     SmallVector<Value> tableStart; ///< row-constant tables' offsets, broadcast
-    SmallVector<int> slot;         ///< per learnable: its register accumulator, or -1
+    /// Per learnable: its first register accumulator, or -1 (one for a parameter,
+    /// one per entry for a table).
+    SmallVector<int> slot;
   };
 
   Value loadVec(Type storage, Value buffer, Value at, Value mask) {
@@ -394,6 +438,24 @@ private:
         storeVec(builder.create<arith::AddFOp>(loc, old, c), dparams[j], varyingBase[p], mask);
         continue;
       }
+      if (row.slot[j] >= 0) { // a row-constant table: one register per entry
+        int64_t entries = act.getTableLength(p);
+        Type i32 = builder.getI32Type();
+        for (int64_t q = 0; q < pairCounts[j]; ++q, at += 2) {
+          Value entry = (*results)[at];
+          Value c = contribution((*results)[at + 1]);
+          for (int64_t e = 0; e < entries; ++e) {
+            Value hit = builder.create<arith::CmpIOp>(
+                loc, arith::CmpIPredicate::eq, entry,
+                builder.create<arith::ConstantOp>(
+                    loc, DenseElementsAttr::get(vec(i32), builder.getI32IntegerAttr(e))));
+            Value &acc = accs[row.slot[j] + e];
+            acc = builder.create<arith::SelectOp>(
+                loc, hit, builder.create<arith::AddFOp>(loc, acc, c), acc);
+          }
+        }
+        continue;
+      }
       for (int64_t q = 0; q < pairCounts[j]; ++q, at += 2) {
         Value entries = builder.create<arith::AddIOp>(
             loc, tableStart[p], builder.create<arith::IndexCastOp>(loc, vec(index), (*results)[at]));
@@ -450,6 +512,21 @@ private:
           Value at = builder.create<arith::AddIOp>(
               loc, rowTableScalar[p], builder.create<arith::ConstantIndexOp>(loc, entry.getInt()));
           mapping.map(ld.getResult(), splat(elemType, load(params[p], at)));
+          continue;
+        }
+        // A short row-constant table: one permute of the registers holding it.
+        if (Value lo = rowTableRegs[p].first) {
+          Value idx = mapping.lookup(ld.getIndices()[0]);
+          Value hi = rowTableRegs[p].second;
+          Type t = vec(elemType);
+          Value entries =
+              hi ? builder.create<LLVM::CallIntrinsicOp>(
+                           loc, t, StringRef("llvm.x86.avx512.vpermi2var.ps.512"),
+                           ValueRange{lo, idx, hi}).getResult(0)
+                 : builder.create<LLVM::CallIntrinsicOp>(
+                           loc, t, StringRef("llvm.x86.avx512.permvar.sf.512"),
+                           ValueRange{lo, idx}).getResult(0);
+          mapping.map(ld.getResult(), entries);
           continue;
         }
         // 32-bit offsets: one gather instruction per vector instead of two (the
