@@ -112,16 +112,19 @@ private:
           kr = op.getRightSlope();
     PwlSegment s = PwlSegment::build(a, x, table, bl, br);
     Value dy = a.sub(s.load(a, table, s.hi), s.load(a, table, s.lo));
-    Value w = a.sub(br, bl);
+    // Divisions by the constants d and W become products with their reciprocals,
+    // computed once per channel (a per-element division costs as much as several
+    // vector products); the partials move by an ulp at most.
+    Value invD = a.div(a.c(1), s.d), invW = a.div(a.c(1), a.sub(br, bl));
     auto region = [&](Value left, Value right, Value inside) {
       return a.select(s.isLeft, left, a.select(s.isRight, right, inside));
     };
     Value zero = a.c(0);
-    accumulate(x, chain(g, region(kl, kr, a.div(dy, s.d)), op.getLoc()));
+    accumulate(x, chain(g, region(kl, kr, a.mul(dy, invD)), op.getLoc()));
     accumulate(bl, chain(g, region(a.neg(kl), zero,
-                                   a.div(a.mul(dy, a.sub(s.t, a.c(double(s.n)))), w)),
+                                   a.mul(a.mul(dy, a.sub(s.t, a.c(double(s.n)))), invW)),
                          op.getLoc()));
-    accumulate(br, chain(g, region(zero, a.neg(kr), a.neg(a.div(a.mul(dy, s.t), w))),
+    accumulate(br, chain(g, region(zero, a.neg(kr), a.neg(a.mul(a.mul(dy, s.t), invW))),
                          op.getLoc()));
     accumulate(kl, chain(g, a.select(s.isLeft, a.sub(x, bl), zero), op.getLoc()));
     accumulate(kr, chain(g, a.select(s.isRight, a.sub(x, br), zero), op.getLoc()));

@@ -159,6 +159,10 @@ private:
   /// one vector of f64 per entry, updated by masked adds: no store-to-load chains
   /// through memory when neighbouring elements fall in the same segment.
   static constexpr int64_t kMaxRegisterTable = 32;
+  /// In f32 kernels those accumulators are f32 partial sums over blocks of this
+  /// many vectors (one masked fma per entry and lane), added to the f64 ones after
+  /// each block: a fixed order, so still bitwise the same for any thread count.
+  static constexpr int64_t kBlock = 8;
 
   /// Whether a row-constant table of `k` entries is looked up by permutes: f32
   /// lanes on AVX-512 (vpermps / vpermi2ps take 16 or 32 entries in one
@@ -288,6 +292,8 @@ private:
         if (varies(p) || (pairCounts[j] > 0 && entries > kMaxRegisterTable))
           continue;
         row.slot[j] = (int)init.size();
+        if (pairCounts[j] > 0 && elemType.getWidth() < 64)
+          row.partial = true;
         for (int64_t e = 0; e < entries; ++e)
           init.push_back(builder.create<arith::ConstantOp>(
               loc, DenseElementsAttr::get(vec(f64), builder.getF64FloatAttr(0.0))));
@@ -295,8 +301,31 @@ private:
     Value w = builder.create<arith::ConstantIndexOp>(loc, width);
     Value vecEnd =
         builder.create<arith::SubIOp>(loc, rowLen, builder.create<arith::RemUIOp>(loc, rowLen, w));
-    auto loop = builder.create<scf::ForOp>(loc, zero, vecEnd, w, init);
-    {
+    // Table accumulators as the steps see them: f32 partial sums when the kernel
+    // computes in f32 (row.partial), folded into the f64 ones every kBlock vectors.
+    SmallVector<bool> partialSlot(init.size(), false);
+    if (row.partial)
+      for (auto [j, p] : llvm::enumerate(learnable))
+        if (row.slot[j] >= 0 && pairCounts[j] > 0)
+          for (int64_t e = 0; e < act.getTableLength(p); ++e)
+            partialSlot[row.slot[j] + e] = true;
+    auto toPartial = [&](ValueRange wide) {
+      SmallVector<Value> out(wide.begin(), wide.end());
+      for (auto [k, v] : llvm::enumerate(out))
+        if (partialSlot[k])
+          v = builder.create<arith::ConstantOp>(
+              loc, DenseElementsAttr::get(vec(elemType), builder.getFloatAttr(elemType, 0.0)));
+      return out;
+    };
+    auto fold = [&](ValueRange wide, ValueRange partial) {
+      SmallVector<Value> out(partial.begin(), partial.end());
+      for (auto [k, v] : llvm::enumerate(out))
+        if (partialSlot[k])
+          v = builder.create<arith::AddFOp>(loc, wide[k], widen(partial[k]));
+      return out;
+    };
+    auto emitLoop = [&](Value from, Value to, ValueRange accs) -> FailureOr<scf::ForOp> {
+      auto loop = builder.create<scf::ForOp>(loc, from, to, w, accs);
       OpBuilder::InsertionGuard guard(builder);
       builder.setInsertionPointToStart(loop.getBody());
       FailureOr<SmallVector<Value>> next = emitVectorStep(
@@ -306,15 +335,41 @@ private:
         return failure();
       if (!next->empty())
         builder.create<scf::YieldOp>(loc, *next);
+      return loop;
+    };
+    SmallVector<Value> accs;
+    if (!row.partial) {
+      FailureOr<scf::ForOp> loop = emitLoop(zero, vecEnd, init);
+      if (failed(loop))
+        return failure();
+      accs.assign(loop->getResults().begin(), loop->getResults().end());
+    } else {
+      Value block = builder.create<arith::ConstantIndexOp>(loc, width * kBlock);
+      auto blocks = builder.create<scf::ForOp>(loc, zero, vecEnd, block, init);
+      {
+        OpBuilder::InsertionGuard guard(builder);
+        builder.setInsertionPointToStart(blocks.getBody());
+        Value from = blocks.getInductionVar();
+        Value to = builder.create<arith::MinUIOp>(
+            loc, builder.create<arith::AddIOp>(loc, from, block), vecEnd);
+        ValueRange wide = blocks.getRegionIterArgs();
+        FailureOr<scf::ForOp> inner = emitLoop(from, to, toPartial(wide));
+        if (failed(inner))
+          return failure();
+        builder.create<scf::YieldOp>(loc, fold(wide, inner->getResults()));
+      }
+      accs.assign(blocks.getResults().begin(), blocks.getResults().end());
     }
     // The remainder (possibly none): lanes past the row's end are masked off.
     Value mask = builder.create<vector::CreateMaskOp>(
         loc, vec(builder.getI1Type()),
         ValueRange{builder.create<arith::SubIOp>(loc, rowLen, vecEnd)});
-    FailureOr<SmallVector<Value>> last = emitVectorStep(
-        row, vecEnd, mask, SmallVector<Value>(loop.getResults().begin(), loop.getResults().end()));
+    FailureOr<SmallVector<Value>> last =
+        emitVectorStep(row, vecEnd, mask, row.partial ? toPartial(accs) : accs);
     if (failed(last))
       return failure();
+    if (row.partial)
+      *last = fold(accs, *last);
     for (auto [j, p] : llvm::enumerate(learnable)) {
       if (row.slot[j] < 0)
         continue;
@@ -341,6 +396,7 @@ private:
     /// Per learnable: its first register accumulator, or -1 (one for a parameter,
     /// one per entry for a table).
     SmallVector<int> slot;
+    bool partial = false; ///< tables accumulate f32 partial sums (fma) per block
   };
 
   Value loadVec(Type storage, Value buffer, Value at, Value mask) {
@@ -441,17 +497,27 @@ private:
       if (row.slot[j] >= 0) { // a row-constant table: one register per entry
         int64_t entries = act.getTableLength(p);
         Type i32 = builder.getI32Type();
+        // Entry e takes the pair's contribution where its index is e: a masked
+        // add in f64, or in f32 partial sums one masked fma g * partial.
         for (int64_t q = 0; q < pairCounts[j]; ++q, at += 2) {
           Value entry = (*results)[at];
-          Value c = contribution((*results)[at + 1]);
+          Value partial = (*results)[at + 1];
+          Value c = row.partial ? Value() : contribution(partial);
           for (int64_t e = 0; e < entries; ++e) {
             Value hit = builder.create<arith::CmpIOp>(
                 loc, arith::CmpIPredicate::eq, entry,
                 builder.create<arith::ConstantOp>(
                     loc, DenseElementsAttr::get(vec(i32), builder.getI32IntegerAttr(e))));
             Value &acc = accs[row.slot[j] + e];
+            if (!row.partial) {
+              acc = builder.create<arith::SelectOp>(
+                  loc, hit, builder.create<arith::AddFOp>(loc, acc, c), acc);
+              continue;
+            }
+            if (mask) // a masked-off lane adds nothing
+              hit = builder.create<arith::AndIOp>(loc, hit, mask);
             acc = builder.create<arith::SelectOp>(
-                loc, hit, builder.create<arith::AddFOp>(loc, acc, c), acc);
+                loc, hit, builder.create<math::FmaOp>(loc, g, partial, acc), acc);
           }
         }
         continue;
