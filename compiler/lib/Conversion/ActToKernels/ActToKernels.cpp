@@ -159,9 +159,11 @@ private:
   /// one vector of f64 per entry, updated by masked adds: no store-to-load chains
   /// through memory when neighbouring elements fall in the same segment.
   static constexpr int64_t kMaxRegisterTable = 32;
-  /// In f32 kernels those accumulators are f32 partial sums over blocks of this
-  /// many vectors (one masked fma per entry and lane), added to the f64 ones after
-  /// each block: a fixed order, so still bitwise the same for any thread count.
+  /// In f32 kernels the register accumulators (parameters and tables) are f32
+  /// partial sums over blocks of this many vectors (one fma, for tables one masked
+  /// fma per entry), added to the f64 ones after each block: a fixed order, so
+  /// still bitwise the same for any thread count, and at most 8 f32 roundings per
+  /// lane before the sum is carried on in double.
   static constexpr int64_t kBlock = 8;
 
   /// Whether a row-constant table of `k` entries is looked up by permutes: f32
@@ -292,7 +294,7 @@ private:
         if (varies(p) || (pairCounts[j] > 0 && entries > kMaxRegisterTable))
           continue;
         row.slot[j] = (int)init.size();
-        if (pairCounts[j] > 0 && elemType.getWidth() < 64)
+        if (elemType.getWidth() < 64)
           row.partial = true;
         for (int64_t e = 0; e < entries; ++e)
           init.push_back(builder.create<arith::ConstantOp>(
@@ -305,10 +307,7 @@ private:
     // computes in f32 (row.partial), folded into the f64 ones every kBlock vectors.
     SmallVector<bool> partialSlot(init.size(), false);
     if (row.partial)
-      for (auto [j, p] : llvm::enumerate(learnable))
-        if (row.slot[j] >= 0 && pairCounts[j] > 0)
-          for (int64_t e = 0; e < act.getTableLength(p); ++e)
-            partialSlot[row.slot[j] + e] = true;
+      partialSlot.assign(init.size(), true);
     auto toPartial = [&](ValueRange wide) {
       SmallVector<Value> out(wide.begin(), wide.end());
       for (auto [k, v] : llvm::enumerate(out))
@@ -396,7 +395,7 @@ private:
     /// Per learnable: its first register accumulator, or -1 (one for a parameter,
     /// one per entry for a table).
     SmallVector<int> slot;
-    bool partial = false; ///< tables accumulate f32 partial sums (fma) per block
+    bool partial = false; ///< accumulators are f32 partial sums per block (kBlock)
   };
 
   Value loadVec(Type storage, Value buffer, Value at, Value mask) {
@@ -485,6 +484,12 @@ private:
     size_t at = 1 + numIn;
     for (auto [j, p] : llvm::enumerate(learnable)) {
       if (pairCounts[j] == 0) {
+        if (row.slot[j] >= 0 && row.partial) { // acc + g * partial, one fma
+          Value &acc = accs[row.slot[j]];
+          Value sum = builder.create<math::FmaOp>(loc, g, (*results)[at++], acc);
+          acc = mask ? builder.create<arith::SelectOp>(loc, mask, sum, acc) : sum;
+          continue;
+        }
         Value c = contribution((*results)[at++]);
         if (row.slot[j] >= 0) {
           accs[row.slot[j]] = builder.create<arith::AddFOp>(loc, accs[row.slot[j]], c);
