@@ -130,14 +130,13 @@ private:
     accumulate(kr, chain(g, a.select(s.isRight, a.sub(x, br), zero), op.getLoc()));
     if (!tables)
       return;
-    Value outside = builder.create<arith::OrIOp>(op.getLoc(), s.isLeft, s.isRight);
-    Value first = builder.create<arith::SelectOp>(
-        op.getLoc(), s.isLeft, s.index(a, 0),
-        builder.create<arith::SelectOp>(op.getLoc(), s.isRight, s.index(a, s.n), s.lo));
-    Value wFirst = a.select(outside, a.c(1), a.sub(a.c(1), s.frac));
-    Value wSecond = a.select(outside, zero, s.frac);
+    // The pairs are always (lo, hi = lo + 1): left of bl lo is 0, right of br hi
+    // is n (the segment index clamps), so the weights alone pick y[0] or y[n] and
+    // a kernel can test one index against each entry for both pairs.
+    Value wFirst = region(a.c(1), zero, a.sub(a.c(1), s.frac));
+    Value wSecond = region(zero, a.c(1), s.frac);
     auto &pairs = (*tables)[table];
-    pairs.emplace_back(first, chain(g, wFirst, op.getLoc()));
+    pairs.emplace_back(s.lo, chain(g, wFirst, op.getLoc()));
     pairs.emplace_back(s.hi, chain(g, wSecond, op.getLoc()));
   }
 };

@@ -508,11 +508,22 @@ private:
           Value entry = (*results)[at];
           Value partial = (*results)[at + 1];
           Value c = row.partial ? Value() : contribution(partial);
+          // An index base + k is e where base is e - k: pairs (i, i + 1) share
+          // their tests (CSE).
+          int64_t offset = 0;
+          if (auto add = entry.getDefiningOp<arith::AddIOp>()) {
+            SplatElementsAttr k;
+            if (matchPattern(add.getRhs(), m_Constant(&k))) {
+              offset = k.getSplatValue<APInt>().getSExtValue();
+              entry = add.getLhs();
+            }
+          }
           for (int64_t e = 0; e < entries; ++e) {
             Value hit = builder.create<arith::CmpIOp>(
                 loc, arith::CmpIPredicate::eq, entry,
                 builder.create<arith::ConstantOp>(
-                    loc, DenseElementsAttr::get(vec(i32), builder.getI32IntegerAttr(e))));
+                    loc, DenseElementsAttr::get(vec(i32), builder.getI32IntegerAttr(
+                                                              (int32_t)(e - offset)))));
             Value &acc = accs[row.slot[j] + e];
             if (!row.partial) {
               acc = builder.create<arith::SelectOp>(
