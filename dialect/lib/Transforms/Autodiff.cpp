@@ -112,29 +112,31 @@ private:
           kr = op.getRightSlope();
     PwlSegment s = PwlSegment::build(a, x, table, bl, br);
     Value dy = a.sub(s.load(a, table, s.hi), s.load(a, table, s.lo));
-    Value w = a.sub(br, bl);
+    // Divisions by the constants d and W become products with their reciprocals,
+    // computed once per channel (a per-element division costs as much as several
+    // vector products); the partials move by an ulp at most.
+    Value invD = a.div(a.c(1), s.d), invW = a.div(a.c(1), a.sub(br, bl));
     auto region = [&](Value left, Value right, Value inside) {
       return a.select(s.isLeft, left, a.select(s.isRight, right, inside));
     };
     Value zero = a.c(0);
-    accumulate(x, chain(g, region(kl, kr, a.div(dy, s.d)), op.getLoc()));
+    accumulate(x, chain(g, region(kl, kr, a.mul(dy, invD)), op.getLoc()));
     accumulate(bl, chain(g, region(a.neg(kl), zero,
-                                   a.div(a.mul(dy, a.sub(s.t, a.c(double(s.n)))), w)),
+                                   a.mul(a.mul(dy, a.sub(s.t, a.c(double(s.n)))), invW)),
                          op.getLoc()));
-    accumulate(br, chain(g, region(zero, a.neg(kr), a.neg(a.div(a.mul(dy, s.t), w))),
+    accumulate(br, chain(g, region(zero, a.neg(kr), a.neg(a.mul(a.mul(dy, s.t), invW))),
                          op.getLoc()));
     accumulate(kl, chain(g, a.select(s.isLeft, a.sub(x, bl), zero), op.getLoc()));
     accumulate(kr, chain(g, a.select(s.isRight, a.sub(x, br), zero), op.getLoc()));
     if (!tables)
       return;
-    Value outside = builder.create<arith::OrIOp>(op.getLoc(), s.isLeft, s.isRight);
-    Value first = builder.create<arith::SelectOp>(
-        op.getLoc(), s.isLeft, s.index(a, 0),
-        builder.create<arith::SelectOp>(op.getLoc(), s.isRight, s.index(a, s.n), s.lo));
-    Value wFirst = a.select(outside, a.c(1), a.sub(a.c(1), s.frac));
-    Value wSecond = a.select(outside, zero, s.frac);
+    // The pairs are always (lo, hi = lo + 1): left of bl lo is 0, right of br hi
+    // is n (the segment index clamps), so the weights alone pick y[0] or y[n] and
+    // a kernel can test one index against each entry for both pairs.
+    Value wFirst = region(a.c(1), zero, a.sub(a.c(1), s.frac));
+    Value wSecond = region(zero, a.c(1), s.frac);
     auto &pairs = (*tables)[table];
-    pairs.emplace_back(first, chain(g, wFirst, op.getLoc()));
+    pairs.emplace_back(s.lo, chain(g, wFirst, op.getLoc()));
     pairs.emplace_back(s.hi, chain(g, wSecond, op.getLoc()));
   }
 };

@@ -3,19 +3,23 @@
 
 // Backward kernels, 8 float lanes (256 bits): a vector loop over whole vectors, then
 // one masked vector step for the remainder. ncs: the per-channel a and scalar b are
-// broadcast once per row; their gradients stay in vector<8xf64> registers and are
-// reduced in lane order after the vector loop.
+// broadcast once per row; their gradients stay in registers, as f32 partial sums
+// (one fma per vector) over blocks of 8 vectors added to vector<8xf64> sums, which
+// are reduced in lane order after the loop.
 // CHECK-LABEL: func.func @scaled__bwd_f32_ncs(
 // CHECK: scf.for
 // CHECK: vector.broadcast %{{.*}} : f32 to vector<8xf32>
 // CHECK: %[[ACC:.*]]:2 = scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<8xf64>, vector<8xf64>)
+// CHECK: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>)
 // CHECK: vector.load {{.*}} vector<8xf32>
+// CHECK: math.fma {{.*}} : vector<8xf32>
+// CHECK: scf.yield {{.*}} : vector<8xf32>, vector<8xf32>
 // CHECK: arith.extf {{.*}} : vector<8xf32> to vector<8xf64>
 // CHECK: scf.yield {{.*}} : vector<8xf64>, vector<8xf64>
 // CHECK: %[[MASK:.*]] = vector.create_mask %{{.*}} : vector<8xi1>
 // CHECK: vector.maskedload %{{.*}}[%{{.*}}], %[[MASK]], %{{.*}} : memref<?xf32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
 // CHECK: vector.maskedstore %{{.*}}[%{{.*}}], %[[MASK]], %{{.*}} : memref<?xf32>, vector<8xi1>, vector<8xf32>
-// CHECK: arith.select %[[MASK]], %{{.*}}, %{{.*}} : vector<8xi1>, vector<8xf64>
+// CHECK: arith.select %[[MASK]], %{{.*}}, %{{.*}} : vector<8xi1>, vector<8xf32>
 // CHECK: vector.reduction <add>, %{{.*}}, %{{.*}} : vector<8xf64> into f64
 // CHECK: vector.reduction <add>, %{{.*}}, %{{.*}} : vector<8xf64> into f64
 // CHECK-NOT: memref.load {{.*}} : memref<?xf32>
@@ -37,11 +41,22 @@ act.activation @scaled attributes {input_names = ["x"], param_names = ["a", "b"]
   act.yield %1 : f64
 }
 
-// A table lookup is a gather from the parameter buffer; each lane's (knot, weight)
-// gradient is added to the table in lane order.
+// A table lookup is a gather from the parameter buffer (on AVX-512 hosts, 16 f32
+// lanes and a table constant along the row: a permute of the row held in
+// registers). ncs: the table's gradient is one register accumulator per entry,
+// updated where the lane's knot index is that entry (pairs lo and lo + 1 share the
+// tests: 6, not 10, for 5 entries); nsc: each lane's (knot, weight) is added to the table in lane order.
 // CHECK-LABEL: func.func @pwl__fwd_f32_ncs(
 // CHECK: vector.gather {{.*}} : memref<?xf32>, vector<8xi32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
 // CHECK-LABEL: func.func @pwl__bwd_f32_ncs(
+// CHECK: scf.for {{.*}} -> (vector<8xf64>, vector<8xf64>, vector<8xf64>, vector<8xf64>, vector<8xf64>, vector<8xf64>, vector<8xf64>, vector<8xf64>, vector<8xf64>)
+// CHECK: vector.gather
+// CHECK-COUNT-6: arith.cmpi eq, %{{.*}}, %{{.*}} : vector<8xi32>
+// CHECK-NOT: arith.cmpi eq
+// CHECK: scf.yield {{.*}} : vector<8xf32>
+// CHECK: vector.reduction <add>
+// CHECK-NOT: vector.extract {{.*}} : index from vector<8xindex>
+// CHECK-LABEL: func.func @pwl__bwd_f32_nsc(
 // CHECK: vector.gather
 // CHECK-COUNT-8: vector.extract {{.*}} : index from vector<8xindex>
 act.activation @pwl attributes {input_names = ["x"], param_names = ["y", "bl", "br", "kl", "kr"],

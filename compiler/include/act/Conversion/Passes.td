@@ -41,7 +41,8 @@ def ConvertActToKernels : Pass<"convert-act-to-kernels", "mlir::ModuleOp"> {
   ];
   let dependentDialects = ["mlir::func::FuncDialect", "mlir::scf::SCFDialect",
                            "mlir::memref::MemRefDialect", "mlir::arith::ArithDialect",
-                           "mlir::math::MathDialect", "mlir::vector::VectorDialect"];
+                           "mlir::math::MathDialect", "mlir::vector::VectorDialect",
+                           "mlir::LLVM::LLVMDialect"];
 }
 
 def ApproximateMath : Pass<"act-approximate-math", "mlir::ModuleOp"> {

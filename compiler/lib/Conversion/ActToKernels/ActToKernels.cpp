@@ -4,6 +4,7 @@
 
 #include "ElementBody.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Matchers.h"
 
@@ -149,7 +150,28 @@ private:
   SmallVector<int64_t> pairCounts;
   /// Per table parameter constant along the row: its row's first entry (else null).
   SmallVector<Value> rowTableScalar;
+  /// Per table parameter constant along the row and short enough: the row held in
+  /// one or two vector registers (entries [0, w) and [w, 2w), zero past the end), so
+  /// a lookup is one in-register permute instead of a gather (else null).
+  SmallVector<std::pair<Value, Value>> rowTableRegs;
 
+  /// Gradients of row-constant tables up to this length accumulate in registers,
+  /// one vector of f64 per entry, updated by masked adds: no store-to-load chains
+  /// through memory when neighbouring elements fall in the same segment.
+  static constexpr int64_t kMaxRegisterTable = 32;
+  /// In f32 kernels the register accumulators (parameters and tables) are f32
+  /// partial sums over blocks of this many vectors (one fma, for tables one masked
+  /// fma per entry), added to the f64 ones after each block: a fixed order, so
+  /// still bitwise the same for any thread count, and at most 8 f32 roundings per
+  /// lane before the sum is carried on in double.
+  static constexpr int64_t kBlock = 8;
+
+  /// Whether a row-constant table of `k` entries is looked up by permutes: f32
+  /// lanes on AVX-512 (vpermps / vpermi2ps take 16 or 32 entries in one
+  /// instruction; on Zen 4 a 16-lane gather costs about as much as ten of them).
+  bool permutesTable(int64_t k) {
+    return elemType.isF32() && width == 16 && hostVectorBits() >= 512 && k <= 32;
+  }
   VectorType vec(Type scalar) { return VectorType::get({(int64_t)width}, scalar); }
   Value splat(Type scalar, Value v) {
     return builder.create<vector::BroadcastOp>(v.getLoc(), vec(scalar), v);
@@ -212,8 +234,9 @@ private:
   /// values the loop would). Row-constant parameters are broadcast once per row;
   /// along C (nsc) per-channel ones are vector loads. Gradients of row-constant
   /// parameters stay in vector registers (iter_args) and are reduced in lane order
-  /// into their buffer at the row's end; per-channel ones (nsc) are updated as
-  /// vectors; table entries lane by lane. (Masking every step instead would halve
+  /// into their buffer at the row's end, and so do row-constant tables of up to
+  /// kMaxRegisterTable entries (one accumulator per entry); per-channel ones (nsc)
+  /// are updated as vectors, other tables' entries lane by lane. (Masking every step instead would halve
   /// the code, but masked stores are slow on some CPUs: 2.5x slower on Zen 4.)
   LogicalResult emitVectorRow(IRMapping &rowMapping, Value n, Value base, Value rowLen,
                               Value dimC) {
@@ -232,6 +255,7 @@ private:
     row.tableStart.assign(numParams, Value());
     SmallVector<Value> rowPos(numParams);
     rowTableScalar.assign(numParams, Value());
+    rowTableRegs.assign(numParams, {});
     for (unsigned p = 0; p < numParams; ++p) {
       if (varies(p))
         continue;
@@ -241,6 +265,20 @@ private:
         rowTableScalar[p] = builder.create<arith::MulIOp>(
             loc, pos, builder.create<arith::ConstantIndexOp>(loc, k));
         row.tableStart[p] = splat(index, rowTableScalar[p]);
+        if (permutesTable(k)) {
+          auto part = [&](int64_t from) -> Value {
+            if (from >= k)
+              return Value();
+            Value at = builder.create<arith::AddIOp>(
+                loc, rowTableScalar[p], builder.create<arith::ConstantIndexOp>(loc, from));
+            Value mask = builder.create<vector::CreateMaskOp>(
+                loc, vec(builder.getI1Type()),
+                ValueRange{builder.create<arith::ConstantIndexOp>(
+                    loc, std::min<int64_t>(k - from, width))});
+            return toCompute(loadVec(storageType, params[p], at, mask));
+          };
+          rowTableRegs[p] = {part(0), part(width)};
+        }
         continue;
       }
       Value scalar = channelsLast ? load(params[p], pos)
@@ -251,17 +289,42 @@ private:
     SmallVector<Value> init;
     row.slot.assign(learnable.size(), -1);
     if (grad)
-      for (auto [j, p] : llvm::enumerate(learnable))
-        if (pairCounts[j] == 0 && !varies(p)) {
-          row.slot[j] = (int)init.size();
+      for (auto [j, p] : llvm::enumerate(learnable)) {
+        int64_t entries = pairCounts[j] == 0 ? 1 : act.getTableLength(p);
+        if (varies(p) || (pairCounts[j] > 0 && entries > kMaxRegisterTable))
+          continue;
+        row.slot[j] = (int)init.size();
+        if (elemType.getWidth() < 64)
+          row.partial = true;
+        for (int64_t e = 0; e < entries; ++e)
           init.push_back(builder.create<arith::ConstantOp>(
               loc, DenseElementsAttr::get(vec(f64), builder.getF64FloatAttr(0.0))));
-        }
+      }
     Value w = builder.create<arith::ConstantIndexOp>(loc, width);
     Value vecEnd =
         builder.create<arith::SubIOp>(loc, rowLen, builder.create<arith::RemUIOp>(loc, rowLen, w));
-    auto loop = builder.create<scf::ForOp>(loc, zero, vecEnd, w, init);
-    {
+    // Table accumulators as the steps see them: f32 partial sums when the kernel
+    // computes in f32 (row.partial), folded into the f64 ones every kBlock vectors.
+    SmallVector<bool> partialSlot(init.size(), false);
+    if (row.partial)
+      partialSlot.assign(init.size(), true);
+    auto toPartial = [&](ValueRange wide) {
+      SmallVector<Value> out(wide.begin(), wide.end());
+      for (auto [k, v] : llvm::enumerate(out))
+        if (partialSlot[k])
+          v = builder.create<arith::ConstantOp>(
+              loc, DenseElementsAttr::get(vec(elemType), builder.getFloatAttr(elemType, 0.0)));
+      return out;
+    };
+    auto fold = [&](ValueRange wide, ValueRange partial) {
+      SmallVector<Value> out(partial.begin(), partial.end());
+      for (auto [k, v] : llvm::enumerate(out))
+        if (partialSlot[k])
+          v = builder.create<arith::AddFOp>(loc, wide[k], widen(partial[k]));
+      return out;
+    };
+    auto emitLoop = [&](Value from, Value to, ValueRange accs) -> FailureOr<scf::ForOp> {
+      auto loop = builder.create<scf::ForOp>(loc, from, to, w, accs);
       OpBuilder::InsertionGuard guard(builder);
       builder.setInsertionPointToStart(loop.getBody());
       FailureOr<SmallVector<Value>> next = emitVectorStep(
@@ -271,22 +334,55 @@ private:
         return failure();
       if (!next->empty())
         builder.create<scf::YieldOp>(loc, *next);
+      return loop;
+    };
+    SmallVector<Value> accs;
+    if (!row.partial) {
+      FailureOr<scf::ForOp> loop = emitLoop(zero, vecEnd, init);
+      if (failed(loop))
+        return failure();
+      accs.assign(loop->getResults().begin(), loop->getResults().end());
+    } else {
+      Value block = builder.create<arith::ConstantIndexOp>(loc, width * kBlock);
+      auto blocks = builder.create<scf::ForOp>(loc, zero, vecEnd, block, init);
+      {
+        OpBuilder::InsertionGuard guard(builder);
+        builder.setInsertionPointToStart(blocks.getBody());
+        Value from = blocks.getInductionVar();
+        Value to = builder.create<arith::MinUIOp>(
+            loc, builder.create<arith::AddIOp>(loc, from, block), vecEnd);
+        ValueRange wide = blocks.getRegionIterArgs();
+        FailureOr<scf::ForOp> inner = emitLoop(from, to, toPartial(wide));
+        if (failed(inner))
+          return failure();
+        builder.create<scf::YieldOp>(loc, fold(wide, inner->getResults()));
+      }
+      accs.assign(blocks.getResults().begin(), blocks.getResults().end());
     }
     // The remainder (possibly none): lanes past the row's end are masked off.
     Value mask = builder.create<vector::CreateMaskOp>(
         loc, vec(builder.getI1Type()),
         ValueRange{builder.create<arith::SubIOp>(loc, rowLen, vecEnd)});
-    FailureOr<SmallVector<Value>> last = emitVectorStep(
-        row, vecEnd, mask, SmallVector<Value>(loop.getResults().begin(), loop.getResults().end()));
+    FailureOr<SmallVector<Value>> last =
+        emitVectorStep(row, vecEnd, mask, row.partial ? toPartial(accs) : accs);
     if (failed(last))
       return failure();
+    if (row.partial)
+      *last = fold(accs, *last);
     for (auto [j, p] : llvm::enumerate(learnable)) {
       if (row.slot[j] < 0)
         continue;
-      Value old = builder.create<memref::LoadOp>(loc, dparams[j], ValueRange{rowPos[p]});
-      Value sum = builder.create<vector::ReductionOp>(loc, vector::CombiningKind::ADD,
-                                                      (*last)[row.slot[j]], old);
-      builder.create<memref::StoreOp>(loc, sum, dparams[j], ValueRange{rowPos[p]});
+      int64_t entries = pairCounts[j] == 0 ? 1 : act.getTableLength(p);
+      for (int64_t e = 0; e < entries; ++e) {
+        Value at = pairCounts[j] == 0
+                       ? rowPos[p]
+                       : builder.create<arith::AddIOp>(
+                             loc, rowTableScalar[p], builder.create<arith::ConstantIndexOp>(loc, e));
+        Value old = builder.create<memref::LoadOp>(loc, dparams[j], ValueRange{at});
+        Value sum = builder.create<vector::ReductionOp>(loc, vector::CombiningKind::ADD,
+                                                        (*last)[row.slot[j] + e], old);
+        builder.create<memref::StoreOp>(loc, sum, dparams[j], ValueRange{at});
+      }
     }
     return success();
   }
@@ -296,7 +392,10 @@ private:
     Value n, base, dimC;
     SmallVector<Value> value;      ///< row-constant parameters, broadcast
     SmallVector<Value> tableStart; ///< row-constant tables' offsets, broadcast
-    SmallVector<int> slot;         ///< per learnable: its register accumulator, or -1
+    /// Per learnable: its first register accumulator, or -1 (one for a parameter,
+    /// one per entry for a table).
+    SmallVector<int> slot;
+    bool partial = false; ///< accumulators are f32 partial sums per block (kBlock)
   };
 
   Value loadVec(Type storage, Value buffer, Value at, Value mask) {
@@ -385,6 +484,12 @@ private:
     size_t at = 1 + numIn;
     for (auto [j, p] : llvm::enumerate(learnable)) {
       if (pairCounts[j] == 0) {
+        if (row.slot[j] >= 0 && row.partial) { // acc + g * partial, one fma
+          Value &acc = accs[row.slot[j]];
+          Value sum = builder.create<math::FmaOp>(loc, g, (*results)[at++], acc);
+          acc = mask ? builder.create<arith::SelectOp>(loc, mask, sum, acc) : sum;
+          continue;
+        }
         Value c = contribution((*results)[at++]);
         if (row.slot[j] >= 0) {
           accs[row.slot[j]] = builder.create<arith::AddFOp>(loc, accs[row.slot[j]], c);
@@ -392,6 +497,45 @@ private:
         }
         Value old = loadVec(f64, dparams[j], varyingBase[p], mask);
         storeVec(builder.create<arith::AddFOp>(loc, old, c), dparams[j], varyingBase[p], mask);
+        continue;
+      }
+      if (row.slot[j] >= 0) { // a row-constant table: one register per entry
+        int64_t entries = act.getTableLength(p);
+        Type i32 = builder.getI32Type();
+        // Entry e takes the pair's contribution where its index is e: a masked
+        // add in f64, or in f32 partial sums one masked fma g * partial.
+        for (int64_t q = 0; q < pairCounts[j]; ++q, at += 2) {
+          Value entry = (*results)[at];
+          Value partial = (*results)[at + 1];
+          Value c = row.partial ? Value() : contribution(partial);
+          // An index base + k is e where base is e - k: pairs (i, i + 1) share
+          // their tests (CSE).
+          int64_t offset = 0;
+          if (auto add = entry.getDefiningOp<arith::AddIOp>()) {
+            SplatElementsAttr k;
+            if (matchPattern(add.getRhs(), m_Constant(&k))) {
+              offset = k.getSplatValue<APInt>().getSExtValue();
+              entry = add.getLhs();
+            }
+          }
+          for (int64_t e = 0; e < entries; ++e) {
+            Value hit = builder.create<arith::CmpIOp>(
+                loc, arith::CmpIPredicate::eq, entry,
+                builder.create<arith::ConstantOp>(
+                    loc, DenseElementsAttr::get(vec(i32), builder.getI32IntegerAttr(
+                                                              (int32_t)(e - offset)))));
+            Value &acc = accs[row.slot[j] + e];
+            if (!row.partial) {
+              acc = builder.create<arith::SelectOp>(
+                  loc, hit, builder.create<arith::AddFOp>(loc, acc, c), acc);
+              continue;
+            }
+            if (mask) // a masked-off lane adds nothing
+              hit = builder.create<arith::AndIOp>(loc, hit, mask);
+            acc = builder.create<arith::SelectOp>(
+                loc, hit, builder.create<math::FmaOp>(loc, g, partial, acc), acc);
+          }
+        }
         continue;
       }
       for (int64_t q = 0; q < pairCounts[j]; ++q, at += 2) {
@@ -450,6 +594,21 @@ private:
           Value at = builder.create<arith::AddIOp>(
               loc, rowTableScalar[p], builder.create<arith::ConstantIndexOp>(loc, entry.getInt()));
           mapping.map(ld.getResult(), splat(elemType, load(params[p], at)));
+          continue;
+        }
+        // A short row-constant table: one permute of the registers holding it.
+        if (Value lo = rowTableRegs[p].first) {
+          Value idx = mapping.lookup(ld.getIndices()[0]);
+          Value hi = rowTableRegs[p].second;
+          Type t = vec(elemType);
+          Value entries =
+              hi ? builder.create<LLVM::CallIntrinsicOp>(
+                           loc, t, StringRef("llvm.x86.avx512.vpermi2var.ps.512"),
+                           ValueRange{lo, idx, hi}).getResult(0)
+                 : builder.create<LLVM::CallIntrinsicOp>(
+                           loc, t, StringRef("llvm.x86.avx512.permvar.sf.512"),
+                           ValueRange{lo, idx}).getResult(0);
+          mapping.map(ld.getResult(), entries);
           continue;
         }
         // 32-bit offsets: one gather instruction per vector instead of two (the
