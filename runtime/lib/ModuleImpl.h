@@ -64,9 +64,24 @@ struct Activation::Impl {
     std::lock_guard<std::mutex> lock(compiled->mutex);
     if (!kernels[d][l][kind]) {
       unsigned parts = detail::layoutBit(layout) | kindBit(kind);
-      setKernels(dtype, parts,
-                 detail::KernelSet::build(*compiled->module, name, dtype, 1, parts,
-                                          detail::cacheDirectory(options)));
+      // Forward and backward together (CompileOptions::lazyBackward); a forward
+      // whose derivative cannot be built still compiles alone.
+      unsigned pair = detail::layoutBit(layout) | kindBit(Forward) | kindBit(Backward);
+      std::shared_ptr<detail::KernelSet> set;
+      if (!options.lazyBackward && kind != ForwardBackward) {
+        try {
+          set = detail::KernelSet::build(*compiled->module, name, dtype, 1, pair,
+                                         detail::cacheDirectory(options));
+          parts = pair;
+        } catch (const CompileError &) {
+          if (kind != Forward)
+            throw;
+        }
+      }
+      if (!set)
+        set = detail::KernelSet::build(*compiled->module, name, dtype, 1, parts,
+                                       detail::cacheDirectory(options));
+      setKernels(dtype, parts, std::move(set));
     }
     return ready[d][l][kind].load(std::memory_order_acquire);
   }

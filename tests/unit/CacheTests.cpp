@@ -441,6 +441,25 @@ TEST_CASE("compile latency figures", "[.latency]") {
                 *std::max_element(times.begin(), times.end()));
   }
 
+  {
+    // Inference only: the forward kernel alone.
+    act::CompileOptions lazy = off;
+    lazy.lazyBackward = true;
+    std::string source = latencySource(kCount, "f");
+    act::Module m = act::Module::compile(source, "<latency>", lazy);
+    std::vector<double> times;
+    for (int i = 0; i < kCount; ++i) {
+      const act::Activation &a = m.get("f" + std::to_string(i));
+      float x = 0.5f, y = 0;
+      const float *in[] = {&x};
+      auto t = std::chrono::steady_clock::now();
+      a.forward(act_test::kOne, in, &y);
+      times.push_back(msSince(t));
+    }
+    std::printf("cache off, lazyBackward: forward kernel alone per activation: median %.2f "
+                "ms\n", median(times));
+  }
+
   std::string source = latencySource(kCount, "c");
   {
     act::Module fill = act::Module::compile(source, "<latency>", withCache(dir.path));

@@ -68,6 +68,12 @@ struct CompileOptions {
   /// The cache directory; empty: $ACT_CACHE_DIR (empty or "off" disables the cache),
   /// else $XDG_CACHE_HOME/act, else $HOME/.cache/act.
   std::string cacheDir;
+  /// CPU: the first forward or backward call of an activation for an element type and
+  /// layout compiles both kernels in one build, their code generated on two threads
+  /// (about 18 ms for both on a 2-core machine, against about 25 ms one after the
+  /// other), since training calls both. True: a forward call compiles the forward
+  /// kernel alone (about 10 ms), for inference-only use.
+  bool lazyBackward = false;
 };
 
 struct TensorShape {
