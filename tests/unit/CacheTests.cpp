@@ -170,10 +170,10 @@ TEST_CASE("a cache miss then a hit give the same results; the hit leaves the ent
     missMs = timeFirstCall(m, "swishb");
     fresh = runAll(m, "swishb");
   }
-  // One entry per kernel kind and layout run (forward and backward in each layout):
-  // kernels are compiled per element type, layout and kind.
+  // One entry per element type and layout run: a layout's first call compiles its
+  // forward and backward kernels as one build (CompileOptions::lazyBackward false).
   std::vector<std::string> stored = entries(dir.path);
-  REQUIRE(stored.size() == 4);
+  REQUIRE(stored.size() == 2);
   auto before = listFiles(dir.path);
   {
     act::Module m = act::Module::compile(kSource, "<cache>", withCache(dir.path));
@@ -209,7 +209,7 @@ TEST_CASE("a cache miss then a hit give the same results; the hit leaves the ent
     const double *in[] = {&x};
     m.get("swishb").forward(act_test::kOne, in, &y);
   }
-  CHECK(entries(dir.path).size() == 9); // swishb and softsign2 f32: 2 kinds x 2 layouts; f64 fwd
+  CHECK(entries(dir.path).size() == 5); // swishb and softsign2 f32: 2 layouts each; f64 one
 }
 
 TEST_CASE("damaged cache entries are detected, dropped and rebuilt", "[cache]") {
@@ -220,7 +220,7 @@ TEST_CASE("damaged cache entries are detected, dropped and rebuilt", "[cache]") 
     expected = runAll(m, "softsign2");
   }
   std::vector<std::string> stored = entries(dir.path);
-  REQUIRE(stored.size() == 4); // forward and backward, two layouts; damage the first
+  REQUIRE(stored.size() == 2); // forward+backward, two layouts; damage the first
   const std::string path = stored[0];
   std::string good;
   {
@@ -262,7 +262,7 @@ TEST_CASE("damaged cache entries are detected, dropped and rebuilt", "[cache]") 
     std::ifstream in(path, std::ios::binary);
     std::string now((std::istreambuf_iterator<char>(in)), {});
     CHECK(now.size() == good.size());
-    CHECK(entries(dir.path).size() == 4);
+    CHECK(entries(dir.path).size() == 2);
   }
   // And the rebuilt entry is a good one: the next process-like use hits it.
   auto before = listFiles(dir.path);
@@ -342,7 +342,7 @@ TEST_CASE("a disabled cache writes nothing", "[cache]") {
     ScopedEnv xdg("XDG_CACHE_HOME", (dir.path + "/xdg").c_str());
     act::Module m = act::Module::compile(kSource, "<cache>");
     runAll(m, "softsign2");
-    CHECK(entries(dir.path + "/xdg/act").size() == 4); // 2 kinds x 2 layouts
+    CHECK(entries(dir.path + "/xdg/act").size() == 2); // forward+backward x 2 layouts
   }
 }
 
