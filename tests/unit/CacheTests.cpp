@@ -30,21 +30,6 @@ using act::TensorShape;
 
 namespace {
 
-/// A fresh directory, removed with its contents at the end of the test.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "act-cache-test-XXXXXX").string();
-    std::vector<char> buf(pattern.begin(), pattern.end());
-    buf.push_back('\0');
-    REQUIRE(mkdtemp(buf.data()) != nullptr);
-    path = buf.data();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 /// Every file in `dir` (name -> inode), empty when it does not exist.
 std::map<std::string, ino_t> listFiles(const std::string &dir) {
@@ -162,7 +147,7 @@ struct ScopedEnv {
 
 TEST_CASE("a cache miss then a hit give the same results; the hit leaves the entry alone",
           "[cache]") {
-  TempDir dir;
+  act_test::TempDir dir{"act-cache-test"};
   std::vector<float> fresh, uncached, cached;
   double missMs, hitMs;
   {
@@ -213,7 +198,7 @@ TEST_CASE("a cache miss then a hit give the same results; the hit leaves the ent
 }
 
 TEST_CASE("damaged cache entries are detected, dropped and rebuilt", "[cache]") {
-  TempDir dir;
+  act_test::TempDir dir{"act-cache-test"};
   std::vector<float> expected;
   {
     act::Module m = act::Module::compile(kSource, "<cache>", withCache(dir.path));
@@ -272,7 +257,7 @@ TEST_CASE("damaged cache entries are detected, dropped and rebuilt", "[cache]") 
 }
 
 TEST_CASE("several processes filling one cache at once all succeed", "[cache]") {
-  TempDir dir;
+  act_test::TempDir dir{"act-cache-test"};
   std::string src = dir.path + "/race.act";
   {
     std::ofstream out(src);
@@ -313,7 +298,7 @@ TEST_CASE("several processes filling one cache at once all succeed", "[cache]") 
 }
 
 TEST_CASE("a disabled cache writes nothing", "[cache]") {
-  TempDir dir;
+  act_test::TempDir dir{"act-cache-test"};
   SECTION("useCache = false") {
     act::CompileOptions o = withCache(dir.path + "/c");
     o.useCache = false;
@@ -347,7 +332,7 @@ TEST_CASE("a disabled cache writes nothing", "[cache]") {
 }
 
 TEST_CASE("compileKernels builds a batch as one unit with the same results", "[cache][batch]") {
-  TempDir dir;
+  act_test::TempDir dir{"act-cache-test"};
   std::string source;
   std::vector<std::string> names;
   for (int i = 0; i < 6; ++i) {
@@ -411,7 +396,7 @@ double median(std::vector<double> v) {
 } // namespace
 
 TEST_CASE("compile latency figures", "[.latency]") {
-  TempDir dir;
+  act_test::TempDir dir{"act-cache-test"};
   const int kCount = 20;
   act::CompileOptions off;
   off.useCache = false;

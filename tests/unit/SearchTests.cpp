@@ -2,6 +2,7 @@
 // the proxy task, and actc search's database (resume after a kill, shards).
 #include "act/search.h"
 
+#include "TestSupport.h"
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -22,20 +23,6 @@ std::vector<s::Candidate> fromExprs(const std::vector<std::string> &exprs) {
   return out;
 }
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "act-search-test-XXXXXX").string();
-    std::vector<char> buf(pattern.begin(), pattern.end());
-    buf.push_back('\0');
-    REQUIRE(mkdtemp(buf.data()) != nullptr);
-    path = buf.data();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 /// Runs a shell command; its exit status and its stdout+stderr.
 std::pair<int, std::string> shell(const std::string &cmd, const std::string &dir) {
@@ -239,7 +226,7 @@ TEST_CASE("actc search resumes after a kill and shards partition the space",
     WARN("SKIP: no Fashion-MNIST in " << dir);
     return;
   }
-  TempDir tmp;
+  act_test::TempDir tmp{"act-search-test"};
   {
     std::ofstream f(tmp.path + "/cands.act");
     f << "act a(x) = x * sigmoid(x)\nact b(x) = sigmoid(x) * x\nact c(x) = tanh(x)\n"

@@ -6,6 +6,9 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -40,6 +43,25 @@ std::pair<T, T> valueAndSlope(const act::Activation &a, T x) {
   a.derivatives(1, kOne, in, outs);
   return {f, d};
 }
+
+/// A fresh directory under the system's temporary directory, named after `prefix`,
+/// removed with its contents at the end of the test.
+struct TempDir {
+  std::string path;
+  explicit TempDir(const std::string &prefix) {
+    std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+    std::vector<char> buf(pattern.begin(), pattern.end());
+    buf.push_back('\0');
+    REQUIRE(mkdtemp(buf.data()) != nullptr);
+    path = buf.data();
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir &) = delete;
+  TempDir &operator=(const TempDir &) = delete;
+};
 
 /// Compiles `src`, failing the test with the diagnostics when it does not compile.
 inline act::Module compileOne(const std::string &src) {
