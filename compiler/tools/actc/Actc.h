@@ -1,6 +1,7 @@
 // actc: shared pieces of the command-line driver's subcommands.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -40,7 +41,18 @@ std::vector<double> parseNumberList(const std::string &text, const std::string &
 
 namespace act {
 class Activation;
+struct ParamInfo;
+struct TensorShape;
 }
+
+namespace actc {
+/// The values of parameter `p` of `a` for `shape` from `--param` settings: the given
+/// value broadcast (one value) or taken as is (numValues(shape) of them), else the
+/// declared initial value; a UsageError otherwise.
+std::vector<double> paramValuesFor(const act::Activation &a, const act::ParamInfo &p,
+                                   const act::TensorShape &shape,
+                                   const std::map<std::string, std::vector<double>> &given);
+} // namespace actc
 
 namespace actc {
 

@@ -125,23 +125,8 @@ int evaluate(const act::Activation &fn, const std::string &dtypeName, bool grad,
 
   std::vector<std::vector<T>> params(fn.params().size());
   for (size_t p = 0; p < fn.params().size(); ++p) {
-    const act::ParamInfo &info = fn.params()[p];
-    size_t n = (size_t)info.numValues(shape);
-    auto it = paramValues.find(info.name);
-    if (it == paramValues.end()) {
-      if (info.init.empty())
-        throw UsageError{"parameter '" + info.name + "' of '" + fn.name() +
-                         "' has no initial value; pass --param " + info.name + "=VALUE"};
-      std::vector<double> init = info.initialValues(shape);
-      params[p].assign(init.begin(), init.end());
-      continue;
-    }
-    const std::vector<double> &v = it->second;
-    if (v.size() != 1 && v.size() != n)
-      throw UsageError{"--param " + info.name + " has " + std::to_string(v.size()) +
-                       " values; expected 1 or " + std::to_string(n)};
-    for (size_t k = 0; k < n; ++k)
-      params[p].push_back((T)v[v.size() == 1 ? 0 : k]);
+    std::vector<double> v = paramValuesFor(fn, fn.params()[p], shape, paramValues);
+    params[p].assign(v.begin(), v.end());
   }
   for (const auto &[name, _] : paramValues)
     if (!fn.findParam(name))

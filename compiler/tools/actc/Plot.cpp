@@ -72,25 +72,8 @@ PlotSeries actc::samplePlot(const act::Activation &a, const std::vector<double> 
     auto it = inputs.find(a.inputs()[i]);
     in.emplace_back(xs.size(), it == inputs.end() ? 0.0 : it->second);
   }
-  for (const act::ParamInfo &p : a.params()) {
-    size_t count = (size_t)p.numValues(shape);
-    auto it = params.find(p.name);
-    if (it == params.end()) {
-      if (p.init.empty())
-        throw UsageError{"parameter '" + p.name + "' of '" + a.name() +
-                         "' has no initial value; pass --param " + p.name + "=VALUE"};
-      pp.push_back(p.initialValues(shape));
-    } else if (it->second.size() == 1) {
-      pp.emplace_back(count, it->second[0]);
-    } else if (it->second.size() == count) {
-      pp.push_back(it->second);
-    } else {
-      throw UsageError{fmt::format("--param {} has {} values; '{}' declares {}{}, which takes "
-                                   "1 or {}",
-                                   p.name, it->second.size(), a.name(), p.name, p.shape(),
-                                   count)};
-    }
-  }
+  for (const act::ParamInfo &p : a.params())
+    pp.push_back(paramValuesFor(a, p, shape, params));
   unsigned top = *std::max_element(orders.begin(), orders.end());
   unsigned order = std::min(top + 1, 8u); // one more for the kink marks
   std::vector<std::vector<double>> outs;

@@ -53,6 +53,26 @@ bool Args::flag(const std::string &name) {
   return false;
 }
 
+std::vector<double> paramValuesFor(const act::Activation &a, const act::ParamInfo &p,
+                                   const act::TensorShape &shape,
+                                   const std::map<std::string, std::vector<double>> &given) {
+  size_t count = (size_t)p.numValues(shape);
+  auto it = given.find(p.name);
+  if (it == given.end()) {
+    if (p.init.empty())
+      throw UsageError{"parameter '" + p.name + "' of '" + a.name() +
+                       "' has no initial value; pass --param " + p.name + "=VALUE"};
+    return p.initialValues(shape);
+  }
+  if (it->second.size() == 1)
+    return std::vector<double>(count, it->second[0]);
+  if (it->second.size() == count)
+    return it->second;
+  throw UsageError{fmt::format("--param {} has {} values; '{}' declares {}{}, which takes 1 "
+                               "or {}",
+                               p.name, it->second.size(), a.name(), p.name, p.shape(), count)};
+}
+
 std::string readFile(const std::string &path) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
