@@ -41,6 +41,26 @@ Value smoothMax(ValueRange in, Value beta, Arith &a) {
   return a.div(num, den);
 }
 
+/// sigmoid(z) and sigmoid(-z) for float kernels, from one exp and one divisor:
+/// with w = min(-z, 104), c = 2^-64 where w > 0 (else 1), E = e^w c and
+/// d = c + E = c (1 + e^-z): sigmoid(z) = c / d and sigmoid(-z) = E / d. The
+/// scaling keeps e^104 finite where w > 0 (act-approximate-math folds it into the
+/// exponent), so sigmoid rounds once into the subnormals and sigmoid(-z) reaches 1;
+/// where w <= 0 it is 1, so sigmoid(-z) keeps its precision down to e^-87. Beyond
+/// w = 104 sigmoid(z) is 0 in float. A kernel that needs both signs divides once
+/// (act-approximate-math shares 1/d).
+struct FloatSigmoid {
+  Value positive, negative;
+};
+FloatSigmoid floatSigmoid(Arith &a, Value z) {
+  Value w = a.neg(z);
+  w = a.select(a.cmp(P::OGT, w, a.c(104)), a.c(104), w); // NaN stays NaN
+  Value scale = a.select(a.cmp(P::OGT, w, a.c(0)), a.c(0x1p-64), a.c(1));
+  Value e = a.mul(a.exp(w), scale);
+  Value d = a.add(scale, e);
+  return {a.div(scale, d), a.div(e, d)};
+}
+
 void addRules(RewritePatternSet &patterns, bool singlePrecision) {
   MLIRContext *ctx = patterns.getContext();
   // erfcx(z) as a Chebyshev series, 14 terms for float kernels, 26 otherwise.
@@ -55,16 +75,24 @@ void addRules(RewritePatternSet &patterns, bool singlePrecision) {
   // sigmoid(x) = r for x >= 0, e/d otherwise, with e = exp(-|x|) <= 1, d = 1 + e
   // and r = 1/d: one exp and one division, shared by sigmoid(-x) (derivatives).
   // e/d is e r corrected by one Newton step (q + (e - q d) r), as exact as a
-  // division.
-  patterns.add<ExpandPattern<SigmoidOp>>(ctx, [](SigmoidOp op, Arith &a) {
-    Value x = op.getInput();
-    Value e = a.exp(a.neg(a.abs(x)));
-    Value d = a.add(a.c(1), e);
-    Value r = a.div(a.c(1), d);
-    Value q = a.mul(e, r);
-    Value eOverD = a.fma(a.fma(a.neg(q), d, e), r, q);
-    return a.select(a.cmp(P::OGE, x, a.c(0)), r, eOverD);
-  });
+  // division. Float kernels use floatSigmoid instead: no branch, no Newton step.
+  if (singlePrecision)
+    patterns.add<ExpandPattern<SigmoidOp>>(ctx, [](SigmoidOp op, Arith &a) {
+      Value x = op.getInput();
+      if (auto neg = x.getDefiningOp<arith::NegFOp>())
+        return floatSigmoid(a, neg.getOperand()).negative;
+      return floatSigmoid(a, x).positive;
+    });
+  else
+    patterns.add<ExpandPattern<SigmoidOp>>(ctx, [](SigmoidOp op, Arith &a) {
+      Value x = op.getInput();
+      Value e = a.exp(a.neg(a.abs(x)));
+      Value d = a.add(a.c(1), e);
+      Value r = a.div(a.c(1), d);
+      Value q = a.mul(e, r);
+      Value eOverD = a.fma(a.fma(a.neg(q), d, e), r, q);
+      return a.select(a.cmp(P::OGE, x, a.c(0)), r, eOverD);
+    });
   // softplus(x) = max(x, 0) + log1p(exp(-|x|))
   patterns.add<ExpandPattern<SoftplusOp>>(ctx, [](SoftplusOp op, Arith &a) {
     Value x = op.getInput();

@@ -3,13 +3,23 @@
 //
 // Accuracy (measured by tests/unit/AccuracyTests.cpp and `actc accuracy`, see
 // docs/numerics.md): about 1 ulp for exp, expm1 and log1p, 2-3 ulp for tanh.
+//
+// Two rewrites before that, for float32 only: exp(x) * 2^m becomes one exp whose
+// exponent is k + m (the float sigmoid's e^w 2^-64 stays finite), and divisions by
+// one divisor share one reciprocal (sigmoid(z) and sigmoid(-z) in derivatives).
 #include "act/Conversion/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include "llvm/ADT/MapVector.h"
+
+#include <cmath>
+#include <optional>
 
 using namespace mlir;
 
@@ -20,9 +30,35 @@ namespace act {
 namespace {
 
 /// Builds float32 arithmetic on `type` (f32 or a vector of f32) and the matching i32.
+/// The value of a float constant or splat constant.
+std::optional<double> splatValue(Value v) {
+  Attribute attr;
+  if (!matchPattern(v, m_Constant(&attr)))
+    return std::nullopt;
+  if (auto dense = dyn_cast<DenseFPElementsAttr>(attr); dense && dense.isSplat())
+    return dense.getSplatValue<APFloat>().convertToDouble();
+  if (auto f = dyn_cast<FloatAttr>(attr))
+    return f.getValueAsDouble();
+  return std::nullopt;
+}
+
+/// An upper bound on x from its definition: -|y| <= 0, and select(x > C, C, x)
+/// (the float sigmoid's clamp) <= C.
+std::optional<double> knownUpperBound(Value x) {
+  if (auto neg = x.getDefiningOp<arith::NegFOp>())
+    if (neg.getOperand().getDefiningOp<math::AbsFOp>())
+      return 0.0;
+  if (auto sel = x.getDefiningOp<arith::SelectOp>())
+    if (auto cmp = sel.getCondition().getDefiningOp<arith::CmpFOp>())
+      if (cmp.getPredicate() == arith::CmpFPredicate::OGT && cmp.getRhs() == sel.getTrueValue() &&
+          cmp.getLhs() == sel.getFalseValue())
+        return splatValue(sel.getTrueValue());
+  return std::nullopt;
+}
+
 class F32Builder {
 public:
-  F32Builder(PatternRewriter &b, Location loc, Type type)
+  F32Builder(OpBuilder &b, Location loc, Type type)
       : b(b), loc(loc), type(type), i32(shaped(b.getI32Type())) {}
 
   Value c(double v) { return constant(b.getF32FloatAttr((float)v), type); }
@@ -75,15 +111,36 @@ public:
     return {k, r};
   }
 
-  Value exp(Value x) {
-    // Clamped so that 2^k splits into two normal factors; e^-110 rounds to 0 and
-    // e^89 to inf in float, as they should. NaN passes the clamp and every step
-    // after it, so the result is NaN.
-    Value xc = atMost(atLeast(x, -110.0), 89.0);
+  /// e^x 2^m, rounded once, where m is scale.ifPositive for x > 0 and
+  /// scale.otherwise elsewhere. e^-110 rounds to 0 and e^89 to inf in float, as
+  /// they should; x is clamped there (the upper clamp moved by m, and left out where
+  /// x is known to be small enough) so that 2^k splits into two normal factors. NaN
+  /// passes the clamps and every step after them, so the result is NaN.
+  struct ExpScale {
+    int ifPositive = 0, otherwise = 0;
+  };
+  Value exp(Value x) { return exp(x, ExpScale{0, 0}); }
+  Value exp(Value x, ExpScale scale) {
+    Value xc = atLeast(x, -110.0);
+    double hi = 89.0 - scale.ifPositive * 0.6931471805599453;
+    if (std::optional<double> bound = knownUpperBound(x); !bound || *bound > hi)
+      xc = atMost(xc, hi);
+    // m as a float (for vscalefps) or i32, chosen by the sign of x where it varies.
+    auto scaleExp = [&](auto constant) -> Value {
+      if (scale.ifPositive == scale.otherwise)
+        return constant(scale.ifPositive);
+      return select(cmp(arith::CmpFPredicate::OGT, x, c(0.0)), constant(scale.ifPositive),
+                    constant(scale.otherwise));
+    };
+    bool scaled = scale.ifPositive || scale.otherwise;
     auto [kf, r] = reduce(xc);
-    // e^r, |r| <= 0.347: Taylor to degree 7 (truncation < 0.1 ulp).
-    Value p = poly(r, {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040});
-    if (useScaleF()) // p 2^k, rounded once (also into subnormals), one instruction
+    // e^r, |r| <= 0.347: degree-6 near-minimax polynomial (Chebyshev fit; truncation
+    // 2e-9 relative, below 0.05 ulp).
+    Value p = poly(r, {1.0, 1.0000000377168674, 0.5000000047118573, 0.16666415511750649,
+                       0.04166635289314982, 0.008375126639835365, 0.0013941108735823515});
+    if (useScaleF()) { // p 2^k, rounded once (also into subnormals), one instruction
+      if (scaled)
+        kf = add(kf, scaleExp([&](int m) { return c(m); }));
       return b
           .create<LLVM::CallIntrinsicOp>(
               loc, type, "llvm.x86.avx512.mask.scalef.ps.512",
@@ -91,7 +148,10 @@ public:
                          b.create<arith::ConstantOp>(loc, b.getI16IntegerAttr(-1)),
                          b.create<arith::ConstantOp>(loc, b.getI32IntegerAttr(4))}) // MXCSR
           .getResult(0);
+    }
     Value k = b.create<arith::FPToSIOp>(loc, i32, kf);
+    if (scaled)
+      k = b.create<arith::AddIOp>(loc, k, scaleExp([&](int m) { return ci(m); }));
     Value k1 = b.create<arith::ShRSIOp>(loc, k, ci(1));
     Value k2 = b.create<arith::SubIOp>(loc, k, k1);
     // p 2^k1 is exact; the second product rounds once, also into subnormals.
@@ -173,7 +233,7 @@ private:
     return b.create<arith::ConstantOp>(loc, scalar);
   }
 
-  PatternRewriter &b;
+  OpBuilder &b;
   Location loc;
   Type type, i32;
 };
@@ -202,8 +262,92 @@ struct Approximate : OpRewritePattern<OpT> {
   }
 };
 
+/// The integer m of a constant 2^m (|m| <= 100).
+std::optional<int> powerOfTwo(Value v) {
+  std::optional<double> value = splatValue(v);
+  if (!value || *value <= 0)
+    return std::nullopt;
+  int m = std::ilogb(*value);
+  if (std::ldexp(1.0, m) != *value || m < -100 || m > 100)
+    return std::nullopt;
+  return m;
+}
+
+/// exp(x) * s (the exp used only there) as one exp, where s is a constant 2^m or
+/// select(x > 0, 2^a, 2^b) (the float sigmoid's scale).
+void foldScaledExps(ModuleOp module) {
+  SmallVector<arith::MulFOp> muls;
+  module.walk([&](arith::MulFOp mul) {
+    if (isF32(mul.getType()))
+      muls.push_back(mul);
+  });
+  for (arith::MulFOp mul : muls) {
+    for (unsigned i = 0; i < 2; ++i) {
+      auto exp = mul->getOperand(i).getDefiningOp<math::ExpOp>();
+      Value s = mul->getOperand(1 - i);
+      if (!exp || !exp->hasOneUse())
+        continue;
+      F32Builder::ExpScale scale;
+      if (std::optional<int> m = powerOfTwo(s)) {
+        scale = {*m, *m};
+      } else {
+        auto sel = s.getDefiningOp<arith::SelectOp>();
+        auto cmp = sel ? sel.getCondition().getDefiningOp<arith::CmpFOp>() : nullptr;
+        std::optional<double> zero = cmp ? splatValue(cmp.getRhs()) : std::nullopt;
+        if (!cmp || cmp.getPredicate() != arith::CmpFPredicate::OGT ||
+            cmp.getLhs() != exp.getOperand() || zero != 0.0)
+          continue;
+        std::optional<int> a = powerOfTwo(sel.getTrueValue()),
+                           b = powerOfTwo(sel.getFalseValue());
+        if (!a || !b)
+          continue;
+        scale = {*a, *b};
+      }
+      OpBuilder b(mul);
+      F32Builder f(b, mul.getLoc(), mul.getType());
+      mul.replaceAllUsesWith(f.exp(exp.getOperand(), scale));
+      mul.erase();
+      exp.erase();
+      break;
+    }
+  }
+}
+
+/// n1 / d, n2 / d, ... as n1 r, n2 r, ... with r = 1 / d, where one block divides
+/// by the same computed d more than once: one division instead of several (each
+/// quotient then rounds twice, within the float kernels' budget). Constant divisors
+/// are left alone: x / 6 stays correctly rounded.
+void shareReciprocals(ModuleOp module) {
+  llvm::MapVector<std::pair<Value, Block *>, SmallVector<arith::DivFOp>> byDivisor;
+  module.walk([&](arith::DivFOp div) {
+    if (isF32(div.getType()) && !splatValue(div.getRhs()))
+      byDivisor[{div.getRhs(), div->getBlock()}].push_back(div);
+  });
+  for (auto &[key, divs] : byDivisor) {
+    if (divs.size() < 2)
+      continue;
+    Value d = key.first;
+    OpBuilder b(d.getContext());
+    if (Operation *def = d.getDefiningOp(); def && def->getBlock() == key.second)
+      b.setInsertionPointAfter(def);
+    else
+      b.setInsertionPointToStart(key.second);
+    F32Builder f(b, d.getLoc(), d.getType());
+    Value r = f.div(f.c(1.0), d);
+    for (arith::DivFOp div : divs) {
+      b.setInsertionPoint(div);
+      std::optional<double> n = splatValue(div.getLhs());
+      Value q = n && *n == 1.0 ? r : b.create<arith::MulFOp>(div.getLoc(), div.getLhs(), r);
+      div.replaceAllUsesWith(q);
+      div.erase();
+    }
+  }
+}
+
 struct ApproximateMathPass : impl::ApproximateMathBase<ApproximateMathPass> {
   void runOnOperation() override {
+    foldScaledExps(getOperation());
+    shareReciprocals(getOperation());
     RewritePatternSet patterns(&getContext());
     patterns.add<Approximate<math::ExpOp>, Approximate<math::ExpM1Op>,
                  Approximate<math::Log1pOp>, Approximate<math::TanhOp>>(&getContext());

@@ -63,11 +63,28 @@ struct ScalarBuilder {
   mlir::Value indicator(mlir::Value cond) { return select(cond, c(1), c(0)); }
   mlir::Value sigmoid(mlir::Value x) { return b.create<SigmoidOp>(loc, x); }
   mlir::Value relu6(mlir::Value x) { return min(max(x, c(0)), c(6)); }
+  /// True where g is NaN whenever v is: g is v, or + - * / or negation of such a
+  /// value (a few levels deep).
+  static bool nanFollows(mlir::Value g, mlir::Value v, int depth = 4) {
+    if (g == v)
+      return true;
+    mlir::Operation *op = g.getDefiningOp();
+    if (depth == 0 || !op ||
+        !mlir::isa<mlir::arith::AddFOp, mlir::arith::SubFOp, mlir::arith::MulFOp,
+                   mlir::arith::DivFOp, mlir::arith::NegFOp>(op))
+      return false;
+    return llvm::any_of(op->getOperands(),
+                        [&](mlir::Value x) { return nanFollows(x, v, depth - 1); });
+  }
   /// v * s where a saturated factor wins over an infinite one: when the product is
   /// NaN but neither factor is (inf * 0), the result is 0, the limit of a gate that
   /// closes faster than its input grows. NaN inputs still propagate.
   mlir::Value gateMul(mlir::Value v, mlir::Value s) {
     mlir::Value r = mul(v, s);
+    // s = sigmoid(g(v)) is finite and NaN wherever v is: only s == 0 (v infinite)
+    // needs the limit, one compare instead of two.
+    if (auto sig = s.getDefiningOp<SigmoidOp>(); sig && nanFollows(sig.getInput(), v))
+      return select(cmp(P::OEQ, s, c(0)), c(0), r);
     mlir::Value infTimesZero = andi(cmp(P::UNO, r, r), cmp(P::ORD, v, s));
     return select(infTimesZero, c(0), r);
   }
