@@ -47,7 +47,10 @@ public:
         continue;
       Value v = op.getResult(0);
       Text t = render(op);
-      bool leaf = matchPattern(v, m_Constant()) || isInfTimesZeroGuard(op);
+      // A guard shows its product, named already where the product has other uses.
+      bool leaf = matchPattern(v, m_Constant()) ||
+                  (isInfTimesZeroGuard(op) &&
+                   !cast<arith::SelectOp>(op).getFalseValue().hasOneUse());
       if (!leaf && !v.hasOneUse() && !v.use_empty()) {
         std::string name = "t" + std::to_string(++temps);
         out += "  " + name + " = " + t.s + "\n";
@@ -100,11 +103,22 @@ private:
     return labels;
   }
 
-  /// ScalarBuilder::gateMul's select(isnan(r) and ordered(v, s), 0, r): shown as r.
+  /// ScalarBuilder::gateMul's select(isnan(r) and ordered(v, s), 0, r), or its
+  /// one-compare form select(s == 0, 0, r) with r = v * s: shown as r.
   static bool isInfTimesZeroGuard(Operation &op) {
     auto sel = dyn_cast<arith::SelectOp>(op);
     if (!sel)
       return false;
+    if (auto isZero = sel.getCondition().getDefiningOp<arith::CmpFOp>()) {
+      if (isZero.getPredicate() != arith::CmpFPredicate::OEQ)
+        return false;
+      Value s = isZero.getLhs(), r = sel.getFalseValue();
+      if (auto mul = r.getDefiningOp<arith::MulFOp>())
+        return mul.getRhs() == s;
+      auto gate = r.getDefiningOp<GateOp>(); // v * s, canonicalised to gate(v, g)
+      auto sig = s.getDefiningOp<SigmoidOp>();
+      return gate && sig && sig.getInput() == gate.getGate();
+    }
     auto both = sel.getCondition().getDefiningOp<arith::AndIOp>();
     if (!both)
       return false;

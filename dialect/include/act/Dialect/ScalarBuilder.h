@@ -76,14 +76,45 @@ struct ScalarBuilder {
     return llvm::any_of(op->getOperands(),
                         [&](mlir::Value x) { return nanFollows(x, v, depth - 1); });
   }
+  /// x lies in [0, 1] by construction: a sigmoid, a gate of such a value, or a
+  /// product of such values.
+  static bool inUnitInterval(mlir::Value x, int depth = 4) {
+    mlir::Operation *op = x.getDefiningOp();
+    if (!op || depth == 0)
+      return false;
+    if (mlir::isa<SigmoidOp>(op))
+      return true;
+    if (auto gate = mlir::dyn_cast<GateOp>(op))
+      return inUnitInterval(gate.getValue(), depth - 1);
+    if (auto mul = mlir::dyn_cast<mlir::arith::MulFOp>(op))
+      return inUnitInterval(mul.getLhs(), depth - 1) && inUnitInterval(mul.getRhs(), depth - 1);
+    return false;
+  }
+  /// s lies in [0, 1] and is NaN wherever v is: a sigmoid of a function of v, or a
+  /// gate or product of [0, 1] values one of which is such.
+  static bool unitAndNanFollows(mlir::Value s, mlir::Value v, int depth = 4) {
+    mlir::Operation *op = s.getDefiningOp();
+    if (!op || depth == 0 || !inUnitInterval(s))
+      return false;
+    if (auto sig = mlir::dyn_cast<SigmoidOp>(op))
+      return nanFollows(sig.getInput(), v);
+    if (auto gate = mlir::dyn_cast<GateOp>(op))
+      return nanFollows(gate.getGate(), v) || unitAndNanFollows(gate.getValue(), v, depth - 1);
+    auto mul = mlir::cast<mlir::arith::MulFOp>(op);
+    return unitAndNanFollows(mul.getLhs(), v, depth - 1) ||
+           unitAndNanFollows(mul.getRhs(), v, depth - 1);
+  }
   /// v * s where a saturated factor wins over an infinite one: when the product is
   /// NaN but neither factor is (inf * 0), the result is 0, the limit of a gate that
   /// closes faster than its input grows. NaN inputs still propagate.
   mlir::Value gateMul(mlir::Value v, mlir::Value s) {
     mlir::Value r = mul(v, s);
-    // s = sigmoid(g(v)) is finite and NaN wherever v is: only s == 0 (v infinite)
-    // needs the limit, one compare instead of two.
-    if (auto sig = s.getDefiningOp<SigmoidOp>(); sig && nanFollows(sig.getInput(), v))
+    // Two factors in [0, 1] (sigmoid(z) sigmoid(-z)): neither is infinite.
+    if (inUnitInterval(v) && inUnitInterval(s))
+      return r;
+    // s in [0, 1] and NaN wherever v is (swish's sigmoid(beta x)): only s == 0 (v
+    // infinite) needs the limit, one compare instead of two.
+    if (unitAndNanFollows(s, v))
       return select(cmp(P::OEQ, s, c(0)), c(0), r);
     mlir::Value infTimesZero = andi(cmp(P::UNO, r, r), cmp(P::ORD, v, s));
     return select(infTimesZero, c(0), r);
