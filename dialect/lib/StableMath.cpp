@@ -85,9 +85,12 @@ TanhSoftplusParts tanhSoftplusParts(ScalarBuilder &a, Value z) {
 } // namespace
 
 // N/D as N r corrected by one Newton step: as exact as a division, and the
-// derivative below shares the one division.
-Value tanhSoftplus(ScalarBuilder &a, Value z) {
+// derivative below shares the one division. Float kernels skip the Newton step:
+// N r is within their budget.
+Value tanhSoftplus(ScalarBuilder &a, Value z, bool singlePrecision) {
   TanhSoftplusParts t = tanhSoftplusParts(a, z);
+  if (singlePrecision)
+    return a.mul(t.num, t.r);
   Value q = a.mul(t.num, t.r);
   return fma(a, fma(a, a.neg(q), t.den, t.num), t.r, q);
 }

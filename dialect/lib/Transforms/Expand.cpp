@@ -47,8 +47,9 @@ Value smoothMax(ValueRange in, Value beta, Arith &a) {
 /// scaling keeps e^104 finite where w > 0 (act-approximate-math folds it into the
 /// exponent), so sigmoid rounds once into the subnormals and sigmoid(-z) reaches 1;
 /// where w <= 0 it is 1, so sigmoid(-z) keeps its precision down to e^-87. Beyond
-/// w = 104 sigmoid(z) is 0 in float. A kernel that needs both signs divides once
-/// (act-approximate-math shares 1/d).
+/// w = 104 sigmoid(z) is 0 in float. Both are products with r = 1/d (c r is c/d
+/// exactly, c being a power of two, above the subnormals), so a kernel that needs both
+/// signs divides once, and forward and fused kernels compute y the same way.
 struct FloatSigmoid {
   Value positive, negative;
 };
@@ -57,8 +58,8 @@ FloatSigmoid floatSigmoid(Arith &a, Value z) {
   w = a.select(a.cmp(P::OGT, w, a.c(104)), a.c(104), w); // NaN stays NaN
   Value scale = a.select(a.cmp(P::OGT, w, a.c(0)), a.c(0x1p-64), a.c(1));
   Value e = a.mul(a.exp(w), scale);
-  Value d = a.add(scale, e);
-  return {a.div(scale, d), a.div(e, d)};
+  Value r = a.div(a.c(1), a.add(scale, e));
+  return {a.mul(scale, r), a.mul(e, r)};
 }
 
 void addRules(RewritePatternSet &patterns, bool singlePrecision) {
@@ -99,8 +100,13 @@ void addRules(RewritePatternSet &patterns, bool singlePrecision) {
     return a.add(a.max(x, a.c(0)), a.log1p(a.exp(a.neg(a.abs(x)))));
   });
   // tanh(softplus(x)): one exp, one division (StableMath.h)
-  patterns.add<ExpandPattern<TanhSoftplusOp>>(
-      ctx, [](TanhSoftplusOp op, Arith &a) { return act::tanhSoftplus(a, op.getInput()); });
+  if (singlePrecision)
+    patterns.add<ExpandPattern<TanhSoftplusOp>>(ctx, [](TanhSoftplusOp op, Arith &a) {
+      return act::tanhSoftplus(a, op.getInput(), /*singlePrecision=*/true);
+    });
+  else
+    patterns.add<ExpandPattern<TanhSoftplusOp>>(
+        ctx, [](TanhSoftplusOp op, Arith &a) { return act::tanhSoftplus(a, op.getInput()); });
   // relu(x) = maximum(x, 0), NaN-propagating
   patterns.add<ExpandPattern<ReluOp>>(
       ctx, [](ReluOp op, Arith &a) { return a.max(op.getInput(), a.c(0)); });

@@ -2,7 +2,7 @@
 
 // Float kernels: sigmoid(z) = c/d and sigmoid(-z) = E/d with w = min(-z, 104),
 // c = 2^-64 where w > 0 (else 1), E = e^w c, d = c + E: one exp, no branch on z,
-// no Newton step, and both signs of z share the exp and the divisor.
+// no Newton step, and both signs of z share the exp and the reciprocal 1/d.
 // CHECK-LABEL: act.activation @sigmoid_pair
 // CHECK: %[[W:.*]] = arith.negf %arg0
 // CHECK: %[[BIG:.*]] = arith.cmpf ogt, %[[W]]
@@ -12,8 +12,10 @@
 // CHECK: %[[X:.*]] = math.exp %[[WC]]
 // CHECK: %[[E:.*]] = arith.mulf %[[X]], %[[C]]
 // CHECK: %[[D:.*]] = arith.addf %[[C]], %[[E]]
-// CHECK-DAG: arith.divf %[[C]], %[[D]]
-// CHECK-DAG: arith.divf %[[E]], %[[D]]
+// CHECK: %[[R:.*]] = arith.divf %{{.*}}, %[[D]]
+// CHECK-DAG: arith.mulf %[[C]], %[[R]]
+// CHECK-DAG: arith.mulf %[[E]], %[[R]]
+// CHECK-NOT: arith.divf
 // CHECK-NOT: math.exp
 // CHECK-NOT: math.fma
 // CHECK-NOT: act.sigmoid

@@ -4,9 +4,8 @@
 // Accuracy (measured by tests/unit/AccuracyTests.cpp and `actc accuracy`, see
 // docs/numerics.md): about 1 ulp for exp, expm1 and log1p, 2-3 ulp for tanh.
 //
-// Two rewrites before that, for float32 only: exp(x) * 2^m becomes one exp whose
-// exponent is k + m (the float sigmoid's e^w 2^-64 stays finite), and divisions by
-// one divisor share one reciprocal (sigmoid(z) and sigmoid(-z) in derivatives).
+// Before that, for float32: exp(x) * 2^m becomes one exp whose exponent is k + m
+// (the float sigmoid's e^w 2^-64 stays finite).
 #include "act/Conversion/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -15,8 +14,6 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
-
-#include "llvm/ADT/MapVector.h"
 
 #include <cmath>
 #include <optional>
@@ -313,41 +310,9 @@ void foldScaledExps(ModuleOp module) {
   }
 }
 
-/// n1 / d, n2 / d, ... as n1 r, n2 r, ... with r = 1 / d, where one block divides
-/// by the same computed d more than once: one division instead of several (each
-/// quotient then rounds twice, within the float kernels' budget). Constant divisors
-/// are left alone: x / 6 stays correctly rounded.
-void shareReciprocals(ModuleOp module) {
-  llvm::MapVector<std::pair<Value, Block *>, SmallVector<arith::DivFOp>> byDivisor;
-  module.walk([&](arith::DivFOp div) {
-    if (isF32(div.getType()) && !splatValue(div.getRhs()))
-      byDivisor[{div.getRhs(), div->getBlock()}].push_back(div);
-  });
-  for (auto &[key, divs] : byDivisor) {
-    if (divs.size() < 2)
-      continue;
-    Value d = key.first;
-    OpBuilder b(d.getContext());
-    if (Operation *def = d.getDefiningOp(); def && def->getBlock() == key.second)
-      b.setInsertionPointAfter(def);
-    else
-      b.setInsertionPointToStart(key.second);
-    F32Builder f(b, d.getLoc(), d.getType());
-    Value r = f.div(f.c(1.0), d);
-    for (arith::DivFOp div : divs) {
-      b.setInsertionPoint(div);
-      std::optional<double> n = splatValue(div.getLhs());
-      Value q = n && *n == 1.0 ? r : b.create<arith::MulFOp>(div.getLoc(), div.getLhs(), r);
-      div.replaceAllUsesWith(q);
-      div.erase();
-    }
-  }
-}
-
 struct ApproximateMathPass : impl::ApproximateMathBase<ApproximateMathPass> {
   void runOnOperation() override {
     foldScaledExps(getOperation());
-    shareReciprocals(getOperation());
     RewritePatternSet patterns(&getContext());
     patterns.add<Approximate<math::ExpOp>, Approximate<math::ExpM1Op>,
                  Approximate<math::Log1pOp>, Approximate<math::TanhOp>>(&getContext());

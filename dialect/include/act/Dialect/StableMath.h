@@ -26,7 +26,7 @@ mlir::Value gelu(ScalarBuilder &a, mlir::Value x);
 
 /// tanh(softplus(z)) (Mish) from u = exp(-|z|) with one division, and its
 /// derivative (1 - tanh^2) sigmoid(z) sharing that exp and division.
-mlir::Value tanhSoftplus(ScalarBuilder &a, mlir::Value z);
+mlir::Value tanhSoftplus(ScalarBuilder &a, mlir::Value z, bool singlePrecision = false);
 mlir::Value tanhSoftplusDerivative(ScalarBuilder &a, mlir::Value z);
 
 /// gelu'(x) = Phi(x) + x phi(x) = q for x < 0, 1 - q otherwise, where
