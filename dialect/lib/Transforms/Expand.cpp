@@ -53,10 +53,14 @@ Value smoothMax(ValueRange in, Value beta, Arith &a) {
 struct FloatSigmoid {
   Value positive, negative;
 };
-FloatSigmoid floatSigmoid(Arith &a, Value z) {
+FloatSigmoid floatSigmoid(Arith &a, Value z, bool bothSigns) {
   Value w = a.neg(z);
   w = a.select(a.cmp(P::OGT, w, a.c(104)), a.c(104), w); // NaN stays NaN
-  Value scale = a.select(a.cmp(P::OGT, w, a.c(0)), a.c(0x1p-64), a.c(1));
+  // Where only sigmoid(z) is wanted c = 2^-64 throughout: c r is then bitwise the
+  // same as with c = 1 for w <= 0 (c + E and r scale exactly by 2^-64; where E
+  // would be subnormal it is below 2^-24 of c), one compare and select fewer.
+  Value scale = bothSigns ? a.select(a.cmp(P::OGT, w, a.c(0)), a.c(0x1p-64), a.c(1))
+                          : a.c(0x1p-64);
   Value e = a.mul(a.exp(w), scale);
   Value r = a.div(a.c(1), a.add(scale, e));
   return {a.mul(scale, r), a.mul(e, r)};
@@ -80,9 +84,12 @@ void addRules(RewritePatternSet &patterns, bool singlePrecision) {
   if (singlePrecision)
     patterns.add<ExpandPattern<SigmoidOp>>(ctx, [](SigmoidOp op, Arith &a) {
       Value x = op.getInput();
+      // Derivative bodies use sigmoid(-z) beside sigmoid(z): both come from one exp.
+      auto body = op->getParentOfType<ActivationOp>();
+      bool bothSigns = body && body->hasAttr("act.grad_of");
       if (auto neg = x.getDefiningOp<arith::NegFOp>())
-        return floatSigmoid(a, neg.getOperand()).negative;
-      return floatSigmoid(a, x).positive;
+        return floatSigmoid(a, neg.getOperand(), bothSigns).negative;
+      return floatSigmoid(a, x, bothSigns).positive;
     });
   else
     patterns.add<ExpandPattern<SigmoidOp>>(ctx, [](SigmoidOp op, Arith &a) {
