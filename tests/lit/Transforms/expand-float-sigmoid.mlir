@@ -1,7 +1,7 @@
 // RUN: act-opt %s -act-expand="single-precision=1" -cse | FileCheck %s
 
-// Float kernels: sigmoid(z) = c/d and sigmoid(-z) = E/d with w = min(-z, 104),
-// c = 2^-64 where w > 0 (else 1), E = e^w c, d = c + E: one exp, no branch on z,
+// Float derivative bodies: sigmoid(z) = c/d and sigmoid(-z) = E/d with
+// w = min(-z, 104), c = 2^-64 where w > 0 (else 1), E = e^w c, d = c + E: one exp, no branch on z,
 // no Newton step, and both signs of z share the exp and the reciprocal 1/d.
 // CHECK-LABEL: act.activation @sigmoid_pair
 // CHECK: %[[W:.*]] = arith.negf %arg0
@@ -19,13 +19,26 @@
 // CHECK-NOT: math.exp
 // CHECK-NOT: math.fma
 // CHECK-NOT: act.sigmoid
-act.activation @sigmoid_pair attributes {input_names = ["x"], param_names = [], param_shapes = [],
+act.activation @sigmoid_pair attributes {act.grad_of = "f", input_names = ["x"], param_names = [], param_shapes = [],
     param_inits = [], param_const = array<i1>} {
 ^bb0(%x: f32):
   %n = arith.negf %x : f32
   %0 = act.sigmoid %x : f32
   %1 = act.sigmoid %n : f32
   act.yield %0, %1 : f32, f32
+}
+
+// Forward bodies need sigmoid(z) alone: c = 2^-64 throughout, no compare for it.
+// CHECK-LABEL: act.activation @sigmoid_forward
+// CHECK: arith.cmpf ogt
+// CHECK-NOT: arith.cmpf
+// CHECK: math.exp
+// CHECK: arith.divf
+act.activation @sigmoid_forward attributes {input_names = ["x"], param_names = [], param_shapes = [],
+    param_inits = [], param_const = array<i1>} {
+^bb0(%x: f32):
+  %0 = act.sigmoid %x : f32
+  act.yield %0 : f32
 }
 
 // A gate whose gate argument is NaN wherever its value is (swish): the inf * 0 rule

@@ -39,12 +39,20 @@ std::optional<double> splatValue(Value v) {
   return std::nullopt;
 }
 
-/// An upper bound on x from its definition: -|y| <= 0, and select(x > C, C, x)
-/// (the float sigmoid's clamp) <= C.
+/// An upper bound on x from its definition: -|y| <= 0, c y^2 <= 0 for c <= 0, and
+/// select(x > C, C, x) (the float sigmoid's clamp) <= C.
 std::optional<double> knownUpperBound(Value x) {
   if (auto neg = x.getDefiningOp<arith::NegFOp>())
     if (neg.getOperand().getDefiningOp<math::AbsFOp>())
       return 0.0;
+  // c y^2 with c <= 0 (gelu's and gauss's exp(-x^2 / 2)).
+  if (auto mul = x.getDefiningOp<arith::MulFOp>())
+    for (unsigned i = 0; i < 2; ++i) {
+      std::optional<double> k = splatValue(mul->getOperand(i));
+      auto square = mul->getOperand(1 - i).getDefiningOp<arith::MulFOp>();
+      if (k && *k <= 0 && square && square.getLhs() == square.getRhs())
+        return 0.0;
+    }
   if (auto sel = x.getDefiningOp<arith::SelectOp>())
     if (auto cmp = sel.getCondition().getDefiningOp<arith::CmpFOp>())
       if (cmp.getPredicate() == arith::CmpFPredicate::OGT && cmp.getRhs() == sel.getTrueValue() &&
