@@ -66,3 +66,19 @@ act.activation @gate_other attributes {input_names = ["x", "t"], param_names = [
   %0 = act.gate %x, %t : f32
   act.yield %0 : f32
 }
+
+// ACON's derivative gate (1 + z sigmoid(-z)) sigmoid(z): the value is NaN only where z
+// is (a finite constant plus a gate of z), so one compare suffices here too.
+// CHECK-LABEL: act.activation @acon_partial
+// CHECK-NOT: arith.cmpf uno
+// CHECK: act.yield
+act.activation @acon_partial attributes {act.grad_of = "f", input_names = ["z"], param_names = [],
+    param_shapes = [], param_inits = [], param_const = array<i1>} {
+^bb0(%z: f32):
+  %one = arith.constant 1.0 : f32
+  %n = arith.negf %z : f32
+  %g = act.gate %z, %n : f32
+  %v = arith.addf %g, %one : f32
+  %0 = act.gate %v, %z : f32
+  act.yield %0 : f32
+}

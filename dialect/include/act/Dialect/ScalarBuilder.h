@@ -7,7 +7,10 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
+
+#include <cmath>
 
 namespace act {
 
@@ -76,6 +79,41 @@ struct ScalarBuilder {
     return llvm::any_of(op->getOperands(),
                         [&](mlir::Value x) { return nanFollows(x, v, depth - 1); });
   }
+  /// A value b such that v is NaN only where b is: v itself, or b through a finite
+  /// constant plus, minus or times (nonzero) it, a negation, a select between it and
+  /// a finite constant, or a gate whose value
+  /// and gate argument both have base b (a gate is NaN only where one of them is).
+  static mlir::Value nanBase(mlir::Value v, int depth = 4) {
+    mlir::Operation *op = v.getDefiningOp();
+    if (!op || depth == 0)
+      return v;
+    auto finiteConstant = [](mlir::Value x, bool nonzero) {
+      mlir::FloatAttr f;
+      return mlir::matchPattern(x, mlir::m_Constant(&f)) &&
+             std::isfinite(f.getValueAsDouble()) && (!nonzero || f.getValueAsDouble() != 0);
+    };
+    if (auto neg = mlir::dyn_cast<mlir::arith::NegFOp>(op))
+      return nanBase(neg.getOperand(), depth - 1);
+    if (mlir::isa<mlir::arith::AddFOp, mlir::arith::SubFOp, mlir::arith::MulFOp>(op)) {
+      bool isMul = mlir::isa<mlir::arith::MulFOp>(op);
+      for (unsigned i = 0; i < 2; ++i)
+        if (finiteConstant(op->getOperand(i), isMul))
+          return nanBase(op->getOperand(1 - i), depth - 1);
+      return v;
+    }
+    if (auto sel = mlir::dyn_cast<mlir::arith::SelectOp>(op)) { // a guard: 0 or w
+      if (finiteConstant(sel.getTrueValue(), false))
+        return nanBase(sel.getFalseValue(), depth - 1);
+      if (finiteConstant(sel.getFalseValue(), false))
+        return nanBase(sel.getTrueValue(), depth - 1);
+      return v;
+    }
+    if (auto gate = mlir::dyn_cast<GateOp>(op)) {
+      mlir::Value b = nanBase(gate.getValue(), depth - 1);
+      return nanBase(gate.getGate(), depth - 1) == b ? b : v;
+    }
+    return v;
+  }
   /// x lies in [0, 1] by construction: a sigmoid, a gate of such a value, or a
   /// product of such values.
   static bool inUnitInterval(mlir::Value x, int depth = 4) {
@@ -112,9 +150,12 @@ struct ScalarBuilder {
     // Two factors in [0, 1] (sigmoid(z) sigmoid(-z)): neither is infinite.
     if (inUnitInterval(v) && inUnitInterval(s))
       return r;
-    // s in [0, 1] and NaN wherever v is (swish's sigmoid(beta x)): only s == 0 (v
-    // infinite) needs the limit, one compare instead of two.
+    // s in [0, 1] and NaN wherever v is (swish's sigmoid(beta x), ACON's
+    // (1 + z sigmoid(-z)) sigmoid(z)): only s == 0 (v infinite) needs the limit, one
+    // compare instead of two.
     if (unitAndNanFollows(s, v))
+      return select(cmp(P::OEQ, s, c(0)), c(0), r);
+    if (auto sig = s.getDefiningOp<SigmoidOp>(); sig && nanFollows(sig.getInput(), nanBase(v)))
       return select(cmp(P::OEQ, s, c(0)), c(0), r);
     mlir::Value infTimesZero = andi(cmp(P::UNO, r, r), cmp(P::ORD, v, s));
     return select(infTimesZero, c(0), r);
