@@ -154,7 +154,7 @@ Value gelu(ScalarBuilder &a, Value x) {
   Value e = expNegSquare(a, x, 0.5);
   // h = erfcx(|x| / sqrt 2) / 2 lies in [0, 1/2] and is NaN only where x is, so the
   // inf * 0 rule of x h needs one compare: h == 0 (x = -inf).
-  Value xh = a.select(a.cmp(P::OEQ, h, a.c(0)), a.c(0), a.mul(x, h));
+  Value xh = a.zeroWhere0(h, a.mul(x, h));
   Value left = a.mul(xh, e);
   Value right = a.mul(x, a.sub(a.c(1), a.mul(h, e)));
   return a.select(a.cmp(P::OLT, x, a.c(0)), left, right);

@@ -48,9 +48,8 @@ public:
       Value v = op.getResult(0);
       Text t = render(op);
       // A guard shows its product, named already where the product has other uses.
-      bool leaf = matchPattern(v, m_Constant()) ||
-                  (isInfTimesZeroGuard(op) &&
-                   !cast<arith::SelectOp>(op).getFalseValue().hasOneUse());
+      Value guarded = guardedProduct(op);
+      bool leaf = matchPattern(v, m_Constant()) || (guarded && !guarded.hasOneUse());
       if (!leaf && !v.hasOneUse() && !v.use_empty()) {
         std::string name = "t" + std::to_string(++temps);
         out += "  " + name + " = " + t.s + "\n";
@@ -104,29 +103,34 @@ private:
   }
 
   /// ScalarBuilder::gateMul's select(isnan(r) and ordered(v, s), 0, r), or its
-  /// one-compare form select(s == 0, 0, r) with r = v * s: shown as r.
-  static bool isInfTimesZeroGuard(Operation &op) {
+  /// one-compare form select(s != 0, r, 0) with r = v * s: shown as r.
+  static Value guardedProduct(Operation &op) {
     auto sel = dyn_cast<arith::SelectOp>(op);
     if (!sel)
-      return false;
-    if (auto isZero = sel.getCondition().getDefiningOp<arith::CmpFOp>()) {
-      if (isZero.getPredicate() != arith::CmpFPredicate::OEQ)
-        return false;
-      Value s = isZero.getLhs(), r = sel.getFalseValue();
-      if (auto mul = r.getDefiningOp<arith::MulFOp>())
-        return mul.getRhs() == s;
-      auto gate = r.getDefiningOp<GateOp>(); // v * s, canonicalised to gate(v, g)
-      auto sig = s.getDefiningOp<SigmoidOp>();
-      return gate && sig && sig.getInput() == gate.getGate();
+      return nullptr;
+    if (auto nonzero = sel.getCondition().getDefiningOp<arith::CmpFOp>()) {
+      return nonzero.getPredicate() == arith::CmpFPredicate::UNE &&
+                     isProductBy(sel.getTrueValue(), nonzero.getLhs())
+                 ? sel.getTrueValue()
+                 : nullptr;
     }
     auto both = sel.getCondition().getDefiningOp<arith::AndIOp>();
     if (!both)
-      return false;
+      return nullptr;
     auto isNan = both.getLhs().getDefiningOp<arith::CmpFOp>();
     return isNan && isNan.getPredicate() == arith::CmpFPredicate::UNO &&
-           isNan.getLhs() == sel.getFalseValue();
+                   isNan.getLhs() == sel.getFalseValue()
+               ? sel.getFalseValue()
+               : nullptr;
   }
-
+  /// r = v * s, or gate(v, g) with s = sigmoid(g) (v * s canonicalised).
+  static bool isProductBy(Value r, Value s) {
+    if (auto mul = r.getDefiningOp<arith::MulFOp>())
+      return mul.getRhs() == s;
+    auto gate = r.getDefiningOp<GateOp>();
+    auto sig = s.getDefiningOp<SigmoidOp>();
+    return gate && sig && sig.getInput() == gate.getGate();
+  }
   std::string operand(Value v, int minPrec) {
     const Text &t = text[v];
     return t.prec < minPrec ? "(" + t.s + ")" : t.s;
@@ -188,8 +192,8 @@ private:
       return {operand(op.getOperand(0), 1) + " " + sym + " " + operand(op.getOperand(1), 1),
               0};
     }
-    if (isInfTimesZeroGuard(op))
-      return text[cast<arith::SelectOp>(op).getFalseValue()];
+    if (Value guarded = guardedProduct(op))
+      return text[guarded];
     if (isa<arith::SelectOp>(op))
       return {call("select", op.getOperands()), 4};
     if (isa<arith::MaximumFOp, arith::MaxNumFOp>(op))

@@ -168,7 +168,7 @@ void addRules(RewritePatternSet &patterns, bool singlePrecision) {
   // safe_mul(a, b) = 0 where a == 0, else a * b
   patterns.add<ExpandPattern<SafeMulOp>>(ctx, [](SafeMulOp op, Arith &a) {
     Value lhs = op.getLhs();
-    return a.select(a.cmp(P::OEQ, lhs, a.c(0)), a.c(0), a.mul(lhs, op.getRhs()));
+    return a.zeroWhere0(lhs, a.mul(lhs, op.getRhs()));
   });
   patterns.add<ExpandPattern<SmoothMaxOp>>(ctx, [](SmoothMaxOp op, Arith &a) {
     return smoothMax(op.getInputs(), op.getBeta(), a);

@@ -45,8 +45,8 @@ act.activation @sigmoid_forward attributes {input_names = ["x"], param_names = [
 // needs only sigmoid == 0, one compare.
 // CHECK-LABEL: act.activation @swish
 // CHECK: %[[P:.*]] = arith.mulf %arg0, %{{.*}}
-// CHECK: %[[Z:.*]] = arith.cmpf oeq, %[[S:.*]], %{{.*}}
-// CHECK: arith.select %[[Z]], %{{.*}}, %[[P]]
+// CHECK: %[[NZ:.*]] = arith.cmpf une, %[[S:.*]], %{{.*}}
+// CHECK: arith.select %[[NZ]], %[[P]], %{{.*}}
 // CHECK-NOT: arith.cmpf uno
 act.activation @swish attributes {input_names = ["x"], param_names = ["beta"], param_shapes = [""],
     param_inits = [array<f64: 1.0>], param_const = array<i1: false>} {

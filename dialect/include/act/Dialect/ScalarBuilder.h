@@ -66,6 +66,10 @@ struct ScalarBuilder {
   mlir::Value indicator(mlir::Value cond) { return select(cond, c(1), c(0)); }
   mlir::Value sigmoid(mlir::Value x) { return b.create<SigmoidOp>(loc, x); }
   mlir::Value relu6(mlir::Value x) { return min(max(x, c(0)), c(6)); }
+  /// r where s != 0 (or NaN), else 0: on x86 one compare and one zero-masked multiply.
+  mlir::Value zeroWhere0(mlir::Value s, mlir::Value r) {
+    return select(cmp(P::UNE, s, c(0)), r, c(0));
+  }
   /// True where g is NaN whenever v is: g is v, or + - * / or negation of such a
   /// value (a few levels deep).
   static bool nanFollows(mlir::Value g, mlir::Value v, int depth = 4) {
@@ -154,9 +158,9 @@ struct ScalarBuilder {
     // (1 + z sigmoid(-z)) sigmoid(z)): only s == 0 (v infinite) needs the limit, one
     // compare instead of two.
     if (unitAndNanFollows(s, v))
-      return select(cmp(P::OEQ, s, c(0)), c(0), r);
+      return zeroWhere0(s, r);
     if (auto sig = s.getDefiningOp<SigmoidOp>(); sig && nanFollows(sig.getInput(), nanBase(v)))
-      return select(cmp(P::OEQ, s, c(0)), c(0), r);
+      return zeroWhere0(s, r);
     mlir::Value infTimesZero = andi(cmp(P::UNO, r, r), cmp(P::ORD, v, s));
     return select(infTimesZero, c(0), r);
   }
