@@ -126,6 +126,16 @@ public:
   };
   Value exp(Value x) { return exp(x, ExpScale{0, 0}); }
   Value exp(Value x, ExpScale scale) {
+    // -select(y < 0, -y, y) (StableMath's magnitude, kept smooth for derivatives) as
+    // -|y|: the same exp argument (only a zero's sign differs), one instruction.
+    if (auto negMag = x.getDefiningOp<arith::NegFOp>())
+      if (auto sel = negMag.getOperand().getDefiningOp<arith::SelectOp>())
+        if (auto cmp = sel.getCondition().getDefiningOp<arith::CmpFOp>())
+          if (auto negY = sel.getTrueValue().getDefiningOp<arith::NegFOp>())
+            if (cmp.getPredicate() == arith::CmpFPredicate::OLT &&
+                cmp.getLhs() == sel.getFalseValue() && negY.getOperand() == cmp.getLhs() &&
+                splatValue(cmp.getRhs()) == 0.0)
+              x = neg(abs(cmp.getLhs()));
     Value xc = atLeast(x, -110.0);
     double hi = 89.0 - scale.ifPositive * 0.6931471805599453;
     if (std::optional<double> bound = knownUpperBound(x); !bound || *bound > hi)
