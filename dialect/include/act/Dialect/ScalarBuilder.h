@@ -7,10 +7,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Builders.h"
-#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 
-#include <cmath>
 
 namespace act {
 
@@ -71,81 +69,19 @@ struct ScalarBuilder {
     return select(cmp(P::UNE, s, c(0)), r, c(0));
   }
   /// True where g is NaN whenever v is: g is v, or + - * / or negation of such a
-  /// value (a few levels deep).
-  static bool nanFollows(mlir::Value g, mlir::Value v, int depth = 4) {
-    if (g == v)
-      return true;
-    mlir::Operation *op = g.getDefiningOp();
-    if (depth == 0 || !op ||
-        !mlir::isa<mlir::arith::AddFOp, mlir::arith::SubFOp, mlir::arith::MulFOp,
-                   mlir::arith::DivFOp, mlir::arith::NegFOp>(op))
-      return false;
-    return llvm::any_of(op->getOperands(),
-                        [&](mlir::Value x) { return nanFollows(x, v, depth - 1); });
-  }
+  /// value (a few levels deep). (GateGuards.cpp, with the three below.)
+  static bool nanFollows(mlir::Value g, mlir::Value v, int depth = 4);
   /// A value b such that v is NaN only where b is: v itself, or b through a finite
   /// constant plus, minus or times (nonzero) it, a negation, a select between it and
-  /// a finite constant, or a gate whose value
-  /// and gate argument both have base b (a gate is NaN only where one of them is).
-  static mlir::Value nanBase(mlir::Value v, int depth = 4) {
-    mlir::Operation *op = v.getDefiningOp();
-    if (!op || depth == 0)
-      return v;
-    auto finiteConstant = [](mlir::Value x, bool nonzero) {
-      mlir::FloatAttr f;
-      return mlir::matchPattern(x, mlir::m_Constant(&f)) &&
-             std::isfinite(f.getValueAsDouble()) && (!nonzero || f.getValueAsDouble() != 0);
-    };
-    if (auto neg = mlir::dyn_cast<mlir::arith::NegFOp>(op))
-      return nanBase(neg.getOperand(), depth - 1);
-    if (mlir::isa<mlir::arith::AddFOp, mlir::arith::SubFOp, mlir::arith::MulFOp>(op)) {
-      bool isMul = mlir::isa<mlir::arith::MulFOp>(op);
-      for (unsigned i = 0; i < 2; ++i)
-        if (finiteConstant(op->getOperand(i), isMul))
-          return nanBase(op->getOperand(1 - i), depth - 1);
-      return v;
-    }
-    if (auto sel = mlir::dyn_cast<mlir::arith::SelectOp>(op)) { // a guard: 0 or w
-      if (finiteConstant(sel.getTrueValue(), false))
-        return nanBase(sel.getFalseValue(), depth - 1);
-      if (finiteConstant(sel.getFalseValue(), false))
-        return nanBase(sel.getTrueValue(), depth - 1);
-      return v;
-    }
-    if (auto gate = mlir::dyn_cast<GateOp>(op)) {
-      mlir::Value b = nanBase(gate.getValue(), depth - 1);
-      return nanBase(gate.getGate(), depth - 1) == b ? b : v;
-    }
-    return v;
-  }
+  /// a finite constant, or a gate whose value and gate argument both have base b (a
+  /// gate is NaN only where one of them is).
+  static mlir::Value nanBase(mlir::Value v, int depth = 4);
   /// x lies in [0, 1] by construction: a sigmoid, a gate of such a value, or a
   /// product of such values.
-  static bool inUnitInterval(mlir::Value x, int depth = 4) {
-    mlir::Operation *op = x.getDefiningOp();
-    if (!op || depth == 0)
-      return false;
-    if (mlir::isa<SigmoidOp>(op))
-      return true;
-    if (auto gate = mlir::dyn_cast<GateOp>(op))
-      return inUnitInterval(gate.getValue(), depth - 1);
-    if (auto mul = mlir::dyn_cast<mlir::arith::MulFOp>(op))
-      return inUnitInterval(mul.getLhs(), depth - 1) && inUnitInterval(mul.getRhs(), depth - 1);
-    return false;
-  }
+  static bool inUnitInterval(mlir::Value x, int depth = 4);
   /// s lies in [0, 1] and is NaN wherever v is: a sigmoid of a function of v, or a
   /// gate or product of [0, 1] values one of which is such.
-  static bool unitAndNanFollows(mlir::Value s, mlir::Value v, int depth = 4) {
-    mlir::Operation *op = s.getDefiningOp();
-    if (!op || depth == 0 || !inUnitInterval(s))
-      return false;
-    if (auto sig = mlir::dyn_cast<SigmoidOp>(op))
-      return nanFollows(sig.getInput(), v);
-    if (auto gate = mlir::dyn_cast<GateOp>(op))
-      return nanFollows(gate.getGate(), v) || unitAndNanFollows(gate.getValue(), v, depth - 1);
-    auto mul = mlir::cast<mlir::arith::MulFOp>(op);
-    return unitAndNanFollows(mul.getLhs(), v, depth - 1) ||
-           unitAndNanFollows(mul.getRhs(), v, depth - 1);
-  }
+  static bool unitAndNanFollows(mlir::Value s, mlir::Value v, int depth = 4);
   /// v * s where a saturated factor wins over an infinite one: when the product is
   /// NaN but neither factor is (inf * 0), the result is 0, the limit of a gate that
   /// closes faster than its input grows. NaN inputs still propagate.
