@@ -193,7 +193,8 @@ SmallVector<Value> softmaxWeights(ScalarBuilder &a, ValueRange in, Value beta) {
 /// f = sum a_i w_i, w = softmax(beta a):
 /// df/da_i = w_i (1 + beta (a_i - f)), df/dbeta = sum w_i (a_i - f)^2.
 /// For n = 2, with d = a1 - a2, z = beta d, s = sigmoid(z), t = sigmoid(-z) (f = d s + a2):
-/// df/da1 = s (1 + z t), df/da2 = t (1 - z s), df/dbeta = d^2 s t; no a_i - f, which
+/// df/da1 = s (1 + z t) = s + z s t, df/da2 = t (1 - z s) = t - z s t, df/dbeta = d^2 s t;
+/// no a_i - f, which
 /// cancels when beta d is large. Products with z or d saturate (inf * 0 = 0).
 void smoothMaxPartials(ScalarBuilder &a, ValueRange in, Value beta,
                        SmallVectorImpl<Value> &p, bool negateBeta) {
@@ -203,9 +204,13 @@ void smoothMaxPartials(ScalarBuilder &a, ValueRange in, Value beta,
     Value d = a.sub(in[0], in[1]);
     Value z = a.mul(effBeta, d);
     Value s = a.sigmoid(z), t = a.sigmoid(a.neg(z));
-    p.push_back(a.mul(s, a.add(a.c(1), a.gateMul(z, t))));
-    p.push_back(a.mul(t, a.sub(a.c(1), a.gateMul(z, s))));
-    dbeta = a.gateMul(d, a.gateMul(d, a.mul(s, t)));
+    // s (1 + z t) = s + q and t (1 - z s) = t - q share q = z s t: one saturating
+    // product of z with s t in [0, 1/4] (one compare for its guard).
+    Value st = a.mul(s, t);
+    Value q = a.gateMul(z, st);
+    p.push_back(a.add(s, q));
+    p.push_back(a.sub(t, q));
+    dbeta = a.gateMul(d, a.gateMul(d, st));
   } else {
     // a_i - f = sum_j w_j (a_i - a_j): differences of the operands, not of a_i and
     // f, which agree to many digits when one weight dominates.

@@ -49,7 +49,12 @@ public:
       Text t = render(op);
       // A guard shows its product, named already where the product has other uses.
       Value guarded = guardedProduct(op);
-      bool leaf = matchPattern(v, m_Constant()) || (guarded && !guarded.hasOneUse());
+      // A compare used only by guards is never shown, so it needs no name.
+      bool guardCompare = isa<arith::CmpFOp>(op) && llvm::all_of(v.getUsers(), [](Operation *u) {
+                            return guardedProduct(*u) != nullptr;
+                          });
+      bool leaf = matchPattern(v, m_Constant()) || (guarded && !guarded.hasOneUse()) ||
+                  guardCompare;
       if (!leaf && !v.hasOneUse() && !v.use_empty()) {
         std::string name = "t" + std::to_string(++temps);
         out += "  " + name + " = " + t.s + "\n";
