@@ -78,4 +78,18 @@ bool ScalarBuilder::unitAndNanFollows(mlir::Value s, mlir::Value v, int depth) {
          unitAndNanFollows(mul.getRhs(), v, depth - 1);
 }
 
+bool ScalarBuilder::isSaturatedProduct(mlir::Value s, mlir::Value v) {
+  auto sel = s.getDefiningOp<mlir::arith::SelectOp>();
+  auto nonzero = sel ? sel.getCondition().getDefiningOp<mlir::arith::CmpFOp>() : nullptr;
+  auto mul = sel ? sel.getTrueValue().getDefiningOp<mlir::arith::MulFOp>() : nullptr;
+  mlir::FloatAttr zero;
+  if (!nonzero || !mul || nonzero.getPredicate() != mlir::arith::CmpFPredicate::UNE ||
+      !mlir::matchPattern(sel.getFalseValue(), mlir::m_Constant(&zero)) ||
+      !zero.getValue().isZero())
+    return false;
+  mlir::Value u = nonzero.getLhs();
+  bool isVU = (mul.getLhs() == v && mul.getRhs() == u) || (mul.getLhs() == u && mul.getRhs() == v);
+  return isVU && unitAndNanFollows(u, v);
+}
+
 } // namespace act

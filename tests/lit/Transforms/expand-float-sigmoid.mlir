@@ -82,3 +82,4 @@ act.activation @acon_partial attributes {act.grad_of = "f", input_names = ["z"],
   %0 = act.gate %v, %z : f32
   act.yield %0 : f32
 }
+

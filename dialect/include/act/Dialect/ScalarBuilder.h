@@ -82,6 +82,9 @@ struct ScalarBuilder {
   /// s lies in [0, 1] and is NaN wherever v is: a sigmoid of a function of v, or a
   /// gate or product of [0, 1] values one of which is such.
   static bool unitAndNanFollows(mlir::Value s, mlir::Value v, int depth = 4);
+  /// s is gateMul(v, u)'s one-compare form, u [0, 1] and NaN wherever v is: s is
+  /// NaN wherever v is, 0 where v is infinite and u 0, and infinite only where v is.
+  static bool isSaturatedProduct(mlir::Value s, mlir::Value v);
   /// v * s where a saturated factor wins over an infinite one: when the product is
   /// NaN but neither factor is (inf * 0), the result is 0, the limit of a gate that
   /// closes faster than its input grows. NaN inputs still propagate.
@@ -96,6 +99,9 @@ struct ScalarBuilder {
     if (unitAndNanFollows(s, v))
       return zeroWhere0(s, r);
     if (auto sig = s.getDefiningOp<SigmoidOp>(); sig && nanFollows(sig.getInput(), nanBase(v)))
+      return zeroWhere0(s, r);
+    // s = v u saturated (ACON's d (d s t)): v s is NaN from inf * 0 only where s == 0.
+    if (isSaturatedProduct(s, v))
       return zeroWhere0(s, r);
     mlir::Value infTimesZero = andi(cmp(P::UNO, r, r), cmp(P::ORD, v, s));
     return select(infTimesZero, c(0), r);
