@@ -184,32 +184,42 @@ std::string printActivation(ModuleOp actModule, const std::string &name) {
 /// Code generation runs on at most this many threads per compile.
 constexpr size_t kMaxPartitions = 8;
 
-/// LLVM IR optimisation level before code generation: 0 by default. The MLIR
-/// pipeline has already vectorised, canonicalised, CSE'd and hoisted the kernels; the
+/// LLVM IR optimisation level before code generation. The MLIR pipeline has already
+/// vectorised, canonicalised, CSE'd and hoisted the kernels; for most activations the
 /// inner loops that -O1 gives are no shorter than without it (e.g. 42 vs 43
-/// instructions for swish forward, 229 both for acon_c backward, 424 vs 419 for pwlu
-/// backward), while it costs about a third of the compile time. ACT_JIT_OPT=1..3
-/// restores a pipeline (for experiments; part of the cache key).
-unsigned irOptLevel() {
-  static const unsigned level = [] {
+/// instructions for swish forward, 229 both for acon_c backward), while it costs
+/// about a third of the compile time: level 0. Activations with a table parameter
+/// (pwlu) get level 2: their permute lookups and per-entry gradient registers come
+/// out 10-15% faster (pwlu forward 2.56 -> 2.20 ms, backward 11.1 -> 10.0 ms on
+/// 16.7M floats). ACT_JIT_OPT=0..3 sets one level for every build (experiments);
+/// the level is part of the cache key.
+unsigned irOptLevel(ModuleOp actModule, const std::vector<std::string> &names) {
+  static const int forced = [] {
     const char *e = std::getenv("ACT_JIT_OPT");
-    int v = e ? std::atoi(e) : 0;
-    return (unsigned)std::clamp(v, 0, 3);
+    return e && *e ? std::clamp(std::atoi(e), 0, 3) : -1;
   }();
-  return level;
+  if (forced >= 0)
+    return (unsigned)forced;
+  for (const std::string &name : names)
+    if (auto act = dyn_cast_or_null<ActivationOp>(actModule.lookupSymbol(name)))
+      for (unsigned i = 0, n = act.getParamNames().size(); i < n; ++i)
+        if (act.getTableLength(i) > 0)
+          return 2;
+  return 0;
 }
 
-/// Packs `module`'s kernels, runs the IR pipeline of irOptLevel() and generates an
+/// Packs `module`'s kernels, runs the IR pipeline of `optLevel` and generates an
 /// object file.
 std::unique_ptr<llvm::MemoryBuffer> optimizeAndGenerate(llvm::Module &module,
-                                                        BuildStats &stats, bool quick) {
+                                                        BuildStats &stats, bool quick,
+                                                        unsigned optLevel) {
   auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<llvm::TargetMachine> tm = tmPool().take();
   module.setDataLayout(tm->createDataLayout());
   module.setTargetTriple(tm->getTargetTriple().str());
   packFunctionArguments(module);
   if (!quick)
-    if (llvm::Error err = makeOptimizingTransformer(irOptLevel(), 0, tm.get())(&module))
+    if (llvm::Error err = makeOptimizingTransformer(optLevel, 0, tm.get())(&module))
       throw Error("optimising the kernels failed: " + llvm::toString(std::move(err)));
   stats.optMs += msSince(t0);
   llvm::CodeGenOptLevel level = tm->getOptLevel();
@@ -300,6 +310,7 @@ std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
                                                     DType dtype, unsigned order,
                                                     unsigned what, BuildStats &stats) {
   auto t0 = std::chrono::steady_clock::now();
+  const unsigned optLevel = irOptLevel(actModule, names);
   MLIRContext *ctx = actModule.getContext();
   std::vector<Diagnostic> diags;
   DiagnosticCollector collect(*ctx, diags);
@@ -342,7 +353,7 @@ std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
   size_t parts = std::min<size_t>({kernels.size(), threads, kMaxPartitions});
   std::vector<std::unique_ptr<llvm::MemoryBuffer>> objects;
   if (parts <= 1) {
-    objects.push_back(optimizeAndGenerate(*llvmModule, stats, what & kQuick));
+    objects.push_back(optimizeAndGenerate(*llvmModule, stats, what & kQuick, optLevel));
   } else {
     // Largest kernel first onto the least loaded partition.
     std::sort(kernels.begin(), kernels.end(), [](llvm::Function *a, llvm::Function *b) {
@@ -381,7 +392,7 @@ std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
             partContext);
         if (!part)
           throw Error("internal: " + llvm::toString(part.takeError()));
-        objects[p] = optimizeAndGenerate(**part, partStats[p], what & kQuick);
+        objects[p] = optimizeAndGenerate(**part, partStats[p], what & kQuick, optLevel);
       } catch (const std::exception &e) {
         errors[p] = e.what();
       }
@@ -466,7 +477,7 @@ KernelSet::buildUnit(ModuleOp actModule, const std::vector<std::string> &names, 
   if (!cacheDir.empty()) {
     CacheKey hasher(h.triple, h.cpu, h.features);
     // The vector width is the host's unless ACT_VECTOR_BITS narrows it.
-    hasher.add("cpu-kernels O" + std::to_string(irOptLevel()))
+    hasher.add("cpu-kernels O" + std::to_string(irOptLevel(actModule, names)))
         .add(dtypeName(dtype))
         .add(order)
         .add(parts)
