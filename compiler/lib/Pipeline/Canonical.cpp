@@ -217,12 +217,8 @@ public:
 
   std::string print() {
     Block &body = act.getBodyBlock();
-    unsigned numIn = act.getNumInputs();
-    for (unsigned i = 0; i < body.getNumArguments(); ++i) {
-      StringRef name = i < numIn ? cast<StringAttr>(act.getInputNames()[i]).getValue()
-                                 : cast<StringAttr>(act.getParamNames()[i - numIn]).getValue();
-      terms[body.getArgument(i)] = Term{Term::Leaf, name.str(), 0, {}, 0};
-    }
+    for (unsigned i = 0; i < body.getNumArguments(); ++i)
+      terms[body.getArgument(i)] = Term{Term::Leaf, act.getArgumentName(i).str(), 0, {}, 0};
     for (Operation &op : body.without_terminator())
       if (op.getNumResults() == 1)
         terms[op.getResult(0)] = build(op);

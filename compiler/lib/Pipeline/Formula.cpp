@@ -35,12 +35,8 @@ public:
 
   std::string print() {
     Block &body = act.getBodyBlock();
-    unsigned numIn = act.getNumInputs();
-    for (unsigned i = 0; i < body.getNumArguments(); ++i) {
-      StringRef name = i < numIn ? cast<StringAttr>(act.getInputNames()[i]).getValue()
-                                 : cast<StringAttr>(act.getParamNames()[i - numIn]).getValue();
-      text[body.getArgument(i)] = {name.str(), 4};
-    }
+    for (unsigned i = 0; i < body.getNumArguments(); ++i)
+      text[body.getArgument(i)] = {act.getArgumentName(i).str(), 4};
     std::string out;
     for (Operation &op : body.without_terminator()) {
       if (op.getNumResults() != 1)

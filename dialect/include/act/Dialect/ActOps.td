@@ -59,6 +59,13 @@ def Act_ActivationOp : Act_Op<"activation", [Symbol, IsolatedFromAbove,
     unsigned getNumInputs() { return getInputNames().size(); }
     unsigned getNumParams() { return getParamNames().size(); }
     mlir::Block &getBodyBlock() { return getBody().front(); }
+    /// The source name of body argument `i`: the inputs', then the parameters'.
+    llvm::StringRef getArgumentName(unsigned i) {
+      unsigned numIn = getNumInputs();
+      return mlir::cast<mlir::StringAttr>(i < numIn ? getInputNames()[i]
+                                                    : getParamNames()[i - numIn])
+          .getValue();
+    }
     /// Table length of parameter `i` (0 when it is not a table).
     int64_t getTableLength(unsigned i);
     bool isPerSample(unsigned i);
