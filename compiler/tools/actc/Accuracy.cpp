@@ -144,9 +144,13 @@ AccuracyResult actc::accuracy(const act::Activation &a) {
   double *outd[] = {od[0].data(), od[1].data(), od[2].data()};
   a.derivatives(1, shape, inpf.data(), outf, ppf.empty() ? nullptr : ppf.data());
   a.derivatives(2, shape, inpd.data(), outd, ppd.empty() ? nullptr : ppd.data());
+  // f from the forward kernel, what forward() gives (a body of its own); f' from the
+  // derivative kernel.
+  std::vector<float> yf((size_t)n);
+  a.forward(shape, inpf.data(), yf.data(), ppf.empty() ? nullptr : ppf.data());
   for (int64_t j = 0; j < n; ++j) {
     size_t i = (size_t)j;
-    result.forward.add(xs[i], of[0][i], od[0][i], od[1][i]);
+    result.forward.add(xs[i], yf[i], od[0][i], od[1][i]);
     result.derivative.add(xs[i], of[1][i], od[1][i], od[2][i]);
   }
   return result;

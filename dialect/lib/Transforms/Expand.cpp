@@ -85,9 +85,10 @@ void addRules(RewritePatternSet &patterns, bool singlePrecision) {
     patterns.add<ExpandPattern<SigmoidOp>>(ctx, [](SigmoidOp op, Arith &a) {
       Value x = op.getInput();
       // Derivative bodies use sigmoid(-z) beside sigmoid(z): both come from one exp.
+      // A forward body's sigmoid(-z) is the sigmoid of the value -z.
       auto body = op->getParentOfType<ActivationOp>();
       bool bothSigns = body && body->hasAttr("act.grad_of");
-      if (auto neg = x.getDefiningOp<arith::NegFOp>())
+      if (auto neg = x.getDefiningOp<arith::NegFOp>(); neg && bothSigns)
         return floatSigmoid(a, neg.getOperand(), bothSigns).negative;
       return floatSigmoid(a, x, bothSigns).positive;
     });
