@@ -144,6 +144,11 @@ private:
   SmallVector<Value> tables; ///< per learnable: its private array (tables only)
 
   Value cst(int64_t v) { return builder.create<arith::ConstantIndexOp>(act.getLoc(), v); }
+  /// a * b + c on indices (tile and element numbers).
+  Value mulAdd(Value a, Value b, Value c) {
+    Location loc = act.getLoc();
+    return builder.create<arith::AddIOp>(loc, builder.create<arith::MulIOp>(loc, a, b), c);
+  }
 
   /// Register accumulators: one f64 per learnable non-table parameter.
   SmallVector<Value> zeroAccumulators() {
@@ -280,8 +285,7 @@ private:
         v = warpSum(builder, loc, v);
       auto guard = builder.create<scf::IfOp>(loc, writes, false);
       builder.setInsertionPointToStart(guard.thenBlock());
-      Value at = builder.create<arith::AddIOp>(
-          loc, builder.create<arith::MulIOp>(loc, w, cst(k)), e);
+      Value at = mulAdd(w, cst(k), e);
       builder.create<memref::StoreOp>(loc, v, parts[j], ValueRange{at});
     }
   }
@@ -303,11 +307,7 @@ private:
         loc, builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, lane, len),
         ceilDiv(builder, loc, builder.create<arith::SubIOp>(loc, len, lane), cst(kWarp)),
         cst(0));
-    Value first = builder.create<arith::AddIOp>(
-        loc,
-        builder.create<arith::AddIOp>(loc, builder.create<arith::MulIOp>(loc, row, dimS),
-                                      offset),
-        lane);
+    Value first = builder.create<arith::AddIOp>(loc, mulAdd(row, dimS, offset), lane);
     FailureOr<SmallVector<Value>> accs =
         emitStrided(mapping, first, cst(kWarp), mine, zeroAccumulators());
     if (failed(accs))
@@ -326,8 +326,7 @@ private:
     Value nb = builder.create<arith::DivUIOp>(loc, w, tilesPerRow);
     Value n = builder.create<arith::DivUIOp>(loc, nb, blocks);
     Value b = builder.create<arith::RemUIOp>(loc, nb, blocks);
-    Value c = builder.create<arith::AddIOp>(loc, builder.create<arith::MulIOp>(loc, b, cst(kWarp)),
-                                            lane);
+    Value c = mulAdd(b, cst(kWarp), lane);
     Value active = builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, c, dimC);
     // Lanes past the last channel read channel C-1's parameters and take no rows.
     Value cRead = builder.create<arith::MinUIOp>(
@@ -339,22 +338,12 @@ private:
         loc, tileLen, builder.create<arith::SubIOp>(loc, dimS, s0));
     Value mine = builder.create<arith::SelectOp>(loc, active, rows, cst(0));
     // Element (n, s, c) = (n*S + s)*C + c.
-    Value first = builder.create<arith::AddIOp>(
-        loc,
-        builder.create<arith::MulIOp>(
-            loc, builder.create<arith::AddIOp>(loc, builder.create<arith::MulIOp>(loc, n, dimS), s0),
-            dimC),
-        cRead);
+    Value first = mulAdd(mulAdd(n, dimS, s0), dimC, cRead);
     FailureOr<SmallVector<Value>> accs = emitStrided(mapping, first, dimC, mine, zeroAccumulators());
     if (failed(accs))
       return failure();
     // Partial (n, c, t) of this lane's channel: ((n*C + c)*T + t).
-    Value at = builder.create<arith::AddIOp>(
-        loc,
-        builder.create<arith::MulIOp>(
-            loc, builder.create<arith::AddIOp>(loc, builder.create<arith::MulIOp>(loc, n, dimC), cRead),
-            tilesPerRow),
-        t);
+    Value at = mulAdd(mulAdd(n, dimC, cRead), tilesPerRow, t);
     storePartials(at, *accs, /*sum=*/false, active);
     return success();
   }
