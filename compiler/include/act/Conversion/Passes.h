@@ -28,6 +28,10 @@ std::string kernelName(llvm::StringRef activation, llvm::StringRef kind,
 /// AVX, 128 otherwise).
 unsigned hostVectorBits();
 
+/// act-stage-loops' default cycles of dependency chain per stage (ACT_STAGE_LATENCY
+/// overrides it, for experiments).
+unsigned defaultStageLatency();
+
 /// Lowers kernels (func/scf/memref/arith/math) to the LLVM dialect for the CPU.
 void buildKernelsToLLVMPipeline(mlir::OpPassManager &pm);
 

@@ -50,7 +50,7 @@ def ApproximateMath : Pass<"act-approximate-math", "mlir::ModuleOp"> {
   let description = [{
     Replaces f32 (scalar or vector) `math.exp`, `math.expm1`, `math.log1p` and
     `math.tanh` by branch-free arithmetic that vectorises: Cody-Waite range
-    reduction with a degree-7 Taylor polynomial for exp and expm1 (2^k applied in
+    reduction with a degree-6 near-minimax polynomial for exp (degree-7 Taylor for expm1) (2^k applied in
     two steps so subnormal results are rounded once), musl's log1pf polynomial, and
     tanh(x) = -t/(t+2) with t = expm1(-2|x|). Each keeps NaN, infinities and
     subnormals; docs/numerics.md gives their measured accuracy. Other math
@@ -60,6 +60,33 @@ def ApproximateMath : Pass<"act-approximate-math", "mlir::ModuleOp"> {
   }];
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect",
                            "mlir::LLVM::LLVMDialect"];
+}
+
+def StageLoops : Pass<"act-stage-loops", "mlir::ModuleOp"> {
+  let summary = "Split long vector loop bodies into stages over a tile";
+  let description = [{
+    An out-of-order core overlaps consecutive elements only as far as its
+    scheduler holds their waiting operations: a body of N operations whose
+    dependency chain is L cycles long costs about L * N / W cycles an element
+    (W, about 150-200 vector operations on Zen 4/5), not the N / 2 its ports allow.
+    For each `scf.for` marked `act.stage` (convert-act-to-kernels marks the
+    unmasked vector loops), this pass estimates every operation's start time on
+    the chain and, when the chain is longer than `stage-latency` cycles, cuts the
+    body into stages of about that length. Over a tile of 8 vectors, stage k runs
+    as its own loop; values a later stage needs go through a stack buffer of the
+    tile's size (one L1 store and load each); loads of inputs and index arithmetic
+    are repeated instead. Loops marked `act.tiled` already span at most one tile.
+    The arithmetic is unchanged: results are bitwise the same. Loops whose memory
+    operations read a buffer they also write (per-channel gradients along C, lane
+    by lane table gradients) are left as they are.
+  }];
+  let options = [
+    Option<"stageLatency", "stage-latency", "unsigned", "0",
+           "estimated cycles of dependency chain per stage (0: the default, "
+           "ACT_STAGE_LATENCY or 50; a huge value turns staging off)">,
+  ];
+  let dependentDialects = ["mlir::scf::SCFDialect", "mlir::memref::MemRefDialect",
+                           "mlir::arith::ArithDialect", "mlir::vector::VectorDialect"];
 }
 
 def MathToLibm : Pass<"act-math-to-libm", "mlir::ModuleOp"> {

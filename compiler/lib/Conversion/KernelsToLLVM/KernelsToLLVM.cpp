@@ -73,6 +73,8 @@ void act::buildKernelsToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(act::createApproximateMath());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // After the math is expanded, so the chains it measures are the real ones.
+  pm.addPass(act::createStageLoops());
   pm.addPass(createConvertSCFToCFPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(act::createMathToLibm());

@@ -1,0 +1,145 @@
+// RUN: act-opt %s -act-stage-loops=stage-latency=20 | FileCheck %s
+// RUN: act-opt %s -act-stage-loops=stage-latency=1000 | FileCheck %s --check-prefix=OFF
+
+// A load (5 cycles), a chain of 12 dependent FMAs (48) and a division (11) becomes
+// three stages of about 21 cycles over tiles of 8 vectors (128 floats): each stage a loop over the
+// tile, what a later stage uses passed through a tile buffer, the input load
+// repeated where it is needed.
+// CHECK-LABEL: func.func @chain(
+// CHECK-COUNT-2: memref.alloca() {alignment = 64 : i64} : memref<128xf32>
+// CHECK: scf.for %[[T:.*]] = %{{.*}} to %{{.*}} step %c128
+// CHECK: %[[END:.*]] = arith.minui
+// CHECK: scf.for %[[I:.*]] = %[[T]] to %[[END]] step %c16
+// CHECK: vector.load %arg0
+// CHECK-COUNT-4: math.fma
+// CHECK-NOT: math.fma
+// CHECK: %[[AT:.*]] = arith.subi %[[I]], %[[T]]
+// CHECK: vector.store %{{.*}}, %{{.*}}[%[[AT]]] : memref<128xf32>, vector<16xf32>
+// CHECK: scf.for
+// CHECK: vector.load %{{.*}} : memref<128xf32>, vector<16xf32>
+// CHECK-COUNT-6: math.fma
+// CHECK: scf.for
+// CHECK-COUNT-2: math.fma
+// CHECK-NEXT: arith.divf
+// CHECK: vector.store %{{.*}}, %arg1
+// OFF-LABEL: func.func @chain(
+// OFF-NOT: memref.alloca
+// OFF: scf.for
+// OFF-NOT: scf.for
+// OFF: return
+func.func @chain(%x: memref<?xf32>, %y: memref<?xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c16 = arith.constant 16 : index
+  %k = arith.constant dense<0.5> : vector<16xf32>
+  scf.for %i = %c0 to %n step %c16 {
+    %v = vector.load %x[%i] : memref<?xf32>, vector<16xf32>
+    %a1 = math.fma %v, %v, %k : vector<16xf32>
+    %a2 = math.fma %a1, %v, %k : vector<16xf32>
+    %a3 = math.fma %a2, %v, %k : vector<16xf32>
+    %a4 = math.fma %a3, %v, %k : vector<16xf32>
+    %a5 = math.fma %a4, %v, %k : vector<16xf32>
+    %a6 = math.fma %a5, %v, %k : vector<16xf32>
+    %a7 = math.fma %a6, %v, %k : vector<16xf32>
+    %a8 = math.fma %a7, %v, %k : vector<16xf32>
+    %a9 = math.fma %a8, %v, %k : vector<16xf32>
+    %a10 = math.fma %a9, %v, %k : vector<16xf32>
+    %a11 = math.fma %a10, %v, %k : vector<16xf32>
+    %a12 = math.fma %a11, %v, %k : vector<16xf32>
+    %d = arith.divf %a12, %v : vector<16xf32>
+    vector.store %d, %y[%i] : memref<?xf32>, vector<16xf32>
+  } {act.stage}
+  return
+}
+
+// A loop already one tile long (act.tiled) gets no tile loop; the accumulator
+// carried from one vector to the next is updated in the last stage, and a compare
+// of two early values used late crosses as bytes (moving it into the last stage
+// would buffer both of them instead).
+// CHECK-LABEL: func.func @tiled(
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<128xi8>
+// CHECK-NOT: step %c128
+// CHECK: arith.cmpf olt
+// CHECK: arith.extui %{{.*}} : vector<16xi1> to vector<16xi8>
+// CHECK: %[[ACC:.*]] = scf.for {{.*}} iter_args(%[[A:.*]] = %arg3) -> (vector<16xf32>)
+// CHECK: arith.trunci %{{.*}} : vector<16xi8> to vector<16xi1>
+// CHECK: arith.select
+// CHECK: arith.addf %[[A]],
+// CHECK: return %[[ACC]]
+func.func @tiled(%x: memref<?xf32>, %from: index, %to: index, %init: vector<16xf32>) -> vector<16xf32> {
+  %c16 = arith.constant 16 : index
+  %k = arith.constant dense<0.5> : vector<16xf32>
+  %z = arith.constant dense<0.0> : vector<16xf32>
+  %r = scf.for %i = %from to %to step %c16 iter_args(%acc = %init) -> (vector<16xf32>) {
+    %v = vector.load %x[%i] : memref<?xf32>, vector<16xf32>
+    %a1 = math.fma %v, %v, %k : vector<16xf32>
+    %a2 = math.fma %a1, %v, %k : vector<16xf32>
+    %neg = arith.cmpf olt, %a1, %a2 : vector<16xf32>
+    %a3 = math.fma %a2, %v, %k : vector<16xf32>
+    %a4 = math.fma %a3, %v, %k : vector<16xf32>
+    %a5 = math.fma %a4, %v, %k : vector<16xf32>
+    %a6 = math.fma %a5, %v, %k : vector<16xf32>
+    %a7 = math.fma %a6, %v, %k : vector<16xf32>
+    %a8 = math.fma %a7, %v, %k : vector<16xf32>
+    %a9 = math.fma %a8, %v, %k : vector<16xf32>
+    %a10 = math.fma %a9, %v, %k : vector<16xf32>
+    %s = arith.select %neg, %z, %a10 : vector<16xi1>, vector<16xf32>
+    %sum = arith.addf %acc, %s : vector<16xf32>
+    scf.yield %sum : vector<16xf32>
+  } {act.stage, act.tiled}
+  return %r : vector<16xf32>
+}
+
+// A buffer read and written in the loop (a gradient accumulated in memory) keeps
+// the loop whole: stages would reorder its reads and writes.
+// CHECK-LABEL: func.func @read_modify_write(
+// CHECK-NOT: memref.alloca
+// CHECK: scf.for
+// CHECK-NOT: scf.for
+// CHECK: return
+func.func @read_modify_write(%x: memref<?xf32>, %g: memref<?xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c16 = arith.constant 16 : index
+  %k = arith.constant dense<0.5> : vector<16xf32>
+  scf.for %i = %c0 to %n step %c16 {
+    %v = vector.load %x[%i] : memref<?xf32>, vector<16xf32>
+    %a1 = math.fma %v, %v, %k : vector<16xf32>
+    %a2 = math.fma %a1, %v, %k : vector<16xf32>
+    %a3 = math.fma %a2, %v, %k : vector<16xf32>
+    %a4 = math.fma %a3, %v, %k : vector<16xf32>
+    %a5 = math.fma %a4, %v, %k : vector<16xf32>
+    %a6 = math.fma %a5, %v, %k : vector<16xf32>
+    %a7 = math.fma %a6, %v, %k : vector<16xf32>
+    %a8 = math.fma %a7, %v, %k : vector<16xf32>
+    %old = vector.load %g[%i] : memref<?xf32>, vector<16xf32>
+    %new = arith.addf %old, %a8 : vector<16xf32>
+    vector.store %new, %g[%i] : memref<?xf32>, vector<16xf32>
+  } {act.stage}
+  return
+}
+
+// Unmarked loops are not touched.
+// CHECK-LABEL: func.func @unmarked(
+// CHECK-NOT: memref.alloca
+// CHECK: return
+func.func @unmarked(%x: memref<?xf32>, %y: memref<?xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c16 = arith.constant 16 : index
+  %k = arith.constant dense<0.5> : vector<16xf32>
+  scf.for %i = %c0 to %n step %c16 {
+    %v = vector.load %x[%i] : memref<?xf32>, vector<16xf32>
+    %a1 = math.fma %v, %v, %k : vector<16xf32>
+    %a2 = math.fma %a1, %v, %k : vector<16xf32>
+    %a3 = math.fma %a2, %v, %k : vector<16xf32>
+    %a4 = math.fma %a3, %v, %k : vector<16xf32>
+    %a5 = math.fma %a4, %v, %k : vector<16xf32>
+    %a6 = math.fma %a5, %v, %k : vector<16xf32>
+    %a7 = math.fma %a6, %v, %k : vector<16xf32>
+    %a8 = math.fma %a7, %v, %k : vector<16xf32>
+    %a9 = math.fma %a8, %v, %k : vector<16xf32>
+    %a10 = math.fma %a9, %v, %k : vector<16xf32>
+    %a11 = math.fma %a10, %v, %k : vector<16xf32>
+    %a12 = math.fma %a11, %v, %k : vector<16xf32>
+    vector.store %a12, %y[%i] : memref<?xf32>, vector<16xf32>
+  }
+  return
+}
