@@ -51,7 +51,7 @@ func.func @chain(%x: memref<?xf32>, %y: memref<?xf32>, %n: index) {
   return
 }
 
-// A loop already one tile long (act.tiled) gets no tile loop; the accumulator
+// A loop already at most one tile long (act.tiled = 8 vectors) gets no tile loop; the accumulator
 // carried from one vector to the next is updated in the last stage, and a compare
 // of two early values used late crosses as bytes (moving it into the last stage
 // would buffer both of them instead).
@@ -85,7 +85,7 @@ func.func @tiled(%x: memref<?xf32>, %from: index, %to: index, %init: vector<16xf
     %s = arith.select %neg, %z, %a10 : vector<16xi1>, vector<16xf32>
     %sum = arith.addf %acc, %s : vector<16xf32>
     scf.yield %sum : vector<16xf32>
-  } {act.stage, act.tiled}
+  } {act.stage, act.tiled = 8}
   return %r : vector<16xf32>
 }
 

@@ -75,7 +75,8 @@ def StageLoops : Pass<"act-stage-loops", "mlir::ModuleOp"> {
     body into stages of about that length. Over a tile of 8 vectors, stage k runs
     as its own loop; values a later stage needs go through a stack buffer of the
     tile's size (one L1 store and load each); loads of inputs and index arithmetic
-    are repeated instead. Loops marked `act.tiled` already span at most one tile.
+    are repeated instead. A loop marked `act.tiled = N` already spans at most N
+    vectors and is its own tile.
     The arithmetic is unchanged: results are bitwise the same. Loops whose memory
     operations read a buffer they also write (per-channel gradients along C, lane
     by lane table gradients) are left as they are.

@@ -323,13 +323,13 @@ private:
           v = builder.create<arith::AddFOp>(loc, wide[k], widen(partial[k]));
       return out;
     };
-    // The unmasked loops are marked for act-stage-loops (`act.tiled`: at most one
-    // tile of kBlock vectors long).
+    // The unmasked loops are marked for act-stage-loops (`act.tiled = N`: at most N
+    // vectors long).
     auto emitLoop = [&](Value from, Value to, ValueRange accs) -> FailureOr<scf::ForOp> {
       auto loop = builder.create<scf::ForOp>(loc, from, to, w, accs);
       loop->setAttr("act.stage", builder.getUnitAttr());
       if (row.partial)
-        loop->setAttr("act.tiled", builder.getUnitAttr());
+        loop->setAttr("act.tiled", builder.getI64IntegerAttr(kBlock));
       OpBuilder::InsertionGuard guard(builder);
       builder.setInsertionPointToStart(loop.getBody());
       FailureOr<SmallVector<Value>> next = emitVectorStep(

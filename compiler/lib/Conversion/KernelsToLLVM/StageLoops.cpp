@@ -324,7 +324,11 @@ private:
     auto step = getConstantIntValue(loop.getStep());
     if (!step)
       return;
-    int64_t tile = *step * kTileVectors;
+    // `act.tiled = N`: the loop spans at most N vectors already.
+    int64_t vectors = kTileVectors;
+    if (auto n = loop->getAttrOfType<IntegerAttr>("act.tiled"))
+      vectors = n.getInt();
+    int64_t tile = *step * vectors;
     // Tile buffers at the function's entry: allocated once per call.
     auto fn = loop->getParentOfType<func::FuncOp>();
     OpBuilder entry(&fn.getBody().front(), fn.getBody().front().begin());
