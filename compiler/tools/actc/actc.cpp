@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <algorithm>
 #include <iostream>
 #include <sstream>
 
@@ -184,9 +185,10 @@ Usage:
                                         (4 ulp or 1e-6 relative, docs/numerics.md)
   actc bench FILE [--fn A,B] [--size N] [--channels C] [--threads T]
              [--layout ncs|nsc] [--target cpu|cuda] [--reps R]
-             [--range LO,HI] [--flush-denormals]
+             [--range LO,HI] [--flush-denormals] [--peers none|all|loop,halide,torch]
                                         forward/backward time against memcpy (or a
-                                        device copy) of the same bytes, same run
+                                        device copy) of the same bytes and against
+                                        the installed peers, same run
   actc plot FILE --fn A[,B] -o OUT.svg [--param NAME=V]... [--range LO:HI]
             [--order 0,1,2]           f, f', f'' from the kernels as SVG (and PNG
                                         with rsvg-convert); actc plot --help
@@ -341,6 +343,13 @@ int main(int argc, char **argv) {
     return 0;
   }
   std::string cmd = all[0];
+  // `actc CMD --help`: plot and search have their own; the others are in the usage.
+  if (cmd != "plot" && cmd != "search" &&
+      std::any_of(all.begin() + 1, all.end(),
+                  [](const std::string &a) { return a == "--help" || a == "-h"; })) {
+    std::cout << kUsage;
+    return 0;
+  }
   Args args(std::vector<std::string>(all.begin() + 1, all.end()));
   try {
     if (cmd == "check")
