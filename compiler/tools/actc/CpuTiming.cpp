@@ -99,7 +99,7 @@ std::vector<std::vector<float>> actc::defaultParams(const act::Activation &a,
 CpuRun::CpuRun(const act::Activation &a, const act::TensorShape &shape, double lo, double hi)
     : activation(a), shape(shape) {
   size_t count = (size_t)shape.numElements();
-  inputs.assign(a.inputs().size(), std::vector<float>(count));
+  inputs.assign(a.inputs().size(), AlignedFloats(count));
   for (auto &v : inputs)
     for (size_t i = 0; i < count; ++i)
       v[i] = (float)(lo + (hi - lo) * (double)(i % 4096) / 4096.0);
@@ -109,7 +109,7 @@ CpuRun::CpuRun(const act::Activation &a, const act::TensorShape &shape, double l
   y.resize(count);
   dy.assign(count, 1.0f);
   copy.resize(count);
-  dinputs.assign(inputs.size(), std::vector<float>(count));
+  dinputs.assign(inputs.size(), AlignedFloats(count));
   for (auto &v : inputs)
     in.push_back(v.data());
   for (auto &v : params)

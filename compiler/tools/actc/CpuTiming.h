@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <new>
 #include <vector>
 
 namespace actc {
@@ -34,6 +35,26 @@ void parallelMemcpy(void *dst, const void *src, size_t bytes);
 std::vector<std::vector<float>> defaultParams(const act::Activation &a,
                                               const act::TensorShape &shape);
 
+/// Allocates on 64-byte boundaries (cache lines), as frameworks and Halide's buffers
+/// do: malloc's large blocks start 16 bytes into a page, which puts every 64-byte
+/// vector access across two cache lines.
+template <typename T>
+struct CacheLineAllocator {
+  using value_type = T;
+  CacheLineAllocator() = default;
+  template <typename U>
+  CacheLineAllocator(const CacheLineAllocator<U> &) {}
+  T *allocate(size_t n) {
+    return static_cast<T *>(::operator new(n * sizeof(T), std::align_val_t(64)));
+  }
+  void deallocate(T *p, size_t) { ::operator delete(p, std::align_val_t(64)); }
+  template <typename U>
+  bool operator==(const CacheLineAllocator<U> &) const { return true; }
+  template <typename U>
+  bool operator!=(const CacheLineAllocator<U> &) const { return false; }
+};
+using AlignedFloats = std::vector<float, CacheLineAllocator<float>>;
+
 /// float32 buffers for one activation on `shape`: every input sweeping [lo, hi),
 /// parameters at their initial values (1 where none is declared), dy = 1.
 struct CpuRun {
@@ -52,8 +73,9 @@ struct CpuRun {
 
   const act::Activation &activation;
   act::TensorShape shape;
-  std::vector<std::vector<float>> inputs, params, dinputs, dparams;
-  std::vector<float> y, dy, copy;
+  std::vector<AlignedFloats> inputs, dinputs;
+  std::vector<std::vector<float>> params, dparams;
+  AlignedFloats y, dy, copy;
   std::vector<const float *> in, pp;
   std::vector<float *> din, dp;
 };
