@@ -482,7 +482,7 @@ KernelSet::buildUnit(ModuleOp actModule, const std::vector<std::string> &names, 
         .add(order)
         .add(parts)
         .add(names.size());
-    hasher.add(hostVectorBits()).add(defaultStageLatency());
+    hasher.add(hostVectorBits()).add(defaultStageWork());
     for (const std::string &name : names)
       hasher.add(printActivation(actModule, name));
     key = hasher.finish();

@@ -1,8 +1,9 @@
-// RUN: act-opt %s -act-stage-loops=stage-latency=20 | FileCheck %s
-// RUN: act-opt %s -act-stage-loops=stage-latency=1000 | FileCheck %s --check-prefix=OFF
+// RUN: act-opt %s -act-stage-loops=stage-work=120 | FileCheck %s
+// RUN: act-opt %s -act-stage-loops=stage-work=100000 | FileCheck %s --check-prefix=OFF
 
-// A load (5 cycles), a chain of 12 dependent FMAs (48) and a division (11) becomes
-// three stages of about 21 cycles over tiles of 8 vectors (128 floats): each stage a loop over the
+// A load (5 cycles), a chain of 12 dependent FMAs (48) and a division (11): 64
+// cycles of chain and 14 operations, sqrt(64 * 14 / 120) = 2.7, three stages of
+// about 21 cycles over tiles of 8 vectors (128 floats): each stage a loop over the
 // tile, what a later stage uses passed through a tile buffer, the input load
 // repeated where it is needed.
 // CHECK-LABEL: func.func @chain(

@@ -28,9 +28,9 @@ std::string kernelName(llvm::StringRef activation, llvm::StringRef kind,
 /// AVX, 128 otherwise).
 unsigned hostVectorBits();
 
-/// act-stage-loops' default cycles of dependency chain per stage (ACT_STAGE_LATENCY
+/// act-stage-loops' default chain cycles times operations per stage (ACT_STAGE_WORK
 /// overrides it, for experiments).
-unsigned defaultStageLatency();
+unsigned defaultStageWork();
 
 /// Lowers kernels (func/scf/memref/arith/math) to the LLVM dialect for the CPU.
 void buildKernelsToLLVMPipeline(mlir::OpPassManager &pm);

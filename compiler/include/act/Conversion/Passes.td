@@ -71,8 +71,9 @@ def StageLoops : Pass<"act-stage-loops", "mlir::ModuleOp"> {
     (W, about 150-200 vector operations on Zen 4/5), not the N / 2 its ports allow.
     For each `scf.for` marked `act.stage` (convert-act-to-kernels marks the
     unmasked vector loops), this pass estimates every operation's start time on
-    the chain and, when the chain is longer than `stage-latency` cycles, cuts the
-    body into stages of about that length. Over a tile of 8 vectors, stage k runs
+    the chain (L cycles) and counts the operations (N), and cuts the body into
+    P = sqrt(L N / `stage-work`) stages (at most 4), each near an equal share of
+    the chain where the fewest values cross. Over a tile of 8 vectors, stage k runs
     as its own loop; values a later stage needs go through a stack buffer of the
     tile's size (one L1 store and load each); loads of inputs and index arithmetic
     are repeated instead. A loop marked `act.tiled = N` already spans at most N
@@ -82,9 +83,9 @@ def StageLoops : Pass<"act-stage-loops", "mlir::ModuleOp"> {
     by lane table gradients) are left as they are.
   }];
   let options = [
-    Option<"stageLatency", "stage-latency", "unsigned", "0",
-           "estimated cycles of dependency chain per stage (0: the default, "
-           "ACT_STAGE_LATENCY or 50; a huge value turns staging off)">,
+    Option<"stageWork", "stage-work", "unsigned", "0",
+           "chain cycles times operations a stage may hold (0: the default, "
+           "ACT_STAGE_WORK or 600; a huge value turns staging off)">,
   ];
   let dependentDialects = ["mlir::scf::SCFDialect", "mlir::memref::MemRefDialect",
                            "mlir::arith::ArithDialect", "mlir::vector::VectorDialect"];

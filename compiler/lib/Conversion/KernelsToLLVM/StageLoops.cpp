@@ -28,13 +28,13 @@ namespace act {
 #define GEN_PASS_DEF_STAGELOOPS
 #include "act/Conversion/Passes.h.inc"
 
-unsigned defaultStageLatency() {
-  static const unsigned cycles = [] {
-    if (const char *env = std::getenv("ACT_STAGE_LATENCY"); env && *env)
+unsigned defaultStageWork() {
+  static const unsigned work = [] {
+    if (const char *env = std::getenv("ACT_STAGE_WORK"); env && *env)
       return (unsigned)std::max(1, std::atoi(env));
-    return 50u;
+    return 600u;
   }();
-  return cycles;
+  return work;
 }
 
 namespace {
@@ -78,8 +78,8 @@ unsigned latency(Operation *op) {
 /// One marked loop's body, analysed and, when long enough, rebuilt as stages.
 class LoopStager {
 public:
-  LoopStager(scf::ForOp loop, unsigned stageLatency)
-      : loop(loop), body(*loop.getBody()), stageLatency(stageLatency) {}
+  LoopStager(scf::ForOp loop, unsigned stageWork)
+      : loop(loop), body(*loop.getBody()), stageWork(stageWork) {}
 
   /// Rebuilds the loop in stages if that is possible and worth it.
   void run() {
@@ -91,7 +91,7 @@ public:
 private:
   scf::ForOp loop;
   Block &body;
-  unsigned stageLatency;
+  unsigned stageWork;
   int stages = 1;
   /// Ops repeated in every stage that uses them (index arithmetic, input loads,
   /// broadcasts): they depend on nothing a stage computes.
@@ -182,7 +182,12 @@ private:
       finish[&op] = s + latency(&op);
       chain = std::max(chain, finish[&op]);
     }
-    stages = std::min<int>(kMaxStages, (int)std::lround((double)chain / stageLatency));
+    // Per stage L/P cycles of chain and N/P operations: P = sqrt(L N / work) brings
+    // each stage's L N (what the scheduler must hold) down to about `work`.
+    unsigned ops = 0;
+    for (Operation &op : body.without_terminator())
+      ops += !repeated.contains(&op);
+    stages = std::min<int>(kMaxStages, (int)std::lround(std::sqrt((double)chain * ops / stageWork)));
     if (stages < 2)
       return false;
     SmallVector<unsigned> cuts = chooseCuts(start, chain);
@@ -442,14 +447,14 @@ private:
 struct StageLoopsPass : impl::StageLoopsBase<StageLoopsPass> {
   using StageLoopsBase::StageLoopsBase;
   void runOnOperation() override {
-    unsigned cycles = stageLatency ? (unsigned)stageLatency : defaultStageLatency();
+    unsigned work = stageWork ? (unsigned)stageWork : defaultStageWork();
     SmallVector<scf::ForOp> loops;
     getOperation().walk([&](scf::ForOp loop) {
       if (loop->hasAttr("act.stage"))
         loops.push_back(loop);
     });
     for (scf::ForOp loop : loops)
-      LoopStager(loop, cycles).run();
+      LoopStager(loop, work).run();
   }
 };
 } // namespace
