@@ -66,8 +66,41 @@ FloatSigmoid floatSigmoid(Arith &a, Value z, bool bothSigns) {
   return {a.mul(scale, r), a.mul(e, r)};
 }
 
+/// p x - q x = (p - q) x for parameters p and q (ACON's p1 x - p2 x, which is how
+/// smooth_max(p1 x, p2 x) and its derivative start): one rounding where the
+/// difference of the products would cancel, a finite value at x = inf where
+/// p2 x - ... was inf - inf or 0 inf, and in the kernels p - q is computed once per
+/// row (one multiply a vector instead of two and a subtraction).
+struct FactorParameterDifference : OpRewritePattern<arith::SubFOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(arith::SubFOp op, PatternRewriter &rewriter) const override {
+    auto lhs = op.getLhs().getDefiningOp<arith::MulFOp>();
+    auto rhs = op.getRhs().getDefiningOp<arith::MulFOp>();
+    auto act = op->getParentOfType<ActivationOp>();
+    if (!lhs || !rhs || !act)
+      return failure();
+    auto isParam = [&](Value v) {
+      auto arg = dyn_cast<BlockArgument>(v);
+      return arg && arg.getOwner() == &act.getBodyBlock() &&
+             arg.getArgNumber() >= act.getNumInputs() && isa<FloatType>(arg.getType());
+    };
+    for (unsigned i = 0; i < 2; ++i)
+      for (unsigned j = 0; j < 2; ++j) {
+        Value p = lhs->getOperand(i), x = lhs->getOperand(1 - i);
+        Value q = rhs->getOperand(j), y = rhs->getOperand(1 - j);
+        if (x != y || !isParam(p) || !isParam(q) || isParam(x))
+          continue;
+        Value d = rewriter.create<arith::SubFOp>(op.getLoc(), p, q);
+        rewriter.replaceOpWithNewOp<arith::MulFOp>(op, d, x);
+        return success();
+      }
+    return failure();
+  }
+};
+
 void addRules(RewritePatternSet &patterns, bool singlePrecision) {
   MLIRContext *ctx = patterns.getContext();
+  patterns.add<FactorParameterDifference>(ctx);
   // erfcx(z) as a Chebyshev series, 14 terms for float kernels, 26 otherwise.
   if (singlePrecision)
     patterns.add<ExpandPattern<ErfcxOp>>(ctx, [](ErfcxOp op, Arith &a) {

@@ -106,3 +106,34 @@ act.activation @mish attributes {input_names = ["x"], param_names = [], param_sh
   %2 = arith.mulf %x, %1 : f64
   act.yield %2 : f64
 }
+
+// smooth_max(p1 x, p2 x) starts from (p1 - p2) x, not p1 x - p2 x: the difference of
+// two parameters (once per row in a kernel) times x, one rounding. A difference of
+// products of the input with itself or with a non-parameter is left alone.
+// CHECK-LABEL: act.activation @acon
+// CHECK: %[[D:.*]] = arith.subf %arg1, %arg2
+// CHECK: arith.mulf %[[D]], %arg0
+// CHECK-NOT: arith.subf %{{.*}}, %{{.*}} : f64
+// CHECK: act.yield
+act.activation @acon attributes {input_names = ["x"], param_names = ["p1", "p2", "beta"],
+    param_shapes = ["C", "C", "C"], param_inits = [array<f64: 1.0>, array<f64: 0.0>, array<f64: 1.0>],
+    param_const = array<i1: false, false, false>} {
+^bb0(%x: f64, %p1: f64, %p2: f64, %beta: f64):
+  %a = arith.mulf %p1, %x : f64
+  %b = arith.mulf %x, %p2 : f64
+  %0 = act.smooth_max %a, %b beta %beta : f64
+  act.yield %0 : f64
+}
+
+// CHECK-LABEL: act.activation @not_parameters
+// CHECK: %[[A:.*]] = arith.mulf %arg0, %arg0
+// CHECK: %[[B:.*]] = arith.mulf %arg1, %arg0
+// CHECK: arith.subf %[[A]], %[[B]]
+act.activation @not_parameters attributes {input_names = ["x"], param_names = ["p"],
+    param_shapes = [""], param_inits = [array<f64: 1.0>], param_const = array<i1: false>} {
+^bb0(%x: f64, %p: f64):
+  %a = arith.mulf %x, %x : f64
+  %b = arith.mulf %p, %x : f64
+  %0 = arith.subf %a, %b : f64
+  act.yield %0 : f64
+}
