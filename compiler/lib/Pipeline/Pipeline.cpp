@@ -16,6 +16,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
@@ -93,27 +94,48 @@ OwningOpRef<ModuleOp> compileToAct(MLIRContext &ctx, const std::string &source,
   return mlirGen(ctx, ast, diags);
 }
 
+/// Pass managers of the pipeline's stages: the IR is verified once when a
+/// stage ends (runStage), not after each of its passes: the per-pass verifier was
+/// about a tenth of a JIT compile. act-opt and lit tests, and builds with
+/// ACT_VERIFY_EACH_PASS=1 in the environment, verify after every pass.
+static void verifyAtStageEnd(PassManager &pm) {
+  static const bool eachPass = [] {
+    const char *e = std::getenv("ACT_VERIFY_EACH_PASS");
+    return e && *e && *e != '0';
+  }();
+  pm.enableVerifier(eachPass);
+}
+
+static LogicalResult runStage(PassManager &pm, ModuleOp module) {
+  if (failed(pm.run(module)))
+    return failure();
+  return verify(module);
+}
+
 LogicalResult simplifyAct(ModuleOp module) {
   PassManager pm(module.getContext());
+  verifyAtStageEnd(pm);
   // Stable forms first, so canonicalisation and later act-autodiff see them; CSE
   // before, so repeated spellings (exp(b*x) twice) are one value the patterns match.
   pm.addPass(createCSEPass());
   pm.addPass(createActStabilize());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  return pm.run(module);
+  return runStage(pm, module);
 }
 
 LogicalResult differentiate(ModuleOp module, unsigned order, bool guardZeroAdjoints) {
   PassManager pm(module.getContext());
+  verifyAtStageEnd(pm);
   pm.addPass(createActAutodiff(ActAutodiffOptions{order, guardZeroAdjoints}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  return pm.run(module);
+  return runStage(pm, module);
 }
 
 LogicalResult lowerToKernels(ModuleOp module, const KernelOptions &opts) {
   PassManager pm(module.getContext());
+  verifyAtStageEnd(pm);
   ActExpandOptions expand;
   expand.singlePrecision = llvm::none_of(opts.dtypes, [](const std::string &d) {
     return d == "f64";
@@ -130,7 +152,7 @@ LogicalResult lowerToKernels(ModuleOp module, const KernelOptions &opts) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createLoopInvariantCodeMotionPass());
-  return pm.run(module);
+  return runStage(pm, module);
 }
 
 std::string cudaToolkitPath() {
@@ -159,8 +181,9 @@ std::string lowerToPTX(ModuleOp module, const std::string &chip) {
 
 LogicalResult lowerToLLVMDialect(ModuleOp module) {
   PassManager pm(module.getContext());
+  verifyAtStageEnd(pm);
   buildKernelsToLLVMPipeline(pm);
-  return pm.run(module);
+  return runStage(pm, module);
 }
 
 std::string translateToLLVMIR(ModuleOp module) {
