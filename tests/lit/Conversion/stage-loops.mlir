@@ -90,12 +90,17 @@ func.func @tiled(%x: memref<?xf32>, %from: index, %to: index, %init: vector<16xf
   return %r : vector<16xf32>
 }
 
-// A buffer read and written in the loop (a gradient accumulated in memory) keeps
-// the loop whole: stages would reorder its reads and writes.
+// A buffer read and written in the loop (a gradient accumulated in memory) is read
+// and written only in the last stage, in the original order: the earlier stages
+// never touch it.
 // CHECK-LABEL: func.func @read_modify_write(
-// CHECK-NOT: memref.alloca
 // CHECK: scf.for
-// CHECK-NOT: scf.for
+// CHECK: scf.for
+// CHECK-NOT: %arg1
+// CHECK: scf.for
+// CHECK: %[[OLD:.*]] = vector.load %arg1
+// CHECK: %[[NEW:.*]] = arith.addf %[[OLD]]
+// CHECK: vector.store %[[NEW]], %arg1
 // CHECK: return
 func.func @read_modify_write(%x: memref<?xf32>, %g: memref<?xf32>, %n: index) {
   %c0 = arith.constant 0 : index

@@ -78,9 +78,9 @@ def StageLoops : Pass<"act-stage-loops", "mlir::ModuleOp"> {
     tile's size (one L1 store and load each); loads of inputs and index arithmetic
     are repeated instead. A loop marked `act.tiled = N` already spans at most N
     vectors and is its own tile.
-    The arithmetic is unchanged: results are bitwise the same. Loops whose memory
-    operations read a buffer they also write (per-channel gradients along C, lane
-    by lane table gradients) are left as they are.
+    The arithmetic is unchanged: results are bitwise the same. Accesses to a
+    buffer the loop both reads and writes (per-channel gradients along C, table
+    gradients lane by lane) all stay in the last stage, in their order.
   }];
   let options = [
     Option<"stageWork", "stage-work", "unsigned", "0",

@@ -96,6 +96,8 @@ private:
   /// Ops repeated in every stage that uses them (index arithmetic, input loads,
   /// broadcasts): they depend on nothing a stage computes.
   DenseSet<Operation *> repeated;
+  /// Accesses to a buffer the loop both reads and writes: last stage, in order.
+  DenseSet<Operation *> pinned;
   DenseMap<Operation *, int> stageOf;
   /// Values a later stage reads from a tile buffer, with that buffer.
   DenseMap<Value, Value> buffers;
@@ -129,10 +131,32 @@ private:
       else if (!isPure(&op) && !isa<LLVM::CallIntrinsicOp>(op))
         return false;
     }
-    for (Value m : written)
-      if (read.contains(m))
-        return false;
+    // A buffer read and written (gradients accumulated in memory: per channel along
+    // C, table entries lane by lane): every access to it stays in the last stage, in
+    // the original order, so each vector's update sees the previous one's.
+    auto memrefOf = [](Operation &op) -> Value {
+      if (auto o = dyn_cast<vector::StoreOp>(op))
+        return o.getBase();
+      if (auto o = dyn_cast<vector::MaskedStoreOp>(op))
+        return o.getBase();
+      if (auto o = dyn_cast<memref::StoreOp>(op))
+        return o.getMemRef();
+      if (auto o = dyn_cast<vector::LoadOp>(op))
+        return o.getBase();
+      if (auto o = dyn_cast<vector::MaskedLoadOp>(op))
+        return o.getBase();
+      if (auto o = dyn_cast<memref::LoadOp>(op))
+        return o.getMemRef();
+      if (auto o = dyn_cast<vector::GatherOp>(op))
+        return o.getBase();
+      return Value();
+    };
+    for (Operation &op : body.without_terminator())
+      if (Value m = memrefOf(op); m && written.contains(m) && read.contains(m))
+        pinned.insert(&op);
     for (Operation &op : body.without_terminator()) {
+      if (pinned.contains(&op))
+        continue;
       bool cheap = isa<vector::LoadOp, vector::MaskedLoadOp, vector::BroadcastOp,
                        vector::CreateMaskOp, arith::ConstantOp>(op) ||
                    llvm::none_of(op.getResultTypes(), [](Type t) { return isa<VectorType>(t); });
@@ -176,7 +200,7 @@ private:
             (v.getDefiningOp() && carried.contains(v.getDefiningOp())))
           fromCarried = true;
       }
-      if (fromCarried)
+      if (fromCarried || pinned.contains(&op))
         carried.insert(&op);
       start[&op] = s;
       finish[&op] = s + latency(&op);
@@ -312,8 +336,11 @@ private:
         if (definedInBody(v) && !repeated.contains(v.getDefiningOp()) && seen.insert(v).second &&
             !crosses(v, op))
           ++cost;
+      // Masks cross as bytes (two more conversions); a scalar (a lane extracted for a
+      // gradient stored lane by lane) cannot cross at all.
       bool mask = getElementTypeOrSelf(r.getType()).isInteger(1);
-      if (cost < 1 || (cost == 1 && mask))
+      bool scalar = !isa<VectorType>(r.getType());
+      if (scalar || cost < 1 || (cost == 1 && mask))
         stageOf[op] = target;
     }
   }
