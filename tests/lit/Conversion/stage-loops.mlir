@@ -149,3 +149,38 @@ func.func @unmarked(%x: memref<?xf32>, %y: memref<?xf32>, %n: index) {
   }
   return
 }
+
+// A quick operation on an input load (here x < 0) is computed again where a later
+// stage needs it, not handed on through a buffer.
+// CHECK-LABEL: func.func @repeated_compare(
+// CHECK-NOT: memref<128xi8>
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: arith.cmpf olt
+// CHECK: scf.for
+// CHECK: arith.cmpf olt
+// CHECK: arith.select
+func.func @repeated_compare(%x: memref<?xf32>, %y: memref<?xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c16 = arith.constant 16 : index
+  %k = arith.constant dense<0.5> : vector<16xf32>
+  %z = arith.constant dense<0.0> : vector<16xf32>
+  scf.for %i = %c0 to %n step %c16 {
+    %v = vector.load %x[%i] : memref<?xf32>, vector<16xf32>
+    %neg = arith.cmpf olt, %v, %z : vector<16xf32>
+    %m = arith.select %neg, %z, %v : vector<16xi1>, vector<16xf32>
+    %a1 = math.fma %m, %v, %k : vector<16xf32>
+    %a2 = math.fma %a1, %v, %k : vector<16xf32>
+    %a3 = math.fma %a2, %v, %k : vector<16xf32>
+    %a4 = math.fma %a3, %v, %k : vector<16xf32>
+    %a5 = math.fma %a4, %v, %k : vector<16xf32>
+    %a6 = math.fma %a5, %v, %k : vector<16xf32>
+    %a7 = math.fma %a6, %v, %k : vector<16xf32>
+    %a8 = math.fma %a7, %v, %k : vector<16xf32>
+    %a9 = math.fma %a8, %v, %k : vector<16xf32>
+    %a10 = math.fma %a9, %v, %k : vector<16xf32>
+    %r = arith.select %neg, %a10, %v : vector<16xi1>, vector<16xf32>
+    vector.store %r, %y[%i] : memref<?xf32>, vector<16xf32>
+  } {act.stage}
+  return
+}

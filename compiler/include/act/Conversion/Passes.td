@@ -75,8 +75,8 @@ def StageLoops : Pass<"act-stage-loops", "mlir::ModuleOp"> {
     P = sqrt(L N / `stage-work`) stages (at most 4), each near an equal share of
     the chain where the fewest values cross. Over a tile of 8 vectors, stage k runs
     as its own loop; values a later stage needs go through a stack buffer of the
-    tile's size (one L1 store and load each); loads of inputs and index arithmetic
-    are repeated instead. A loop marked `act.tiled = N` already spans at most N
+    tile's size (one L1 store and load each); loads of inputs, index arithmetic
+    and one quick operation on a load (x < 0, -x, beta x) are repeated instead. A loop marked `act.tiled = N` already spans at most N
     vectors and is its own tile.
     The arithmetic is unchanged: results are bitwise the same. Accesses to a
     buffer the loop both reads and writes (per-channel gradients along C, table
