@@ -111,52 +111,43 @@ private:
     return d && d->getBlock() == &body;
   }
 
-  /// Which ops may be repeated, and whether every memory access is safe to split
-  /// (no buffer both read and written in the loop).
+  /// The buffer a memory operation reads or writes, and whether it writes it.
+  static std::pair<Value, bool> accessedBuffer(Operation &op) {
+    if (auto o = dyn_cast<vector::StoreOp>(op))
+      return {o.getBase(), true};
+    if (auto o = dyn_cast<vector::MaskedStoreOp>(op))
+      return {o.getBase(), true};
+    if (auto o = dyn_cast<memref::StoreOp>(op))
+      return {o.getMemRef(), true};
+    if (auto o = dyn_cast<vector::LoadOp>(op))
+      return {o.getBase(), false};
+    if (auto o = dyn_cast<vector::MaskedLoadOp>(op))
+      return {o.getBase(), false};
+    if (auto o = dyn_cast<memref::LoadOp>(op))
+      return {o.getMemRef(), false};
+    if (auto o = dyn_cast<vector::GatherOp>(op))
+      return {o.getBase(), false};
+    return {Value(), false};
+  }
+
+  /// Which ops are repeated in each stage and which stay in the last; false when
+  /// the body has an op the stages cannot split around (a region, a side effect).
   bool classify() {
     DenseSet<Value> read, written;
     for (Operation &op : body.without_terminator()) {
       if (op.getNumRegions() > 0)
         return false;
-      if (auto st = dyn_cast<vector::StoreOp>(op))
-        written.insert(st.getBase());
-      else if (auto st = dyn_cast<vector::MaskedStoreOp>(op))
-        written.insert(st.getBase());
-      else if (auto st = dyn_cast<memref::StoreOp>(op))
-        written.insert(st.getMemRef());
-      else if (auto ld = dyn_cast<vector::LoadOp>(op))
-        read.insert(ld.getBase());
-      else if (auto ld = dyn_cast<vector::MaskedLoadOp>(op))
-        read.insert(ld.getBase());
-      else if (auto ld = dyn_cast<memref::LoadOp>(op))
-        read.insert(ld.getMemRef());
-      else if (auto g = dyn_cast<vector::GatherOp>(op))
-        read.insert(g.getBase());
+      auto [buffer, writes] = accessedBuffer(op);
+      if (buffer)
+        (writes ? written : read).insert(buffer);
       else if (!isPure(&op) && !isa<LLVM::CallIntrinsicOp>(op))
         return false;
     }
     // A buffer read and written (gradients accumulated in memory: per channel along
     // C, table entries lane by lane): every access to it stays in the last stage, in
     // the original order, so each vector's update sees the previous one's.
-    auto memrefOf = [](Operation &op) -> Value {
-      if (auto o = dyn_cast<vector::StoreOp>(op))
-        return o.getBase();
-      if (auto o = dyn_cast<vector::MaskedStoreOp>(op))
-        return o.getBase();
-      if (auto o = dyn_cast<memref::StoreOp>(op))
-        return o.getMemRef();
-      if (auto o = dyn_cast<vector::LoadOp>(op))
-        return o.getBase();
-      if (auto o = dyn_cast<vector::MaskedLoadOp>(op))
-        return o.getBase();
-      if (auto o = dyn_cast<memref::LoadOp>(op))
-        return o.getMemRef();
-      if (auto o = dyn_cast<vector::GatherOp>(op))
-        return o.getBase();
-      return Value();
-    };
     for (Operation &op : body.without_terminator())
-      if (Value m = memrefOf(op); m && written.contains(m) && read.contains(m))
+      if (Value m = accessedBuffer(op).first; m && written.contains(m) && read.contains(m))
         pinned.insert(&op);
     for (Operation &op : body.without_terminator()) {
       if (pinned.contains(&op))
