@@ -4,29 +4,32 @@
 // Backward kernels, 8 float lanes (256 bits): a vector loop over whole vectors, then
 // one masked vector step for the remainder. ncs: the per-channel a and scalar b are
 // broadcast once per row; their gradients stay in registers, as f32 partial sums
-// (one fma per vector) over blocks of 8 vectors added to vector<8xf64> sums, which
-// are reduced in lane order after the loop.
+// (one fma per vector) over blocks of 8 vectors added in two halves to vector<4xf64>
+// sums (lanes l and l + 4 into lane l), which are reduced in lane order after the
+// loop.
 // CHECK-LABEL: func.func @scaled__bwd_f32_ncs(
 // CHECK: scf.for
 // CHECK: vector.broadcast %{{.*}} : f32 to vector<8xf32>
-// CHECK: %[[ACC:.*]]:2 = scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<8xf64>, vector<8xf64>)
+// CHECK: %[[ACC:.*]]:2 = scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<4xf64>, vector<4xf64>)
 // CHECK: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>)
 // CHECK: vector.load {{.*}} vector<8xf32>
 // CHECK: math.fma {{.*}} : vector<8xf32>
 // CHECK: scf.yield {{.*}} : vector<8xf32>, vector<8xf32>
-// CHECK: arith.extf {{.*}} : vector<8xf32> to vector<8xf64>
-// CHECK: scf.yield {{.*}} : vector<8xf64>, vector<8xf64>
+// CHECK: vector.extract_strided_slice {{.*}} {offsets = [0], sizes = [4], strides = [1]} : vector<8xf32> to vector<4xf32>
+// CHECK: arith.extf {{.*}} : vector<4xf32> to vector<4xf64>
+// CHECK: vector.extract_strided_slice {{.*}} {offsets = [4], sizes = [4], strides = [1]} : vector<8xf32> to vector<4xf32>
+// CHECK: scf.yield {{.*}} : vector<4xf64>, vector<4xf64>
 // CHECK: %[[MASK:.*]] = vector.create_mask %{{.*}} : vector<8xi1>
 // CHECK: vector.maskedload %{{.*}}[%{{.*}}], %[[MASK]], %{{.*}} : memref<?xf32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
 // CHECK: vector.maskedstore %{{.*}}[%{{.*}}], %[[MASK]], %{{.*}} : memref<?xf32>, vector<8xi1>, vector<8xf32>
 // CHECK: arith.select %[[MASK]], %{{.*}}, %{{.*}} : vector<8xi1>, vector<8xf32>
-// CHECK: vector.reduction <add>, %{{.*}}, %{{.*}} : vector<8xf64> into f64
-// CHECK: vector.reduction <add>, %{{.*}}, %{{.*}} : vector<8xf64> into f64
+// CHECK: vector.reduction <add>, %{{.*}}, %{{.*}} : vector<4xf64> into f64
+// CHECK: vector.reduction <add>, %{{.*}}, %{{.*}} : vector<4xf64> into f64
 // CHECK-NOT: memref.load {{.*}} : memref<?xf32>
 // CHECK-LABEL: func.func @scaled__fwdbwd_f32_ncs(
 // nsc: vectors run along C, so a's values and gradients are contiguous vectors.
 // CHECK-LABEL: func.func @scaled__bwd_f32_nsc(
-// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (vector<8xf64>)
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (vector<4xf64>)
 // CHECK: vector.load {{.*}} : memref<?xf64>, vector<8xf64>
 // CHECK: vector.store {{.*}} : memref<?xf64>, vector<8xf64>
 // SCALAR-LABEL: func.func @scaled__bwd_f32_ncs(
@@ -49,7 +52,7 @@ act.activation @scaled attributes {input_names = ["x"], param_names = ["a", "b"]
 // CHECK-LABEL: func.func @pwl__fwd_f32_ncs(
 // CHECK: vector.gather {{.*}} : memref<?xf32>, vector<8xi32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
 // CHECK-LABEL: func.func @pwl__bwd_f32_ncs(
-// CHECK: scf.for {{.*}} -> (vector<8xf64>, vector<8xf64>, vector<8xf64>, vector<8xf64>, vector<8xf64>, vector<8xf64>, vector<8xf64>, vector<8xf64>, vector<8xf64>)
+// CHECK: scf.for {{.*}} -> (vector<4xf64>, vector<4xf64>, vector<4xf64>, vector<4xf64>, vector<4xf64>, vector<4xf64>, vector<4xf64>, vector<4xf64>, vector<4xf64>)
 // CHECK: vector.gather
 // CHECK-COUNT-6: arith.cmpi eq, %{{.*}}, %{{.*}} : vector<8xi32>
 // CHECK-NOT: arith.cmpi eq

@@ -296,9 +296,15 @@ private:
         row.slot[j] = (int)init.size();
         if (elemType.getWidth() < 64)
           row.partial = true;
+        // Under f32 partial sums, half as many f64 lanes: each block's partial is
+        // added in two halves (lanes l and l + W/2 into f64 lane l), so the double
+        // sums take W/2 lanes, one register for 16 floats (pwlu's 21 accumulators
+        // spilled as 42).
+        VectorType wideType =
+            row.partial && width % 2 == 0 ? VectorType::get({(int64_t)width / 2}, f64) : vec(f64);
         for (int64_t e = 0; e < entries; ++e)
           init.push_back(builder.create<arith::ConstantOp>(
-              loc, DenseElementsAttr::get(vec(f64), builder.getF64FloatAttr(0.0))));
+              loc, DenseElementsAttr::get(wideType, builder.getF64FloatAttr(0.0))));
       }
     Value w = builder.create<arith::ConstantIndexOp>(loc, width);
     Value vecEnd =
@@ -318,9 +324,22 @@ private:
     };
     auto fold = [&](ValueRange wide, ValueRange partial) {
       SmallVector<Value> out(partial.begin(), partial.end());
-      for (auto [k, v] : llvm::enumerate(out))
-        if (partialSlot[k])
+      for (auto [k, v] : llvm::enumerate(out)) {
+        if (!partialSlot[k])
+          continue;
+        int64_t half = cast<VectorType>(wide[k].getType()).getNumElements();
+        if (half == (int64_t)width) {
           v = builder.create<arith::AddFOp>(loc, wide[k], widen(partial[k]));
+          continue;
+        }
+        auto lanes = [&](int64_t from) {
+          return widen(builder.create<vector::ExtractStridedSliceOp>(
+              loc, partial[k], ArrayRef<int64_t>{from}, ArrayRef<int64_t>{half},
+              ArrayRef<int64_t>{1}));
+        };
+        v = builder.create<arith::AddFOp>(
+            loc, builder.create<arith::AddFOp>(loc, wide[k], lanes(0)), lanes(half));
+      }
       return out;
     };
     // The unmasked loops are marked for act-stage-loops (`act.tiled = N`: at most N
