@@ -186,7 +186,8 @@ private:
     if (!classify())
       return false;
     DenseMap<Operation *, unsigned> start, finish;
-    DenseSet<Operation *> carried; // depends on an iteration argument: last stage
+    // In the last stage: what depends on an iteration argument or on a pinned access.
+    DenseSet<Operation *> carried;
     auto ready = [&](Value v) -> unsigned {
       Operation *d = v.getDefiningOp();
       if (!d || d->getBlock() != &body)
@@ -246,9 +247,7 @@ private:
         continue;
       for (Value r : op.getResults())
         for (OpOperand &use : r.getUses()) {
-          Operation *user = use.getOwner();
-          int userStage = isa<scf::YieldOp>(user) ? stages - 1 : stageOf.lookup(user);
-          if (userStage <= stageOf[&op])
+          if (userStage(use.getOwner()) <= stageOf[&op])
             continue;
           auto vt = dyn_cast<VectorType>(r.getType());
           if (!vt || vt.getRank() != 1 || !vt.getElementType().isIntOrFloat())
