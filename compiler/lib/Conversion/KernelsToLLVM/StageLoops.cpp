@@ -18,6 +18,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -113,21 +114,15 @@ private:
 
   /// The buffer a memory operation reads or writes, and whether it writes it.
   static std::pair<Value, bool> accessedBuffer(Operation &op) {
-    if (auto o = dyn_cast<vector::StoreOp>(op))
-      return {o.getBase(), true};
-    if (auto o = dyn_cast<vector::MaskedStoreOp>(op))
-      return {o.getBase(), true};
-    if (auto o = dyn_cast<memref::StoreOp>(op))
-      return {o.getMemRef(), true};
-    if (auto o = dyn_cast<vector::LoadOp>(op))
-      return {o.getBase(), false};
-    if (auto o = dyn_cast<vector::MaskedLoadOp>(op))
-      return {o.getBase(), false};
-    if (auto o = dyn_cast<memref::LoadOp>(op))
-      return {o.getMemRef(), false};
-    if (auto o = dyn_cast<vector::GatherOp>(op))
-      return {o.getBase(), false};
-    return {Value(), false};
+    using Access = std::pair<Value, bool>;
+    return llvm::TypeSwitch<Operation *, Access>(&op)
+        .Case<vector::StoreOp, vector::MaskedStoreOp>(
+            [](auto o) { return Access{o.getBase(), true}; })
+        .Case<vector::LoadOp, vector::MaskedLoadOp, vector::GatherOp>(
+            [](auto o) { return Access{o.getBase(), false}; })
+        .Case<memref::StoreOp>([](auto o) { return Access{o.getMemRef(), true}; })
+        .Case<memref::LoadOp>([](auto o) { return Access{o.getMemRef(), false}; })
+        .Default([](Operation *) { return Access{Value(), false}; });
   }
 
   /// Which ops are repeated in each stage and which stay in the last; false when
