@@ -1,7 +1,6 @@
 // act: accurate building blocks for tails (see StableMath.h).
 #include "act/Dialect/StableMath.h"
 
-#include <array>
 #include <cmath>
 
 using namespace mlir;
@@ -31,31 +30,17 @@ constexpr double kErfcxCheb[] = {
     -9.322814402096565e-16, -6.253975265344324e-16, 3.709117628312022e-17,
     2.5340744523980558e-17, -1.1185283297179982e-18,
 };
-constexpr size_t kErfcxFloatTerms = 12;
-
-/// sum_k c_k T_k(t) over the first kErfcxFloatTerms terms as sum_j m_j t^j.
-std::array<double, kErfcxFloatTerms> chebyshevToMonomial() {
-  std::array<double, kErfcxFloatTerms> m{};
-  // T_0 = 1, T_1 = t, T_k = 2t T_{k-1} - T_{k-2}, as monomial coefficient rows.
-  std::array<double, kErfcxFloatTerms> prev{}, cur{};
-  prev[0] = 1;
-  cur[1] = 1;
-  for (size_t k = 0; k < kErfcxFloatTerms; ++k) {
-    const auto &tk = k == 0 ? prev : cur;
-    for (size_t j = 0; j < kErfcxFloatTerms; ++j)
-      m[j] += kErfcxCheb[k] * tk[j];
-    if (k >= 1) {
-      std::array<double, kErfcxFloatTerms> next{};
-      for (size_t j = 0; j + 1 < kErfcxFloatTerms; ++j)
-        next[j + 1] = 2 * cur[j];
-      for (size_t j = 0; j < kErfcxFloatTerms; ++j)
-        next[j] -= prev[j];
-      prev = cur;
-      cur = next;
-    }
-  }
-  return m;
-}
+// Float kernels: erfcx(z) = t Q(t), t = 1 / (1 + z / 2), with Q of degree 8 fitted
+// for act to the minimax relative error (4.4e-8; Lawson-weighted least squares
+// against 40-digit erfc on z in [0, 11.5], docs/fits/erfcx_float.py). Past 11.5 the
+// polynomial is extrapolated (finite, positive): every use multiplies erfcx(z) by
+// exp(-z^2), which is below the smallest float from z = 10.05 on.
+constexpr double kErfcxFloatP = 0.5;
+constexpr double kErfcxFloat[] = {
+    0.28208467658831954,  0.2824059353381636,   0.2428805845597756,
+    0.20357059811958522,  -0.02871464195914454, 0.2810987118278816,
+    -0.48984819393183493, 0.2858529313616266,   -0.059330645753860545,
+};
 } // namespace
 
 // exp(-s (hi + lo)) = exp(-s hi) exp(-s lo) = E (1 - s lo) + O(lo^2), lo = fma(x, x, -hi)
@@ -74,20 +59,23 @@ Value expNegSquare(ScalarBuilder &a, Value x, double scale) {
 // erfcx = 2S / (1 + 2z) is computed as S / (0.5 + z): the same rounded value (the
 // factor 2 is exact), two additions fewer, and no overflow of 2z near FLT_MAX.
 //
-// Float kernels keep the first 12 terms (the rest sum to 8e-9, 0.13 ulp of the
-// result) and evaluate them as a polynomial in t by
-// Horner's rule, one FMA a term: its coefficients (converted once, in double) sum to
-// under 0.9 in magnitude against values of 0.5-0.6, so float rounding stays at the level
-// of the Clenshaw sum.
-Value erfcxSeries(ScalarBuilder &a, Value z, bool singlePrecision) {
+// Float kernels use kErfcxFloat instead: one division (t) and 8 FMAs, against two
+// divisions and 11 FMAs for the series' first 12 terms; z = inf gives t = 0 and Q(0)
+// finite, so erfcx = 0.
+/// scale * erfcx(zPerU * u) for float kernels; `scale` a power of two, so the scaled
+/// coefficients round alike. t takes u in one FMA: no rounding of z itself.
+static Value erfcxFloat(ScalarBuilder &a, Value u, double zPerU, double scale) {
+  Value t = a.div(a.c(1), fma(a, u, a.c(zPerU * kErfcxFloatP), a.c(1)));
+  Value q = a.c(scale * std::end(kErfcxFloat)[-1]);
+  for (size_t k = std::size(kErfcxFloat) - 1; k-- > 0;)
+    q = fma(a, q, t, a.c(scale * kErfcxFloat[k]));
+  return a.mul(t, q);
+}
+
+Value erfcxSeries(ScalarBuilder &a, Value z, bool singlePrecision, double scale) {
+  if (singlePrecision)
+    return erfcxFloat(a, z, 1, scale);
   Value t = a.sub(a.c(1), a.div(a.c(2 * kErfcxK), a.add(z, a.c(kErfcxK))));
-  if (singlePrecision) {
-    static const std::array<double, kErfcxFloatTerms> monomial = chebyshevToMonomial();
-    Value s = a.c(monomial.back());
-    for (size_t k = kErfcxFloatTerms - 1; k-- > 0;)
-      s = fma(a, s, t, a.c(monomial[k]));
-    return a.div(s, a.add(a.c(0.5), z));
-  }
   Value twoT = a.add(t, t);
   Value b1 = a.c(0), b2 = a.c(0);
   size_t terms = std::size(kErfcxCheb);
@@ -97,7 +85,7 @@ Value erfcxSeries(ScalarBuilder &a, Value z, bool singlePrecision) {
     b1 = b0;
   }
   Value s = fma(a, t, b1, a.sub(a.c(kErfcxCheb[0]), b2));
-  return a.div(s, a.add(a.c(0.5), z));
+  return a.mul(a.c(scale), a.div(s, a.add(a.c(0.5), z)));
 }
 
 /// |x| as select(x < 0, -x, x): smooth on each side, so a derivative taken through it
@@ -150,7 +138,28 @@ Value normalTail(ScalarBuilder &a, Value x) {
 
 // The exponential factor is multiplied in last: where the result is subnormal only
 // that product rounds to the subnormal grid.
-Value gelu(ScalarBuilder &a, Value x) {
+//
+// Float kernels clamp x to c in [-14.8, 14.8] instead of guarding inf * 0: Phi(-14.8)
+// = 7e-50 is 0 in float, so with u = |c| Phi(-|c|), gelu(x) = max(x, 0) - u is x
+// above 14.8 and -0 below -14.8, and every intermediate is finite (exp's argument
+// lies in [-110, 0], so it needs no clamps either). A NaN x passes the clamps and
+// stays NaN. x^2 / 2 splits as hi + lo from (|c| / 2) |c| exactly (halving is exact);
+// exp(-hi) (1 - lo) is one FMA.
+Value gelu(ScalarBuilder &a, Value x, bool singlePrecision) {
+  if (singlePrecision) {
+    const double kClamp = 14.8;
+    Value c = a.select(a.cmp(P::OLT, x, a.c(-kClamp)), a.c(-kClamp), x);
+    c = a.select(a.cmp(P::OGT, c, a.c(kClamp)), a.c(kClamp), c);
+    Value ac = a.abs(c);
+    Value halfAc = a.mul(a.c(0.5), ac);
+    Value hi = a.mul(halfAc, ac);
+    Value lo = fma(a, halfAc, ac, a.neg(hi));
+    Value e = a.exp(a.neg(hi));
+    Value h = erfcxFloat(a, ac, M_SQRT1_2, 0.5);
+    Value u = a.mul(a.mul(ac, h), fma(a, a.neg(e), lo, e));
+    // max(x, 0) as a select: one instruction (a NaN x makes u NaN already).
+    return a.sub(a.select(a.cmp(P::OGT, x, a.c(0)), x, a.c(0)), u);
+  }
   Value z = a.mul(magnitude(a, x), a.c(M_SQRT1_2));
   Value h = a.mul(a.c(0.5), erfcx(a, z));
   Value e = expNegSquare(a, x, 0.5);

@@ -164,8 +164,12 @@ void addRules(RewritePatternSet &patterns, bool singlePrecision) {
   });
   // gelu(x) = x Phi(x), with Phi(x) = erfc(-x / sqrt 2) / 2 from erfcx and an exact
   // exp(-x^2 / 2), so the left tail keeps its relative accuracy (StableMath.h).
-  patterns.add<ExpandPattern<GeluOp>>(
-      ctx, [](GeluOp op, Arith &a) { return act::gelu(a, op.getInput()); });
+  if (singlePrecision)
+    patterns.add<ExpandPattern<GeluOp>>(
+        ctx, [](GeluOp op, Arith &a) { return act::gelu(a, op.getInput(), true); });
+  else
+    patterns.add<ExpandPattern<GeluOp>>(
+        ctx, [](GeluOp op, Arith &a) { return act::gelu(a, op.getInput()); });
   // gelu_tanh(x) = 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3):
   // 1 + tanh(u) cancels for u << 0, sigmoid(2u) does not.
   patterns.add<ExpandPattern<GeluTanhOp>>(ctx, [](GeluTanhOp op, Arith &a) {

@@ -44,3 +44,36 @@ func.func @scaled_exp(%x: vector<4xf32>, %unused: vector<4xf32>) -> vector<4xf32
   %ec = arith.mulf %e, %c : vector<4xf32>
   return %ec : vector<4xf32>
 }
+
+// exp clamps its argument to [-110, 89] only where the argument's definition does not
+// bound it already: here -(|c| / 2) |c| with c clamped to [-14.8, 14.8] (gelu's float
+// form) lies in [-110, 0], so the only compares left are c's two clamps.
+// CHECK-LABEL: func.func @bounded_exp(
+// CHECK-COUNT-2: arith.cmpf
+// CHECK-NOT: arith.cmpf
+// CHECK: return
+func.func @bounded_exp(%x: vector<4xf32>) -> vector<4xf32> {
+  %lo = arith.constant dense<-14.8> : vector<4xf32>
+  %hi = arith.constant dense<14.8> : vector<4xf32>
+  %half = arith.constant dense<0.5> : vector<4xf32>
+  %below = arith.cmpf olt, %x, %lo : vector<4xf32>
+  %c0 = arith.select %below, %lo, %x : vector<4xi1>, vector<4xf32>
+  %above = arith.cmpf ogt, %c0, %hi : vector<4xf32>
+  %c = arith.select %above, %hi, %c0 : vector<4xi1>, vector<4xf32>
+  %a = math.absf %c : vector<4xf32>
+  %h = arith.mulf %half, %a : vector<4xf32>
+  %sq = arith.mulf %h, %a : vector<4xf32>
+  %arg = arith.negf %sq : vector<4xf32>
+  %e = math.exp %arg : vector<4xf32>
+  return %e : vector<4xf32>
+}
+
+// Unbounded: both clamps (x < -110, x > 89).
+// CHECK-LABEL: func.func @unbounded_exp(
+// CHECK-COUNT-2: arith.cmpf
+// CHECK-NOT: arith.cmpf
+// CHECK: return
+func.func @unbounded_exp(%x: vector<4xf32>) -> vector<4xf32> {
+  %e = math.exp %x : vector<4xf32>
+  return %e : vector<4xf32>
+}

@@ -15,6 +15,7 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -39,26 +40,69 @@ std::optional<double> splatValue(Value v) {
   return std::nullopt;
 }
 
-/// An upper bound on x from its definition: -|y| <= 0, c y^2 <= 0 for c <= 0, and
-/// select(x > C, C, x) (the float sigmoid's clamp) <= C.
-std::optional<double> knownUpperBound(Value x) {
-  if (auto neg = x.getDefiningOp<arith::NegFOp>())
-    if (neg.getOperand().getDefiningOp<math::AbsFOp>())
-      return 0.0;
-  // c y^2 with c <= 0 (gelu's and gauss's exp(-x^2 / 2)).
-  if (auto mul = x.getDefiningOp<arith::MulFOp>())
-    for (unsigned i = 0; i < 2; ++i) {
-      std::optional<double> k = splatValue(mul->getOperand(i));
-      auto square = mul->getOperand(1 - i).getDefiningOp<arith::MulFOp>();
-      if (k && *k <= 0 && square && square.getLhs() == square.getRhs())
-        return 0.0;
-    }
-  if (auto sel = x.getDefiningOp<arith::SelectOp>())
-    if (auto cmp = sel.getCondition().getDefiningOp<arith::CmpFOp>())
-      if (cmp.getPredicate() == arith::CmpFPredicate::OGT && cmp.getRhs() == sel.getTrueValue() &&
-          cmp.getLhs() == sel.getFalseValue())
-        return splatValue(sel.getTrueValue());
-  return std::nullopt;
+/// Bounds [lo, hi] on x's non-NaN values from its definition (a few levels deep):
+/// constants, negation, |y|, clamps written select(y > C, C, y) and
+/// select(y < C, C, y) (the float sigmoid's, gelu's), products of bounded values,
+/// and k y y >= 0 for k >= 0 (gelu's and gauss's x^2 / 2). The exp below leaves out
+/// its clamps where these bounds show them to be no-ops.
+struct Range {
+  double lo = -INFINITY, hi = INFINITY;
+};
+Range knownRange(Value x, unsigned depth = 6) {
+  if (std::optional<double> v = splatValue(x))
+    return {*v, *v};
+  Operation *def = x.getDefiningOp();
+  if (!def || depth == 0)
+    return {};
+  auto range = [&](Value v) { return knownRange(v, depth - 1); };
+  if (auto neg = dyn_cast<arith::NegFOp>(def)) {
+    Range r = range(neg.getOperand());
+    return {-r.hi, -r.lo};
+  }
+  if (auto abs = dyn_cast<math::AbsFOp>(def)) {
+    Range r = range(abs.getOperand());
+    return {0.0, std::max(std::abs(r.lo), std::abs(r.hi))};
+  }
+  if (auto sel = dyn_cast<arith::SelectOp>(def)) {
+    auto cmp = sel.getCondition().getDefiningOp<arith::CmpFOp>();
+    if (!cmp || cmp.getRhs() != sel.getTrueValue() || cmp.getLhs() != sel.getFalseValue())
+      return {};
+    std::optional<double> bound = splatValue(sel.getTrueValue());
+    if (!bound)
+      return {};
+    Range r = range(sel.getFalseValue());
+    if (cmp.getPredicate() == arith::CmpFPredicate::OGT)
+      return {std::min(r.lo, *bound), std::min(r.hi, *bound)};
+    if (cmp.getPredicate() == arith::CmpFPredicate::OLT)
+      return {std::max(r.lo, *bound), std::max(r.hi, *bound)};
+    return {};
+  }
+  if (auto mul = dyn_cast<arith::MulFOp>(def)) {
+    Value a = mul.getLhs(), b = mul.getRhs();
+    Range ra = range(a), rb = range(b);
+    double products[] = {ra.lo * rb.lo, ra.lo * rb.hi, ra.hi * rb.lo, ra.hi * rb.hi};
+    Range r{-INFINITY, INFINITY};
+    if (llvm::none_of(products, [](double p) { return std::isnan(p); }))
+      r = {*std::min_element(std::begin(products), std::end(products)),
+           *std::max_element(std::begin(products), std::end(products))};
+    // y y, or (k y) y with k >= 0: never negative.
+    auto scaledCopyOf = [&](Value scaled, Value y) {
+      if (scaled == y)
+        return true;
+      auto m = scaled.getDefiningOp<arith::MulFOp>();
+      if (!m)
+        return false;
+      for (unsigned i = 0; i < 2; ++i)
+        if (m->getOperand(1 - i) == y)
+          if (std::optional<double> k = splatValue(m->getOperand(i)); k && *k >= 0)
+            return true;
+      return false;
+    };
+    if (scaledCopyOf(a, b) || scaledCopyOf(b, a))
+      r.lo = std::max(r.lo, 0.0);
+    return r;
+  }
+  return {};
 }
 
 class F32Builder {
@@ -136,9 +180,10 @@ public:
                 cmp.getLhs() == sel.getFalseValue() && negY.getOperand() == cmp.getLhs() &&
                 splatValue(cmp.getRhs()) == 0.0)
               x = neg(abs(cmp.getLhs()));
-    Value xc = atLeast(x, -110.0);
+    Range known = knownRange(x);
+    Value xc = known.lo >= -110.0 ? x : atLeast(x, -110.0);
     double hi = 89.0 - scale.ifPositive * 0.6931471805599453;
-    if (std::optional<double> bound = knownUpperBound(x); !bound || *bound > hi)
+    if (known.hi > hi)
       xc = atMost(xc, hi);
     // m as a float (for vscalefps) or i32, chosen by the sign of x where it varies.
     auto scaleExp = [&](auto constant) -> Value {

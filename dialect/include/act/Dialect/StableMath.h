@@ -12,17 +12,21 @@ namespace act {
 /// exp(-x*x) would carry the rounding error of x*x (relative 2 x^2 ulp).
 mlir::Value expNegSquare(ScalarBuilder &a, mlir::Value x, double scale);
 
-/// erfcx(z) = exp(z^2) erfc(z) for z >= 0 (z = +inf gives 0): 2 / (1 + 2z) times a
-/// Chebyshev series in t = (z - K) / (z + K). All 26 terms: relative error ~1e-16;
-/// `singlePrecision`: the first 14 (dropped terms < 5e-10, 0.01 ulp of float).
-mlir::Value erfcxSeries(ScalarBuilder &a, mlir::Value z, bool singlePrecision = false);
+/// scale * erfcx(z), erfcx(z) = exp(z^2) erfc(z) for z >= 0 (z = +inf gives 0), for
+/// `scale` a power of two. Double: 2 / (1 + 2z) times a 26-term Chebyshev series in
+/// t = (z - K) / (z + K), relative error ~1e-16. `singlePrecision`: t Q(t) with
+/// t = 1 / (1 + z/2) and Q of degree 8 (4.4e-8 relative, valid where exp(-z^2) is
+/// a float: z <= 11.5).
+mlir::Value erfcxSeries(ScalarBuilder &a, mlir::Value z, bool singlePrecision = false,
+                        double scale = 1);
 
 /// Phi(-|x|) = erfc(|x| / sqrt 2) / 2, the normal tail, without cancellation:
 /// exp(-x^2 / 2) erfcx(|x| / sqrt 2) / 2.
 mlir::Value normalTail(ScalarBuilder &a, mlir::Value x);
 
 /// gelu(x) = x Phi(x): x * tail for x < 0, x * (1 - tail) otherwise.
-mlir::Value gelu(ScalarBuilder &a, mlir::Value x);
+/// `singlePrecision`: x clamped to [-16, 16] in place of the inf * 0 guards.
+mlir::Value gelu(ScalarBuilder &a, mlir::Value x, bool singlePrecision = false);
 
 /// tanh(softplus(z)) (Mish) from u = exp(-|z|) with one division, and its
 /// derivative (1 - tanh^2) sigmoid(z) sharing that exp and division.
