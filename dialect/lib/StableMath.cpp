@@ -1,6 +1,8 @@
 // act: accurate building blocks for tails (see StableMath.h).
 #include "act/Dialect/StableMath.h"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 
 using namespace mlir;
@@ -72,6 +74,28 @@ static Value erfcxFloat(ScalarBuilder &a, Value u, double zPerU, double scale) {
   return a.mul(t, q);
 }
 
+/// scale * u * erfcx(zPerU * u) for float kernels as s Q(1 - k s), s = u t = u / (1 + k u),
+/// k = zPerU p: the polynomial in s has Q's values, and the product u t is the
+/// division itself (one multiply fewer than u * erfcxFloat).
+static Value timesErfcxFloat(ScalarBuilder &a, Value u, double zPerU, double scale) {
+  const double k = zPerU * kErfcxFloatP;
+  // Q(1 - k s) = sum_j m_j s^j, expanded in double: row holds (1 - k s)^i.
+  constexpr size_t n = std::size(kErfcxFloat);
+  std::array<double, n> m{}, row{};
+  row[0] = 1;
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = 0; j <= i; ++j)
+      m[j] += kErfcxFloat[i] * row[j];
+    for (size_t j = std::min(i + 1, n - 1); j > 0; --j)
+      row[j] -= k * row[j - 1];
+  }
+  Value s = a.div(u, fma(a, u, a.c(k), a.c(1)));
+  Value q = a.c(scale * m.back());
+  for (size_t j = m.size() - 1; j-- > 0;)
+    q = fma(a, q, s, a.c(scale * m[j]));
+  return a.mul(s, q);
+}
+
 Value erfcxSeries(ScalarBuilder &a, Value z, bool singlePrecision, double scale) {
   if (singlePrecision)
     return erfcxFloat(a, z, 1, scale);
@@ -139,24 +163,22 @@ Value normalTail(ScalarBuilder &a, Value x) {
 // The exponential factor is multiplied in last: where the result is subnormal only
 // that product rounds to the subnormal grid.
 //
-// Float kernels clamp x to c in [-14.8, 14.8] instead of guarding inf * 0: Phi(-14.8)
-// = 7e-50 is 0 in float, so with u = |c| Phi(-|c|), gelu(x) = max(x, 0) - u is x
-// above 14.8 and -0 below -14.8, and every intermediate is finite (exp's argument
-// lies in [-110, 0], so it needs no clamps either). A NaN x passes the clamps and
-// stays NaN. x^2 / 2 splits as hi + lo from (|c| / 2) |c| exactly (halving is exact);
-// exp(-hi) (1 - lo) is one FMA.
+// Float kernels clamp |x| to a <= 14.8 instead of guarding inf * 0: Phi(-14.8) =
+// 7e-50 is 0 in float, so with u = a Phi(-a), gelu(x) = max(x, 0) - u is x above
+// 14.8 and -0 below -14.8, and every intermediate is finite (exp's argument lies in
+// [-110, 0], so it needs no clamps either). A NaN x makes a and u NaN. x^2 / 2 splits
+// as hi + lo from (a / 2) a exactly (halving is exact); exp(-hi) (1 - lo) becomes one
+// exp of -hi - lo (act-approximate-math).
 Value gelu(ScalarBuilder &a, Value x, bool singlePrecision) {
   if (singlePrecision) {
     const double kClamp = 14.8;
-    Value c = a.select(a.cmp(P::OLT, x, a.c(-kClamp)), a.c(-kClamp), x);
-    c = a.select(a.cmp(P::OGT, c, a.c(kClamp)), a.c(kClamp), c);
-    Value ac = a.abs(c);
+    Value ax = a.abs(x);
+    Value ac = a.select(a.cmp(P::OGT, ax, a.c(kClamp)), a.c(kClamp), ax);
     Value halfAc = a.mul(a.c(0.5), ac);
     Value hi = a.mul(halfAc, ac);
     Value lo = fma(a, halfAc, ac, a.neg(hi));
     Value e = a.exp(a.neg(hi));
-    Value h = erfcxFloat(a, ac, M_SQRT1_2, 0.5);
-    Value u = a.mul(a.mul(ac, h), fma(a, a.neg(e), lo, e));
+    Value u = a.mul(timesErfcxFloat(a, ac, M_SQRT1_2, 0.5), fma(a, a.neg(e), lo, e));
     // max(x, 0) as a select: one instruction (a NaN x makes u NaN already).
     return a.sub(a.select(a.cmp(P::OGT, x, a.c(0)), x, a.c(0)), u);
   }

@@ -77,3 +77,18 @@ func.func @unbounded_exp(%x: vector<4xf32>) -> vector<4xf32> {
   %e = math.exp %x : vector<4xf32>
   return %e : vector<4xf32>
 }
+
+// e (1 - y) written fma(-e, y, e), e = exp(x) used only there (StableMath's exact
+// squares), is one exp of x - y: y is subtracted from the reduced argument, and no
+// FMA takes e afterwards.
+// CHECK-LABEL: func.func @exp_correction(
+// CHECK: math.roundeven
+// CHECK: arith.subf %{{.*}}, %arg1
+// CHECK-NOT: arith.negf
+// CHECK: return
+func.func @exp_correction(%x: vector<4xf32>, %y: vector<4xf32>) -> vector<4xf32> {
+  %e = math.exp %x : vector<4xf32>
+  %n = arith.negf %e : vector<4xf32>
+  %r = math.fma %n, %y, %e : vector<4xf32>
+  return %r : vector<4xf32>
+}

@@ -169,7 +169,10 @@ public:
     int ifPositive = 0, otherwise = 0;
   };
   Value exp(Value x) { return exp(x, ExpScale{0, 0}); }
-  Value exp(Value x, ExpScale scale) {
+  /// With `minus` (a value tiny against 1, such as the rounding error of x): e^(x -
+  /// minus), minus subtracted from the reduced argument, where its rounding is that
+  /// of a number below ln2/2.
+  Value exp(Value x, ExpScale scale, Value minus = {}) {
     // -select(y < 0, -y, y) (StableMath's magnitude, kept smooth for derivatives) as
     // -|y|: the same exp argument (only a zero's sign differs), one instruction.
     if (auto negMag = x.getDefiningOp<arith::NegFOp>())
@@ -194,6 +197,8 @@ public:
     };
     bool scaled = scale.ifPositive || scale.otherwise;
     auto [kf, r] = reduce(xc);
+    if (minus)
+      r = sub(r, minus);
     // e^r, |r| <= 0.347: degree-6 near-minimax polynomial (Chebyshev fit; truncation
     // 2e-9 relative, below 0.05 ulp).
     Value p = poly(r, {1.0, 1.0000000377168674, 0.5000000047118573, 0.16666415511750649,
@@ -373,9 +378,34 @@ void foldScaledExps(ModuleOp module) {
   }
 }
 
+/// fma(-e, y, e) = e (1 - y) with e = exp(x) used only there, the exp-of-a-sum
+/// correction of StableMath's exact squares: one exp of x - y, y subtracted inside it
+/// (an add, instead of a multiply-add after it, and one rounding fewer).
+void foldExpCorrections(ModuleOp module) {
+  SmallVector<math::FmaOp> fmas;
+  module.walk([&](math::FmaOp fma) {
+    if (isF32(fma.getType()))
+      fmas.push_back(fma);
+  });
+  for (math::FmaOp fma : fmas) {
+    auto exp = fma.getC().getDefiningOp<math::ExpOp>();
+    auto neg = fma.getA().getDefiningOp<arith::NegFOp>();
+    if (!exp || !neg || neg.getOperand() != exp.getResult() || !neg->hasOneUse() ||
+        llvm::any_of(exp->getUsers(), [&](Operation *u) { return u != fma && u != neg; }))
+      continue;
+    OpBuilder b(fma);
+    F32Builder f(b, fma.getLoc(), fma.getType());
+    fma.replaceAllUsesWith(f.exp(exp.getOperand(), {}, fma.getB()));
+    fma.erase();
+    neg.erase();
+    exp.erase();
+  }
+}
+
 struct ApproximateMathPass : impl::ApproximateMathBase<ApproximateMathPass> {
   void runOnOperation() override {
     foldScaledExps(getOperation());
+    foldExpCorrections(getOperation());
     RewritePatternSet patterns(&getContext());
     patterns.add<Approximate<math::ExpOp>, Approximate<math::ExpM1Op>,
                  Approximate<math::Log1pOp>, Approximate<math::TanhOp>>(&getContext());
