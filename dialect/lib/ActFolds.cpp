@@ -113,6 +113,11 @@ OpFoldResult GeluOp::fold(FoldAdaptor a) {
     return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
   });
 }
+OpFoldResult GeluDerivOp::fold(FoldAdaptor a) {
+  return foldUnary(a.getInput(), getType(), [](double x) {
+    return 0.5 * std::erfc(-x / std::sqrt(2.0)) + x * std::exp(-0.5 * x * x) / std::sqrt(2 * M_PI);
+  });
+}
 OpFoldResult GeluTanhOp::fold(FoldAdaptor a) {
   return foldUnary(a.getInput(), getType(), [](double x) {
     const double k = std::sqrt(2.0 / M_PI);

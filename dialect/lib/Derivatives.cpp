@@ -82,11 +82,19 @@ LogicalResult HardSwishOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p
   p.push_back(a.add(hs, a.select(in, a.div(x, a.c(6)), a.c(0))));
   return success();
 }
-// d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi); written with
-// erfcx so neither tail cancels (StableMath.h).
+// d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi): act.gelu_deriv,
+// which act-expand writes with erfcx so neither tail cancels (StableMath.h).
 LogicalResult GeluOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
+  p.push_back(b.create<GeluDerivOp>(getLoc(), getInput()));
+  return success();
+}
+// d/dx (Phi(x) + x phi(x)) = 2 phi(x) + x phi'(x) = phi(x) (2 - x^2); phi's exact
+// square keeps the tails, and the gate makes x = +-inf give 0, not 0 * inf.
+LogicalResult GeluDerivOp::buildPartials(OpBuilder &b, SmallVectorImpl<Value> &p) {
   auto a = at(b, *this);
-  p.push_back(geluDerivative(a, getInput()));
+  Value x = getInput();
+  Value phi = a.mul(expNegSquare(a, x, 0.5), a.c(1 / std::sqrt(2 * M_PI)));
+  p.push_back(a.gateMul(phi, a.sub(a.c(2), a.mul(x, x))));
   return success();
 }
 // gelu_tanh(x) = x s(2u), u = k (x + c x^3):

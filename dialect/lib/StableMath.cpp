@@ -38,6 +38,8 @@ constexpr double kErfcxCheb[] = {
 // polynomial is extrapolated (finite, positive): every use multiplies erfcx(z) by
 // exp(-z^2), which is below the smallest float from z = 10.05 on.
 constexpr double kErfcxFloatP = 0.5;
+/// float gelu and gelu' clamp |x| here: Phi(-14.8) = 7e-50 and phi(14.8) are 0 in float.
+constexpr double kGeluFloatClamp = 14.8;
 constexpr double kErfcxFloat[] = {
     0.28208467658831954,  0.2824059353381636,   0.2428805845597756,
     0.20357059811958522,  -0.02871464195914454, 0.2810987118278816,
@@ -171,9 +173,8 @@ Value normalTail(ScalarBuilder &a, Value x) {
 // exp of -hi - lo (act-approximate-math).
 Value gelu(ScalarBuilder &a, Value x, bool singlePrecision) {
   if (singlePrecision) {
-    const double kClamp = 14.8;
     Value ax = a.abs(x);
-    Value ac = a.select(a.cmp(P::OGT, ax, a.c(kClamp)), a.c(kClamp), ax);
+    Value ac = a.select(a.cmp(P::OGT, ax, a.c(kGeluFloatClamp)), a.c(kGeluFloatClamp), ax);
     Value halfAc = a.mul(a.c(0.5), ac);
     Value hi = a.mul(halfAc, ac);
     Value lo = fma(a, halfAc, ac, a.neg(hi));
@@ -193,7 +194,22 @@ Value gelu(ScalarBuilder &a, Value x, bool singlePrecision) {
   return a.select(a.cmp(P::OLT, x, a.c(0)), left, right);
 }
 
-Value geluDerivative(ScalarBuilder &a, Value x) {
+// Float kernels: with a = min(|x|, 14.8) (gelu's clamp), q = exp(-a^2/2) (erfcx(a/sqrt2)/2
+// - a/sqrt(2 pi)) is 0 beyond the clamp and every intermediate is finite; the
+// exp's correction folds into the exp (act-approximate-math).
+Value geluDerivative(ScalarBuilder &a, Value x, bool singlePrecision) {
+  if (singlePrecision) {
+    Value ax = a.abs(x);
+    Value ac = a.select(a.cmp(P::OGT, ax, a.c(kGeluFloatClamp)), a.c(kGeluFloatClamp), ax);
+    Value halfAc = a.mul(a.c(0.5), ac);
+    Value hi = a.mul(halfAc, ac);
+    Value lo = fma(a, halfAc, ac, a.neg(hi));
+    Value e = a.exp(a.neg(hi));
+    Value bracket = fma(a, ac, a.c(-0.5 * M_2_SQRTPI * M_SQRT1_2),
+                        erfcxFloat(a, ac, M_SQRT1_2, 0.5));
+    Value q = a.mul(bracket, fma(a, a.neg(e), lo, e));
+    return a.select(a.cmp(P::OLT, x, a.c(0)), q, a.sub(a.c(1), q));
+  }
   Value ax = magnitude(a, x);
   Value r = erfcx(a, a.mul(ax, a.c(M_SQRT1_2)));
   Value bracket = a.sub(a.mul(a.c(0.5), r), a.mul(ax, a.c(0.5 * M_2_SQRTPI * M_SQRT1_2)));

@@ -165,6 +165,13 @@ void addRules(RewritePatternSet &patterns, bool singlePrecision) {
   // gelu(x) = x Phi(x), with Phi(x) = erfc(-x / sqrt 2) / 2 from erfcx and an exact
   // exp(-x^2 / 2), so the left tail keeps its relative accuracy (StableMath.h).
   if (singlePrecision)
+    patterns.add<ExpandPattern<GeluDerivOp>>(ctx, [](GeluDerivOp op, Arith &a) {
+      return act::geluDerivative(a, op.getInput(), true);
+    });
+  else
+    patterns.add<ExpandPattern<GeluDerivOp>>(
+        ctx, [](GeluDerivOp op, Arith &a) { return act::geluDerivative(a, op.getInput()); });
+  if (singlePrecision)
     patterns.add<ExpandPattern<GeluOp>>(
         ctx, [](GeluOp op, Arith &a) { return act::gelu(a, op.getInput(), true); });
   else

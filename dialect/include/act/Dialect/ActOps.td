@@ -126,6 +126,9 @@ def Act_TanhSoftplusOp : Act_UnaryOp<"tanh_softplus", "tanh(softplus(x))">;
 // Not a language builtin: gelu's expansion and derivative use it; act-expand writes
 // it as a Chebyshev series with as many terms as the kernels' precision needs.
 def Act_ErfcxOp : Act_UnaryOp<"erfcx", "exp(x^2) erfc(x) for x >= 0 (erfcx(inf) = 0)">;
+// Not a language builtin: gelu's derivative, so act-expand can write it for the
+// kernels' precision (float kernels: a clamped form with no inf * 0 guards).
+def Act_GeluDerivOp : Act_UnaryOp<"gelu_deriv", "gelu'(x) = Phi(x) + x phi(x)">;
 
 //===----------------------------------------------------------------------===//
 // Gating, clamping and the smooth-maximum family

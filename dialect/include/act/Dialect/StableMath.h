@@ -35,7 +35,8 @@ mlir::Value tanhSoftplusDerivative(ScalarBuilder &a, mlir::Value z);
 
 /// gelu'(x) = Phi(x) + x phi(x) = q for x < 0, 1 - q otherwise, where
 /// q = gelu'(-|x|) = exp(-x^2/2) (erfcx(z) / 2 - |x| / sqrt(2 pi)), z = |x| / sqrt 2.
-mlir::Value geluDerivative(ScalarBuilder &a, mlir::Value x);
+/// `singlePrecision`: |x| clamped to 14.8 in place of the inf * 0 guards (as gelu).
+mlir::Value geluDerivative(ScalarBuilder &a, mlir::Value x, bool singlePrecision = false);
 
 /// 2u for gelu_tanh: 2 sqrt(2/pi) (x + 0.044715 x^3); 0.5 (1 + tanh(u)) = sigmoid(2u).
 mlir::Value geluTanhArg(ScalarBuilder &a, mlir::Value x);
