@@ -10,7 +10,11 @@
 
 #include "llvm/TargetParser/Host.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <optional>
 
 using namespace mlir;
 
@@ -439,6 +443,42 @@ private:
       builder.create<vector::MaskedStoreOp>(loc, buffer, ValueRange{at}, mask, value);
   }
 
+  /// Bounds on a vector index from its definition: fptosi of a float clamped by
+  /// maxnumf/minnumf with constants (pwl's segment index; NaN-ignoring, so a NaN
+  /// input is clamped too). Unknown: the whole int32 range.
+  static std::pair<int64_t, int64_t> indexRange(Value index) {
+    std::pair<int64_t, int64_t> all{INT32_MIN, INT32_MAX};
+    auto toInt = index.getDefiningOp<arith::FPToSIOp>();
+    if (!toInt)
+      return all;
+    double lo = -INFINITY, hi = INFINITY;
+    Value v = toInt.getIn();
+    auto constantOf = [](Value c) -> std::optional<double> {
+      SplatElementsAttr splat;
+      if (!matchPattern(c, m_Constant(&splat)) || !isa<FloatType>(splat.getElementType()))
+        return std::nullopt;
+      return splat.getSplatValue<APFloat>().convertToDouble();
+    };
+    for (int depth = 0; depth < 4; ++depth) {
+      if (auto mx = v.getDefiningOp<arith::MaxNumFOp>()) {
+        if (std::optional<double> c = constantOf(mx.getRhs()))
+          lo = std::max(lo, *c);
+        v = mx.getLhs();
+      } else if (auto mn = v.getDefiningOp<arith::MinNumFOp>()) {
+        if (std::optional<double> c = constantOf(mn.getRhs()))
+          hi = std::min(hi, *c);
+        v = mn.getLhs();
+      } else {
+        break;
+      }
+    }
+    if (std::isfinite(lo))
+      all.first = (int64_t)std::ceil(lo);
+    if (std::isfinite(hi))
+      all.second = (int64_t)std::floor(hi);
+    return all;
+  }
+
   /// Elements [i, i + width) of the row (those `mask` enables, when given): loads,
   /// the body on vectors, stores, and gradient contributions added to `accs`.
   FailureOr<SmallVector<Value>> emitVectorStep(const VectorRow &row, Value i, Value mask,
@@ -542,7 +582,13 @@ private:
               entry = add.getLhs();
             }
           }
+          // Entries the index cannot name (pwl's left knot index is clamped to
+          // [0, n - 1], so entry n never takes the first pair member, entry 0
+          // never the second) get no test.
+          auto [lowest, highest] = indexRange(entry);
           for (int64_t e = 0; e < entries; ++e) {
+            if (e - offset < lowest || e - offset > highest)
+              continue;
             Value hit = builder.create<arith::CmpIOp>(
                 loc, arith::CmpIPredicate::eq, entry,
                 builder.create<arith::ConstantOp>(
