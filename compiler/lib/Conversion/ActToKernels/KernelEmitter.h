@@ -1,0 +1,147 @@
+// convert-act-to-kernels' emitter of one kernel: its arguments, the loop over rows,
+// and along a row either a scalar loop or a vector loop with a masked tail. A
+// private header of ActToKernels.cpp (the pass and the row loops) and VectorStep.cpp
+// (one vector step: loads, the body on vectors, stores, gradient accumulators).
+#pragma once
+
+#include "act/Conversion/Passes.h"
+#include "act/Dialect/ActOps.h"
+
+#include "ElementBody.h"
+
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include <cstdint>
+#include <utility>
+
+namespace act {
+/// What a kernel computes: the activation (fwd), or from an order-1 derivative body
+/// the input and parameter gradients (bwd) or both at once (fwdbwd), or from an
+/// order-K body f, f', ..., f^(K) each into its own buffer (derivs).
+enum class KernelKind { Forward, Backward, ForwardBackward, Derivatives };
+
+/// Emits one kernel for `act` computing in `elemType` over one layout.
+///
+/// fwd:    (in..., out, p..., N, C, S, row_begin, row_end)
+/// bwd:    (in..., dy, din..., p..., dp..., N, C, S, row_begin, row_end)
+/// fwdbwd: (in..., out, dy, din..., p..., dp..., N, C, S, row_begin, row_end)
+/// derivs: (in..., out_0..out_K, p..., N, C, S, row_begin, row_end)
+/// `din` has one buffer per input; `dp` one f64 buffer per learnable parameter, laid
+/// out like the parameter, into which each element's gradient is accumulated in
+/// element order (deterministic, and in double so long reductions stay accurate).
+class KernelEmitter : ElementBody {
+public:
+  KernelEmitter(ActivationOp act, FloatType elemType, FloatType storageType,
+                bool channelsLast, KernelKind kind, unsigned vectorBits)
+      : ElementBody(act, elemType, storageType), channelsLast(channelsLast), kind(kind),
+        width(vectorBits / elemType.getWidth()) {}
+
+  LogicalResult emit(StringRef name);
+
+private:
+  bool channelsLast;
+  KernelKind kind;
+  unsigned width; ///< vector lanes (<= 1: scalar loop only)
+  bool grad = false;
+  ValueRange inputs, outputs, dinputs, dparams;
+  Value dy;
+  SmallVector<unsigned> learnable;
+  SmallVector<int64_t> pairCounts;
+  /// Per table parameter constant along the row: its row's first entry (else null).
+  SmallVector<Value> rowTableScalar;
+  /// Per table parameter constant along the row and short enough: the row held in
+  /// one or two vector registers (entries [0, w) and [w, 2w), zero past the end), so
+  /// a lookup is one in-register permute instead of a gather (else null).
+  SmallVector<std::pair<Value, Value>> rowTableRegs;
+
+  /// Gradients of row-constant tables up to this length accumulate in registers,
+  /// one vector of f64 per entry, updated by masked adds: no store-to-load chains
+  /// through memory when neighbouring elements fall in the same segment.
+  static constexpr int64_t kMaxRegisterTable = 32;
+  /// In f32 kernels the register accumulators (parameters and tables) are f32
+  /// partial sums over blocks of this many vectors (one fma, for tables one masked
+  /// fma per entry), added to the f64 ones after each block: a fixed order, so
+  /// still bitwise the same for any thread count, and at most 8 f32 roundings per
+  /// lane before the sum is carried on in double.
+  static constexpr int64_t kBlock = 8;
+
+  /// Whether a row-constant table of `k` entries is looked up by permutes: f32
+  /// lanes on AVX-512 (vpermps / vpermi2ps take 16 or 32 entries in one
+  /// instruction; on Zen 4 a 16-lane gather costs about as much as ten of them).
+  bool permutesTable(int64_t k) {
+    return elemType.isF32() && width == 16 && hostVectorBits() >= 512 && k <= 32;
+  }
+  VectorType vec(Type scalar) { return VectorType::get({(int64_t)width}, scalar); }
+  Value splat(Type scalar, Value v) {
+    return builder.create<vector::BroadcastOp>(v.getLoc(), vec(scalar), v);
+  }
+  Value vecIndex(Location loc, int64_t k) {
+    return splat(builder.getIndexType(), builder.create<arith::ConstantIndexOp>(loc, k));
+  }
+
+  /// One element at a time along the row (vector-bits=1).
+  LogicalResult emitScalarRow(IRMapping &mapping, Value n, Value base, Value rowLen,
+                              Value dimC);
+
+  /// One row on vectors: a loop over whole vectors, then one masked step for the
+  /// remainder (every element takes the same path, so the tail gives bitwise the
+  /// values the loop would). Row-constant parameters are broadcast once per row;
+  /// along C (nsc) per-channel ones are vector loads. Gradients of row-constant
+  /// parameters stay in vector registers (iter_args) and are reduced in lane order
+  /// into their buffer at the row's end, and so do row-constant tables of up to
+  /// kMaxRegisterTable entries (one accumulator per entry); per-channel ones (nsc)
+  /// are updated as vectors, other tables' entries lane by lane. (Masking every step
+  /// instead would halve the code, but masked stores are slow on some CPUs: 2.5x
+  /// slower on Zen 4.)
+  LogicalResult emitVectorRow(IRMapping &rowMapping, Value n, Value base, Value rowLen,
+                              Value dimC);
+
+  /// What every vector step of a row shares.
+  struct VectorRow {
+    Value n, base, dimC;
+    SmallVector<Value> value;      ///< row-constant parameters, broadcast
+    SmallVector<Value> tableStart; ///< row-constant tables' offsets, broadcast
+    /// Per learnable: its first register accumulator, or -1 (one for a parameter,
+    /// one per entry for a table).
+    SmallVector<int> slot;
+    bool partial = false; ///< accumulators are f32 partial sums per block (kBlock)
+  };
+
+  Value loadVec(Type storage, Value buffer, Value at, Value mask) {
+    Location loc = buffer.getLoc();
+    if (!mask)
+      return builder.create<vector::LoadOp>(loc, vec(storage), buffer, ValueRange{at});
+    Value zeros = builder.create<arith::ConstantOp>(
+        loc, DenseElementsAttr::get(vec(storage), builder.getFloatAttr(storage, 0)));
+    return builder.create<vector::MaskedLoadOp>(loc, vec(storage), buffer, ValueRange{at}, mask,
+                                                zeros);
+  }
+  void storeVec(Value value, Value buffer, Value at, Value mask) {
+    Location loc = buffer.getLoc();
+    if (!mask)
+      builder.create<vector::StoreOp>(loc, value, buffer, ValueRange{at});
+    else
+      builder.create<vector::MaskedStoreOp>(loc, buffer, ValueRange{at}, mask, value);
+  }
+
+  /// Bounds on a vector index from its definition: fptosi of a float clamped by
+  /// maxnumf/minnumf with constants (pwl's segment index; NaN-ignoring, so a NaN
+  /// input is clamped too). Unknown: the whole int32 range.
+  static std::pair<int64_t, int64_t> indexRange(Value index);
+
+  /// Elements [i, i + width) of the row (those `mask` enables, when given): loads,
+  /// the body on vectors, stores, and gradient contributions added to `accs`.
+  FailureOr<SmallVector<Value>> emitVectorStep(const VectorRow &row, Value i, Value mask,
+                                               SmallVector<Value> accs);
+
+  /// Clones the scalar body on vectors of `width` lanes: floats become vectors of
+  /// the compute type, integers and indices vectors of themselves, constants splats,
+  /// and a table lookup a gather from the parameter buffer at `tableStart` + index.
+  ///
+  /// Integers in bodies are table indices, clamped to the table: they become i32
+  /// (one conversion and one gather per vector, not two of each at 64 bits).
+  FailureOr<SmallVector<Value>> cloneBodyVector(IRMapping &mapping,
+                                                ArrayRef<Value> tableStart, Value laneMask);
+};
+
+} // namespace act

@@ -1,0 +1,281 @@
+// convert-act-to-kernels: one vector step of a row (KernelEmitter.h): the loads,
+// the scalar body cloned on vectors, the stores, and the gradient contributions
+// added to the row's register accumulators or to the gradient buffers.
+#include "KernelEmitter.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/Matchers.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <optional>
+
+using namespace mlir;
+
+namespace act {
+
+std::pair<int64_t, int64_t> KernelEmitter::indexRange(Value index) {
+  std::pair<int64_t, int64_t> all{INT32_MIN, INT32_MAX};
+  auto toInt = index.getDefiningOp<arith::FPToSIOp>();
+  if (!toInt)
+    return all;
+  double lo = -INFINITY, hi = INFINITY;
+  Value v = toInt.getIn();
+  auto constantOf = [](Value c) -> std::optional<double> {
+    SplatElementsAttr splat;
+    if (!matchPattern(c, m_Constant(&splat)) || !isa<FloatType>(splat.getElementType()))
+      return std::nullopt;
+    return splat.getSplatValue<APFloat>().convertToDouble();
+  };
+  for (int depth = 0; depth < 4; ++depth) {
+    if (auto mx = v.getDefiningOp<arith::MaxNumFOp>()) {
+      if (std::optional<double> c = constantOf(mx.getRhs()))
+        lo = std::max(lo, *c);
+      v = mx.getLhs();
+    } else if (auto mn = v.getDefiningOp<arith::MinNumFOp>()) {
+      if (std::optional<double> c = constantOf(mn.getRhs()))
+        hi = std::min(hi, *c);
+      v = mn.getLhs();
+    } else {
+      break;
+    }
+  }
+  if (std::isfinite(lo))
+    all.first = (int64_t)std::ceil(lo);
+  if (std::isfinite(hi))
+    all.second = (int64_t)std::floor(hi);
+  return all;
+}
+
+FailureOr<SmallVector<Value>> KernelEmitter::emitVectorStep(const VectorRow &row, Value i,
+                                                            Value mask, SmallVector<Value> accs) {
+  Location loc = act.getLoc();
+  Block &body = act.getBodyBlock();
+  unsigned numIn = act.getNumInputs(), numParams = act.getNumParams();
+  Type f64 = builder.getF64Type(), index = builder.getIndexType();
+  auto varies = [&](unsigned p) { return channelsLast && act.isPerChannel(p); };
+  Value idx = builder.create<arith::AddIOp>(loc, row.base, i);
+
+  IRMapping mapping;
+  SmallVector<Value> tableStart(row.tableStart), varyingBase(numParams);
+  for (unsigned p = 0; p < numParams; ++p) {
+    int64_t k = act.getTableLength(p);
+    Value value = row.value[p];
+    if (varies(p)) {
+      Value posBase = act.isPerSample(p)
+                          ? builder.create<arith::AddIOp>(
+                                loc, builder.create<arith::MulIOp>(loc, row.n, row.dimC), i)
+                          : i;
+      varyingBase[p] = posBase;
+      if (k) {
+        SmallVector<APInt> lanes;
+        for (unsigned l = 0; l < width; ++l)
+          lanes.push_back(APInt(64, l));
+        Value iota = builder.create<arith::ConstantOp>(
+            loc, DenseElementsAttr::get(vec(index), lanes));
+        Value rows = builder.create<arith::AddIOp>(loc, splat(index, posBase), iota);
+        if (mask) { // lanes past the row still name a row of the table
+          Value lastRow = builder.create<arith::SubIOp>(
+              loc, builder.create<arith::AddIOp>(loc, posBase,
+                                                 builder.create<arith::SubIOp>(loc, row.dimC, i)),
+              builder.create<arith::ConstantIndexOp>(loc, 1));
+          rows = builder.create<arith::MinUIOp>(loc, rows, splat(index, lastRow));
+        }
+        tableStart[p] = builder.create<arith::MulIOp>(loc, rows, vecIndex(loc, k));
+      } else {
+        value = toCompute(loadVec(storageType, params[p], posBase, mask));
+      }
+    }
+    if (!k)
+      mapping.map(body.getArgument(numIn + p), value);
+  }
+  for (unsigned k = 0; k < numIn; ++k)
+    mapping.map(body.getArgument(k), toCompute(loadVec(storageType, inputs[k], idx, mask)));
+  FailureOr<SmallVector<Value>> results = cloneBodyVector(mapping, tableStart, mask);
+  if (failed(results))
+    return failure();
+  for (unsigned k = 0; k < outputs.size(); ++k)
+    storeVec(toStorage((*results)[k]), outputs[k], idx, mask);
+  if (!grad)
+    return accs;
+  Value g = toCompute(loadVec(storageType, dy, idx, mask));
+  for (unsigned k = 0; k < numIn; ++k)
+    storeVec(toStorage(builder.create<arith::MulFOp>(loc, g, (*results)[1 + k])), dinputs[k],
+             idx, mask);
+  Value g64 = widen(g);
+  Value zeros = builder.create<arith::ConstantOp>(
+      loc, DenseElementsAttr::get(vec(f64), builder.getF64FloatAttr(0.0)));
+  // A masked-off lane contributes exactly 0 (its inputs read as 0, but its
+  // partials need not be finite).
+  auto contribution = [&](Value partial) -> Value {
+    Value c = builder.create<arith::MulFOp>(loc, g64, widen(partial));
+    return mask ? builder.create<arith::SelectOp>(loc, mask, c, zeros) : c;
+  };
+  size_t at = 1 + numIn;
+  for (auto [j, p] : llvm::enumerate(learnable)) {
+    if (pairCounts[j] == 0) {
+      if (row.slot[j] >= 0 && row.partial) { // acc + g * partial, one fma
+        Value &acc = accs[row.slot[j]];
+        Value sum = builder.create<math::FmaOp>(loc, g, (*results)[at++], acc);
+        acc = mask ? builder.create<arith::SelectOp>(loc, mask, sum, acc) : sum;
+        continue;
+      }
+      Value c = contribution((*results)[at++]);
+      if (row.slot[j] >= 0) {
+        accs[row.slot[j]] = builder.create<arith::AddFOp>(loc, accs[row.slot[j]], c);
+        continue;
+      }
+      Value old = loadVec(f64, dparams[j], varyingBase[p], mask);
+      storeVec(builder.create<arith::AddFOp>(loc, old, c), dparams[j], varyingBase[p], mask);
+      continue;
+    }
+    if (row.slot[j] >= 0) { // a row-constant table: one register per entry
+      int64_t entries = act.getTableLength(p);
+      Type i32 = builder.getI32Type();
+      // Entry e takes the pair's contribution where its index is e: a masked
+      // add in f64, or in f32 partial sums one masked fma g * partial.
+      for (int64_t q = 0; q < pairCounts[j]; ++q, at += 2) {
+        Value entry = (*results)[at];
+        Value partial = (*results)[at + 1];
+        Value c = row.partial ? Value() : contribution(partial);
+        // An index base + k is e where base is e - k: pairs (i, i + 1) share
+        // their tests (CSE).
+        int64_t offset = 0;
+        if (auto add = entry.getDefiningOp<arith::AddIOp>()) {
+          SplatElementsAttr k;
+          if (matchPattern(add.getRhs(), m_Constant(&k))) {
+            offset = k.getSplatValue<APInt>().getSExtValue();
+            entry = add.getLhs();
+          }
+        }
+        // Entries the index cannot name (pwl's left knot index is clamped to
+        // [0, n - 1], so entry n never takes the first pair member, entry 0
+        // never the second) get no test.
+        auto [lowest, highest] = indexRange(entry);
+        for (int64_t e = 0; e < entries; ++e) {
+          if (e - offset < lowest || e - offset > highest)
+            continue;
+          Value hit = builder.create<arith::CmpIOp>(
+              loc, arith::CmpIPredicate::eq, entry,
+              builder.create<arith::ConstantOp>(
+                  loc, DenseElementsAttr::get(vec(i32), builder.getI32IntegerAttr(
+                                                            (int32_t)(e - offset)))));
+          Value &acc = accs[row.slot[j] + e];
+          if (!row.partial) {
+            acc = builder.create<arith::SelectOp>(
+                loc, hit, builder.create<arith::AddFOp>(loc, acc, c), acc);
+            continue;
+          }
+          if (mask) // a masked-off lane adds nothing
+            hit = builder.create<arith::AndIOp>(loc, hit, mask);
+          acc = builder.create<arith::SelectOp>(
+              loc, hit, builder.create<math::FmaOp>(loc, g, partial, acc), acc);
+        }
+      }
+      continue;
+    }
+    for (int64_t q = 0; q < pairCounts[j]; ++q, at += 2) {
+      Value entries = builder.create<arith::AddIOp>(
+          loc, tableStart[p], builder.create<arith::IndexCastOp>(loc, vec(index), (*results)[at]));
+      Value contributions = contribution((*results)[at + 1]);
+      for (int64_t l = 0; l < (int64_t)width; ++l) // lane order: deterministic
+        accumulate(dparams[j], builder.create<vector::ExtractOp>(loc, entries, l),
+                   builder.create<vector::ExtractOp>(loc, contributions, l));
+    }
+  }
+  return accs;
+}
+
+FailureOr<SmallVector<Value>>
+KernelEmitter::cloneBodyVector(IRMapping &mapping, ArrayRef<Value> tableStart, Value laneMask) {
+  unsigned numIn = act.getNumInputs();
+  Type i32 = builder.getI32Type();
+  auto narrow = [&](Type t) -> Type {
+    return t.isIndex() || t.getIntOrFloatBitWidth() > 32 ? i32 : t;
+  };
+  for (Operation &op : act.getBodyBlock().without_terminator()) {
+    if (!isa<arith::ArithDialect, math::MathDialect, memref::MemRefDialect>(
+            op.getDialect()))
+      return op.emitOpError("cannot be put in a kernel; run act-expand first");
+    Location loc = op.getLoc();
+    if (auto cst = dyn_cast<arith::ConstantOp>(op)) {
+      Attribute value = cst.getValue();
+      DenseElementsAttr splatValue;
+      if (auto f = dyn_cast<FloatAttr>(value))
+        splatValue = DenseElementsAttr::get(
+            vec(elemType), builder.getFloatAttr(elemType, f.getValueAsDouble()));
+      else if (auto n = dyn_cast<IntegerAttr>(value))
+        splatValue = DenseElementsAttr::get(
+            vec(narrow(n.getType())), IntegerAttr::get(narrow(n.getType()), n.getValue().sextOrTrunc(
+                                                narrow(n.getType()).getIntOrFloatBitWidth())));
+      else
+        return op.emitOpError("has a constant the vector kernels cannot splat");
+      mapping.map(cst.getResult(), builder.create<arith::ConstantOp>(loc, splatValue));
+      continue;
+    }
+    if (auto ld = dyn_cast<memref::LoadOp>(op)) {
+      auto arg = dyn_cast<BlockArgument>(ld.getMemRef());
+      if (!arg || arg.getArgNumber() < numIn || ld.getIndices().size() != 1)
+        return op.emitOpError("is not a table lookup");
+      unsigned p = arg.getArgNumber() - numIn;
+      // A fixed entry of a table that is constant along the row: one value.
+      IntegerAttr entry;
+      if (rowTableScalar[p] && matchPattern(ld.getIndices()[0], m_Constant(&entry))) {
+        Value at = builder.create<arith::AddIOp>(
+            loc, rowTableScalar[p], builder.create<arith::ConstantIndexOp>(loc, entry.getInt()));
+        mapping.map(ld.getResult(), splat(elemType, load(params[p], at)));
+        continue;
+      }
+      // A short row-constant table: one permute of the registers holding it.
+      if (Value lo = rowTableRegs[p].first) {
+        Value idx = mapping.lookup(ld.getIndices()[0]);
+        Value hi = rowTableRegs[p].second;
+        Type t = vec(elemType);
+        Value entries =
+            hi ? builder.create<LLVM::CallIntrinsicOp>(
+                         loc, t, StringRef("llvm.x86.avx512.vpermi2var.ps.512"),
+                         ValueRange{lo, idx, hi}).getResult(0)
+               : builder.create<LLVM::CallIntrinsicOp>(
+                         loc, t, StringRef("llvm.x86.avx512.permvar.sf.512"),
+                         ValueRange{lo, idx}).getResult(0);
+        mapping.map(ld.getResult(), entries);
+        continue;
+      }
+      // 32-bit offsets: one gather instruction per vector instead of two (the
+      // runtime rejects tables of 2^31 entries or more).
+      Value start = builder.create<arith::IndexCastOp>(loc, vec(i32), tableStart[p]);
+      Value at = builder.create<arith::AddIOp>(loc, start, mapping.lookup(ld.getIndices()[0]));
+      Value mask = laneMask ? laneMask
+                            : builder.create<arith::ConstantOp>(
+                                  loc, DenseElementsAttr::get(vec(builder.getI1Type()), true));
+      Value passThru = builder.create<arith::ConstantOp>(
+          loc, DenseElementsAttr::get(vec(storageType), builder.getFloatAttr(storageType, 0)));
+      Value zero = builder.create<arith::ConstantIndexOp>(loc, 0);
+      Value gathered = builder.create<vector::GatherOp>(loc, vec(storageType), params[p],
+                                                        ValueRange{zero}, at, mask, passThru);
+      mapping.map(ld.getResult(), toCompute(gathered));
+      continue;
+    }
+    if (isa<arith::IndexCastOp, arith::IndexCastUIOp>(op)) { // i32 on both sides now
+      mapping.map(op.getResult(0), mapping.lookup(op.getOperand(0)));
+      continue;
+    }
+    Operation *clone = builder.clone(op, mapping);
+    for (Value res : clone->getResults()) {
+      Type t = res.getType();
+      if (isa<FloatType>(t))
+        res.setType(vec(elemType));
+      else if (t.isIntOrIndex())
+        res.setType(vec(narrow(t)));
+      else
+        return op.emitOpError("has a result the vector kernels cannot widen");
+    }
+  }
+  SmallVector<Value> results;
+  for (Value v : cast<YieldOp>(act.getBodyBlock().getTerminator()).getResults())
+    results.push_back(mapping.lookup(v));
+  return results;
+}
+
+} // namespace act
