@@ -180,7 +180,8 @@ Value gelu(ScalarBuilder &a, Value x, bool singlePrecision) {
     Value lo = fma(a, halfAc, ac, a.neg(hi));
     Value e = a.exp(a.neg(hi));
     Value u = a.mul(timesErfcxFloat(a, ac, M_SQRT1_2, 0.5), fma(a, a.neg(e), lo, e));
-    // max(x, 0) as a select: one instruction (a NaN x makes u NaN already).
+    // max(x, 0) as a select: one instruction (a NaN x makes u NaN already). Zeros
+    // give +0 (x = -0 too: u is +0 there; -0 would cost an instruction).
     return a.sub(a.select(a.cmp(P::OGT, x, a.c(0)), x, a.c(0)), u);
   }
   Value z = a.mul(magnitude(a, x), a.c(M_SQRT1_2));
