@@ -133,8 +133,11 @@ private:
     // The pairs are always (lo, hi = lo + 1): left of bl lo is 0, right of br hi
     // is n (the segment index clamps), so the weights alone pick y[0] or y[n] and
     // a kernel can test one index against each entry for both pairs.
-    Value wFirst = region(a.c(1), zero, a.sub(a.c(1), s.frac));
-    Value wSecond = region(zero, a.c(1), s.frac);
+    // The weights' offset times 1/d, not divided by d: one division a vector fewer
+    // (the forward's division picks the segment; this only rounds once more).
+    Value frac = a.mul(a.sub(x, a.add(bl, a.mul(s.fi, s.d))), invD);
+    Value wFirst = region(a.c(1), zero, a.sub(a.c(1), frac));
+    Value wSecond = region(zero, a.c(1), frac);
     auto &pairs = (*tables)[table];
     pairs.emplace_back(s.lo, chain(g, wFirst, op.getLoc()));
     pairs.emplace_back(s.hi, chain(g, wSecond, op.getLoc()));

@@ -100,9 +100,12 @@ struct ScalarBuilder {
       return zeroWhere0(s, r);
     if (auto sig = s.getDefiningOp<SigmoidOp>(); sig && nanFollows(sig.getInput(), nanBase(v)))
       return zeroWhere0(s, r);
-    // s = v u saturated (ACON's d (d s t)): v s is NaN from inf * 0 only where s == 0.
+    // s = (u != 0 ? v u : 0), saturated (ACON's d (d s t)): v s is NaN from inf * 0
+    // only where s == 0, and where u != 0 but v u == 0, v is finite (0 or tiny), so
+    // v s is 0 there too: s's own test guards v s, no second compare (a zero's sign
+    // may differ from +0 there).
     if (isSaturatedProduct(s, v))
-      return zeroWhere0(s, r);
+      return select(s.getDefiningOp<mlir::arith::SelectOp>().getCondition(), r, c(0));
     mlir::Value infTimesZero = andi(cmp(P::UNO, r, r), cmp(P::ORD, v, s));
     return select(infTimesZero, c(0), r);
   }
