@@ -42,10 +42,11 @@ private:
   const std::function<void(size_t)> *job = nullptr;
   size_t jobCount = 0;
   std::atomic<size_t> next{0};
-  size_t finished = 0;
-  unsigned generation = 0;
-  unsigned active = 0; // workers inside runTasks for the current generation
-  bool stopping = false;
+  // Written under `mutex`; atomic so that a thread can spin on them before it sleeps.
+  std::atomic<size_t> finished{0};
+  std::atomic<unsigned> generation{0};
+  std::atomic<unsigned> active{0}; // workers inside runTasks for the current generation
+  std::atomic<bool> stopping{false};
 };
 
 } // namespace act::detail

@@ -1,6 +1,8 @@
 // actc: timing an activation's CPU kernels against memcpy of the same bytes.
 #include "CpuTiming.h"
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <functional>
@@ -10,8 +12,9 @@
 using namespace actc;
 
 namespace {
-/// Worker threads kept for the copies, woken per copy like act's own pool, so the
-/// yardstick pays the same hand-off act's kernels pay and no thread start-up.
+/// Worker threads kept for the copies, woken per copy like act's own pool (a short
+/// spin with yields, then a condition variable), so the yardstick pays the same
+/// hand-off act's kernels pay and no thread start-up.
 class CopyPool {
 public:
   static CopyPool &get() {
@@ -31,6 +34,7 @@ public:
     }
     wake.notify_all();
     copy(0);
+    spin([&] { return pending.load() == 0; });
     std::unique_lock<std::mutex> lock(m);
     done.wait(lock, [&] { return pending == 0; });
   }
@@ -45,9 +49,18 @@ public:
   }
 
 private:
+  /// Up to 200 us of yields before sleeping, as act's ThreadPool does.
+  template <typename Ready>
+  static void spin(Ready ready) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+    while (!ready() && std::chrono::steady_clock::now() < until)
+      std::this_thread::yield();
+  }
+
   void loop(unsigned id) {
     unsigned long seen = 0;
     for (;;) {
+      spin([&] { return stop.load() || generation.load() != seen; });
       std::unique_lock<std::mutex> lock(m);
       wake.wait(lock, [&] { return stop || generation != seen; });
       if (stop)
@@ -68,9 +81,11 @@ private:
   std::condition_variable wake, done;
   std::vector<std::thread> workers;
   const std::function<void(unsigned)> *job = nullptr;
-  unsigned parts = 0, pending = 0;
-  unsigned long generation = 0;
-  bool stop = false;
+  unsigned parts = 0;
+  // Written under m; atomic for the spins.
+  std::atomic<unsigned> pending{0};
+  std::atomic<unsigned long> generation{0};
+  std::atomic<bool> stop{false};
 };
 } // namespace
 
