@@ -135,7 +135,7 @@ private:
     // a kernel can test one index against each entry for both pairs.
     // The weights' offset times 1/d, not divided by d: one division a vector fewer
     // (the forward's division picks the segment; this only rounds once more).
-    Value frac = a.mul(a.sub(x, a.add(bl, a.mul(s.fi, s.d))), invD);
+    Value frac = a.mul(s.offset, invD);
     Value wFirst = region(a.c(1), zero, a.sub(a.c(1), frac));
     Value wSecond = region(zero, a.c(1), frac);
     auto &pairs = (*tables)[table];

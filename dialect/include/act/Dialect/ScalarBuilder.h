@@ -123,6 +123,7 @@ namespace act {
 /// its right.
 struct PwlSegment {
   mlir::Value t, fi, frac, lo, hi; ///< lo/hi: knot indices (index type)
+  mlir::Value offset;              ///< x - (bl + i d); frac = offset / d
   mlir::Value d;                   ///< segment width
   mlir::Value isLeft, isRight;     ///< x < bl, x > br
   int64_t n;
@@ -138,7 +139,8 @@ struct PwlSegment {
     s.fi = a.b.create<mlir::arith::MinNumFOp>(a.loc, fi, a.c(double(s.n - 1)));
     // The offset from the segment's left knot, x - (bl + i d), is exact where the
     // knots are (ReLU-like tables): t - i would carry the rounding of x - bl.
-    s.frac = a.div(a.sub(x, a.add(bl, a.mul(s.fi, s.d))), s.d);
+    s.offset = a.sub(x, a.add(bl, a.mul(s.fi, s.d)));
+    s.frac = a.div(s.offset, s.d);
     mlir::Value i = a.b.create<mlir::arith::FPToSIOp>(a.loc, a.b.getI64Type(), s.fi);
     s.lo = a.b.create<mlir::arith::IndexCastOp>(a.loc, a.b.getIndexType(), i);
     s.hi = a.b.create<mlir::arith::AddIOp>(
