@@ -165,10 +165,12 @@ const char *kUsage = R"(actc - the act activation compiler
 Usage:
   actc check FILE                       parse and verify; report errors
   actc emit --emit=STAGE FILE [--fn NAME] [--order K] [--chip sm_XX]
-                                        print a pipeline stage: ast, act, grad
+            [--dtype f32|f64]           print a pipeline stage: ast, act, grad
                                           (with derivative bodies; --order K for
                                           f, f', ..., f^(K)), kernels, llvm-dialect,
-                                          llvm, ptx (GPU kernels for --chip, sm_90)
+                                          llvm (--dtype: one element type's
+                                          kernels; default both), ptx (GPU kernels
+                                          for --chip, sm_90)
   actc eval FILE --fn NAME --x LIST [--param NAME=V[,V...]]...
             [--input NAME=LIST]... [--dtype f32|f64|f16|bf16] [--grad] [--order K]
   actc eval -e 'act f(x) = ...' --x LIST ...
@@ -219,13 +221,42 @@ int runCheck(Args &args) {
   return 0;
 }
 
+/// Kernels for each dtype lowered on their own, as the JIT lowers them: act-expand
+/// picks float32's approximations only for a module without float64 kernels. The
+/// float64 kernels follow the float32 ones.
+mlir::LogicalResult lowerKernelsPerDtype(mlir::ModuleOp module,
+                                         const std::vector<std::string> &dtypes) {
+  mlir::OwningOpRef<mlir::ModuleOp> rest;
+  if (dtypes.size() > 1)
+    rest = module.clone();
+  act::KernelOptions opts;
+  opts.dtypes = {dtypes[0]};
+  if (mlir::failed(act::lowerToKernels(module, opts)))
+    return mlir::failure();
+  for (size_t i = 1; i < dtypes.size(); ++i) {
+    mlir::OwningOpRef<mlir::ModuleOp> part = i + 1 < dtypes.size() ? rest->clone() : rest.release();
+    opts.dtypes = {dtypes[i]};
+    if (mlir::failed(act::lowerToKernels(*part, opts)))
+      return mlir::failure();
+    for (mlir::Operation &op : llvm::make_early_inc_range(part->getBody()->getOperations()))
+      op.moveBefore(module.getBody(), module.getBody()->end());
+  }
+  return mlir::success();
+}
+
 int runEmit(Args &args) {
   std::string stage, path, fn, chip = "sm_90";
+  std::vector<std::string> dtypes = {"f32", "f64"};
   unsigned order = 1;
   while (!args.empty()) {
     std::string v;
     if (args.option("--emit", v))
       stage = v;
+    else if (args.option("--dtype", v)) {
+      if (v != "f32" && v != "f64")
+        throw UsageError{"--dtype must be f32 or f64 (got '" + v + "')"};
+      dtypes = {v};
+    }
     else if (args.option("--chip", v))
       chip = v;
     else if (args.option("--order", v))
@@ -278,7 +309,7 @@ int runEmit(Args &args) {
   // Kernels include backward ones, so derivatives are taken for every later stage.
   if ((grad || level >= 2) && mlir::failed(act::differentiate(*module, grad ? order : 1)))
     fail();
-  if (level >= 2 && mlir::failed(act::lowerToKernels(*module, {})))
+  if (level >= 2 && mlir::failed(lowerKernelsPerDtype(*module, dtypes)))
     fail();
   if (level >= 3 && mlir::failed(act::lowerToLLVMDialect(*module)))
     fail();
