@@ -3,21 +3,21 @@
 
 // A load (5 cycles), a chain of 12 dependent FMAs (48) and a division (11): 64
 // cycles of chain and 14 operations, sqrt(64 * 14 / 120) = 2.7, three stages of
-// about 21 cycles over tiles of 8 vectors (128 floats): each stage a loop over the
+// about 21 cycles over tiles of 16 vectors (256 floats): each stage a loop over the
 // tile, what a later stage uses passed through a tile buffer, the input load
 // repeated where it is needed.
 // CHECK-LABEL: func.func @chain(
-// CHECK-COUNT-2: memref.alloca() {alignment = 64 : i64} : memref<128xf32>
-// CHECK: scf.for %[[T:.*]] = %{{.*}} to %{{.*}} step %c128
+// CHECK-COUNT-2: memref.alloca() {alignment = 64 : i64} : memref<256xf32>
+// CHECK: scf.for %[[T:.*]] = %{{.*}} to %{{.*}} step %c256
 // CHECK: %[[END:.*]] = arith.minui
 // CHECK: scf.for %[[I:.*]] = %[[T]] to %[[END]] step %c16
 // CHECK: vector.load %arg0
 // CHECK-COUNT-4: math.fma
 // CHECK-NOT: math.fma
 // CHECK: %[[AT:.*]] = arith.subi %[[I]], %[[T]]
-// CHECK: vector.store %{{.*}}, %{{.*}}[%[[AT]]] : memref<128xf32>, vector<16xf32>
+// CHECK: vector.store %{{.*}}, %{{.*}}[%[[AT]]] : memref<256xf32>, vector<16xf32>
 // CHECK: scf.for
-// CHECK: vector.load %{{.*}} : memref<128xf32>, vector<16xf32>
+// CHECK: vector.load %{{.*}} : memref<256xf32>, vector<16xf32>
 // CHECK-COUNT-6: math.fma
 // CHECK: scf.for
 // CHECK-COUNT-2: math.fma
@@ -153,7 +153,7 @@ func.func @unmarked(%x: memref<?xf32>, %y: memref<?xf32>, %n: index) {
 // A quick operation on an input load (here x < 0) is computed again where a later
 // stage needs it, not handed on through a buffer.
 // CHECK-LABEL: func.func @repeated_compare(
-// CHECK-NOT: memref<128xi8>
+// CHECK-NOT: memref<256xi8>
 // CHECK: scf.for
 // CHECK: scf.for
 // CHECK: arith.cmpf olt

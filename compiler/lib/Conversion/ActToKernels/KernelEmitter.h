@@ -63,7 +63,7 @@ private:
   /// fma per entry), added to the f64 ones after each block: a fixed order, so
   /// still bitwise the same for any thread count, and at most 8 f32 roundings per
   /// lane before the sum is carried on in double.
-  static constexpr int64_t kBlock = 8;
+  static constexpr int64_t kBlock = 16;
 
   /// Whether a row-constant table of `k` entries is looked up by permutes: f32
   /// lanes on AVX-512 (vpermps / vpermi2ps take 16 or 32 entries in one
