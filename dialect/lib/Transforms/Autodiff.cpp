@@ -121,11 +121,11 @@ private:
     };
     Value zero = a.c(0);
     accumulate(x, chain(g, region(kl, kr, a.mul(dy, invD)), op.getLoc()));
-    accumulate(bl, chain(g, region(a.neg(kl), zero,
-                                   a.mul(a.mul(dy, a.sub(s.t, a.c(double(s.n)))), invW)),
+    // dy / W is shared by both knots' partials: two products a vector fewer.
+    Value dyOverW = a.mul(dy, invW);
+    accumulate(bl, chain(g, region(a.neg(kl), zero, a.mul(dyOverW, a.sub(s.t, a.c(double(s.n))))),
                          op.getLoc()));
-    accumulate(br, chain(g, region(zero, a.neg(kr), a.neg(a.mul(a.mul(dy, s.t), invW))),
-                         op.getLoc()));
+    accumulate(br, chain(g, region(zero, a.neg(kr), a.neg(a.mul(dyOverW, s.t))), op.getLoc()));
     accumulate(kl, chain(g, a.select(s.isLeft, a.sub(x, bl), zero), op.getLoc()));
     accumulate(kr, chain(g, a.select(s.isRight, a.sub(x, br), zero), op.getLoc()));
     if (!tables)
