@@ -11,6 +11,7 @@
 // budget * max(1, |x f'(x) / f(x)|) instead. An activation not listed must meet the
 // plain budget.
 #include "ReferenceDerivatives.h"
+#include "TestSupport.h"
 #include "act/act.h"
 
 #include <catch2/catch.hpp>
@@ -27,6 +28,7 @@
 using namespace act_ref;
 
 namespace {
+using act_test::seeds;
 
 enum class Allow { Budget, Cond };
 
@@ -90,11 +92,6 @@ const std::vector<Seed> &seedTable() {
       {"x_asinh_sq", one(xAsinhSqRef), one(dXAsinhSqRef)},
   };
   return seeds;
-}
-
-const act::Module &seeds() {
-  static const act::Module m = act::Module::compileFile(ACT_EXAMPLES_DIR "/seeds.act");
-  return m;
 }
 
 std::vector<float> points() {

@@ -29,6 +29,7 @@ using act::Layout;
 using act::TensorShape;
 
 namespace {
+using act_test::sameBits;
 
 
 /// Every file in `dir` (name -> inode), empty when it does not exist.
@@ -90,10 +91,6 @@ std::vector<float> runAll(const act::Module &m, const std::string &name) {
       out.insert(out.end(), d.begin(), d.end());
   }
   return out;
-}
-
-bool sameBits(const std::vector<float> &a, const std::vector<float> &b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 double msSince(std::chrono::steady_clock::time_point t0) {

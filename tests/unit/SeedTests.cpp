@@ -34,6 +34,7 @@ namespace {
 
 using namespace act_ref;
 using act_test::fmt;
+using act_test::seeds;
 
 //===----------------------------------------------------------------------===//
 // Harness
@@ -81,11 +82,6 @@ struct Case {
   std::vector<Arg> args; // one per declared parameter
   RefFn ref;
 };
-
-const act::Module &seeds() {
-  static const act::Module m = act::Module::compileFile(ACT_EXAMPLES_DIR "/seeds.act");
-  return m;
-}
 
 /// The evaluation points: 2001 on [-10, 10], the knots of the default PWLU table, and
 /// a few far and near-zero points.

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <vector>
 #include <sstream>
@@ -21,6 +22,17 @@ inline std::string fmt(double v) {
   os.precision(17);
   os << v;
   return os.str();
+}
+
+/// examples/seeds.act, compiled once per test binary.
+inline const act::Module &seeds() {
+  static const act::Module m = act::Module::compileFile(ACT_EXAMPLES_DIR "/seeds.act");
+  return m;
+}
+
+/// Same length and the same bytes (NaN payloads and signed zeros included).
+template <typename T> bool sameBits(const std::vector<T> &a, const std::vector<T> &b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
 inline const char *layoutName(act::Layout l) { return l == act::Layout::NCS ? "NCS" : "NSC"; }
