@@ -4,7 +4,7 @@
 // Backward kernels, 8 float lanes (256 bits): a vector loop over whole vectors, then
 // one masked vector step for the remainder. ncs: the per-channel a and scalar b are
 // broadcast once per row; their gradients stay in registers, as f32 partial sums
-// (one fma per vector) over blocks of 8 vectors added in two halves to vector<4xf64>
+// (one fma per vector) over blocks of 16 vectors added in two halves to vector<4xf64>
 // sums (lanes l and l + 4 into lane l), which are reduced in lane order after the
 // loop.
 // CHECK-LABEL: func.func @scaled__bwd_f32_ncs(
@@ -27,11 +27,21 @@
 // CHECK: vector.reduction <add>, %{{.*}}, %{{.*}} : vector<4xf64> into f64
 // CHECK-NOT: memref.load {{.*}} : memref<?xf32>
 // CHECK-LABEL: func.func @scaled__fwdbwd_f32_ncs(
-// nsc: vectors run along C, so a's values and gradients are contiguous vectors.
+// nsc: vectors run along C, so a's values and gradients are contiguous vectors; a's
+// gradient sums in float32 per channel (a buffer of C floats: a load, an fma and a
+// store a vector) over blocks of 16 rows, each block then added to the double
+// gradient in channel order.
 // CHECK-LABEL: func.func @scaled__bwd_f32_nsc(
+// CHECK: %[[PART:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c16 {
 // CHECK: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (vector<4xf64>)
-// CHECK: vector.load {{.*}} : memref<?xf64>, vector<8xf64>
-// CHECK: vector.store {{.*}} : memref<?xf64>, vector<8xf64>
+// CHECK: %[[OLD:.*]] = vector.load %[[PART]][%{{.*}}] : memref<?xf32>, vector<8xf32>
+// CHECK: %[[NEW:.*]] = math.fma %{{.*}}, %{{.*}}, %[[OLD]] : vector<8xf32>
+// CHECK: vector.store %[[NEW]], %[[PART]][%{{.*}}] : memref<?xf32>, vector<8xf32>
+// CHECK: memref.load %[[PART]]
+// CHECK-NEXT: arith.extf %{{.*}} : f32 to f64
+// CHECK: memref.dealloc %[[PART]]
+// CHECK-NOT: memref<?xf64>, vector<8xf64>
 // SCALAR-LABEL: func.func @scaled__bwd_f32_ncs(
 // SCALAR-NOT: vector
 // SCALAR: return

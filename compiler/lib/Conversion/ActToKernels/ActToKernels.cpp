@@ -97,7 +97,53 @@ LogicalResult KernelEmitter::emit(StringRef name) {
 
   Value one = builder.create<arith::ConstantIndexOp>(loc, 1);
   Value zero = builder.create<arith::ConstantIndexOp>(loc, 0);
-  auto rows = builder.create<scf::ForOp>(loc, rowBegin, rowEnd, one);
+  // Channels-last gradients of per-channel parameters: in float32 kernels one
+  // float32 sum per channel over a block of rows (a load, an fma and a store a vector,
+  // not two double loads, adds and stores), then added to the double gradient.
+  channelPartial.assign(learnable.size(), Value());
+  bool anyPartial = false;
+  if (grad && channelsLast && width > 1 && elemType.getWidth() < 64)
+    for (auto [j, p] : llvm::enumerate(learnable))
+      if (act.isPerChannel(p) && !act.isPerSample(p) && act.getTableLength(p) == 0) {
+        channelPartial[j] = builder.create<memref::AllocOp>(
+            loc, MemRefType::get({ShapedType::kDynamic}, elemType), ValueRange{dimC});
+        anyPartial = true;
+      }
+  // Adds each channel's float32 sum to its double gradient (unless `add` is false)
+  // and zeroes the sum, in channel order.
+  auto foldChannels = [&](bool add) {
+    auto channels = builder.create<scf::ForOp>(loc, zero, dimC, one);
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(channels.getBody());
+    Value c = channels.getInductionVar();
+    Value fzero = builder.create<arith::ConstantOp>(loc, builder.getFloatAttr(elemType, 0.0));
+    for (auto [j, buffer] : llvm::enumerate(channelPartial)) {
+      if (!buffer)
+        continue;
+      if (add) {
+        Value sum = builder.create<arith::ExtFOp>(
+            loc, builder.getF64Type(),
+            builder.create<memref::LoadOp>(loc, buffer, ValueRange{c}).getResult());
+        Value old = builder.create<memref::LoadOp>(loc, dparams[j], ValueRange{c});
+        builder.create<memref::StoreOp>(loc, builder.create<arith::AddFOp>(loc, old, sum),
+                                        dparams[j], ValueRange{c});
+      }
+      builder.create<memref::StoreOp>(loc, fzero, buffer, ValueRange{c});
+    }
+  };
+  if (anyPartial)
+    foldChannels(/*add=*/false);
+  Value rowsFrom = rowBegin, rowsTo = rowEnd;
+  scf::ForOp rowBlocks;
+  if (anyPartial) {
+    Value block = builder.create<arith::ConstantIndexOp>(loc, kRowBlock);
+    rowBlocks = builder.create<scf::ForOp>(loc, rowBegin, rowEnd, block);
+    builder.setInsertionPointToStart(rowBlocks.getBody());
+    rowsFrom = rowBlocks.getInductionVar();
+    rowsTo = builder.create<arith::MinUIOp>(
+        loc, builder.create<arith::AddIOp>(loc, rowsFrom, block), rowEnd);
+  }
+  auto rows = builder.create<scf::ForOp>(loc, rowsFrom, rowsTo, one);
   builder.setInsertionPointToStart(rows.getBody());
   Value r = rows.getInductionVar();
   // ncs: row r = (n, c), n = r / C, c = r % C, S elements.
@@ -116,8 +162,15 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   } else if (failed(emitScalarRow(mapping, n, base, rowLen, dimC))) {
     return failure();
   }
+  if (anyPartial) {
+    builder.setInsertionPointAfter(rows);
+    foldChannels(/*add=*/true);
+  }
 
   builder.setInsertionPointToEnd(entry);
+  for (Value buffer : channelPartial)
+    if (buffer)
+      builder.create<memref::DeallocOp>(loc, buffer);
   builder.create<func::ReturnOp>(loc);
   return success();
 }

@@ -46,6 +46,9 @@ private:
   ValueRange inputs, outputs, dinputs, dparams;
   Value dy;
   SmallVector<unsigned> learnable;
+  /// Per learnable: a buffer of C float32 partial sums (nsc per-channel parameters
+  /// of float32 kernels), added to the double gradient every kRowBlock rows; or null.
+  SmallVector<Value> channelPartial;
   SmallVector<int64_t> pairCounts;
   /// Per table parameter constant along the row: its row's first entry (else null).
   SmallVector<Value> rowTableScalar;
@@ -61,9 +64,12 @@ private:
   /// In f32 kernels the register accumulators (parameters and tables) are f32
   /// partial sums over blocks of this many vectors (one fma, for tables one masked
   /// fma per entry), added to the f64 ones after each block: a fixed order, so
-  /// still bitwise the same for any thread count, and at most 8 f32 roundings per
+  /// still bitwise the same for any thread count, and at most 16 f32 roundings per
   /// lane before the sum is carried on in double.
   static constexpr int64_t kBlock = 16;
+  /// Channels-last rows whose per-channel gradients sum in float32 (channelPartial)
+  /// before they are added to the double ones: the same bound of 16 roundings.
+  static constexpr int64_t kRowBlock = 16;
 
   /// Whether a row-constant table of `k` entries is looked up by permutes: f32
   /// lanes on AVX-512 (vpermps / vpermi2ps take 16 or 32 entries in one
@@ -89,8 +95,9 @@ private:
   /// along C (nsc) per-channel ones are vector loads. Gradients of row-constant
   /// parameters stay in vector registers (iter_args) and are reduced in lane order
   /// into their buffer at the row's end, and so do row-constant tables of up to
-  /// kMaxRegisterTable entries (one accumulator per entry); per-channel ones (nsc)
-  /// are updated as vectors, other tables' entries lane by lane. (Masking every step
+  /// kMaxRegisterTable entries (one accumulator per entry); per-channel ones (nsc;
+  /// in f32 kernels into channelPartial) are updated as vectors, other tables'
+  /// entries lane by lane. (Masking every step
   /// instead would halve the code, but masked stores are slow on some CPUs: 2.5x
   /// slower on Zen 4.)
   LogicalResult emitVectorRow(IRMapping &rowMapping, Value n, Value base, Value rowLen,

@@ -121,6 +121,12 @@ FailureOr<SmallVector<Value>> KernelEmitter::emitVectorStep(const VectorRow &row
         acc = mask ? builder.create<arith::SelectOp>(loc, mask, sum, acc) : sum;
         continue;
       }
+      if (Value buffer = channelPartial[j]) { // nsc, f32: partial += g * partial
+        Value old = loadVec(elemType, buffer, varyingBase[p], mask);
+        storeVec(builder.create<math::FmaOp>(loc, g, (*results)[at++], old), buffer,
+                 varyingBase[p], mask);
+        continue;
+      }
       Value c = contribution((*results)[at++]);
       if (row.slot[j] >= 0) {
         accs[row.slot[j]] = builder.create<arith::AddFOp>(loc, accs[row.slot[j]], c);
