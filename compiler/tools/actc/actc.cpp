@@ -221,26 +221,22 @@ int runCheck(Args &args) {
   return 0;
 }
 
-/// Kernels for each dtype lowered on their own, as the JIT lowers them: act-expand
-/// picks float32's approximations only for a module without float64 kernels. The
-/// float64 kernels follow the float32 ones.
+/// Each element type's kernels lowered on their own, as the JIT lowers them:
+/// act-expand picks float32's approximations only for a module without float64
+/// kernels. A second type is lowered in a copy whose kernels follow the first's.
 mlir::LogicalResult lowerKernelsPerDtype(mlir::ModuleOp module,
                                          const std::vector<std::string> &dtypes) {
-  mlir::OwningOpRef<mlir::ModuleOp> rest;
-  if (dtypes.size() > 1)
-    rest = module.clone();
-  act::KernelOptions opts;
-  opts.dtypes = {dtypes[0]};
-  if (mlir::failed(act::lowerToKernels(module, opts)))
+  mlir::OwningOpRef<mlir::ModuleOp> second;
+  if (dtypes.size() == 2)
+    second = module.clone();
+  if (mlir::failed(act::lowerToKernels(module, act::KernelOptions{{dtypes[0]}})))
     return mlir::failure();
-  for (size_t i = 1; i < dtypes.size(); ++i) {
-    mlir::OwningOpRef<mlir::ModuleOp> part = i + 1 < dtypes.size() ? rest->clone() : rest.release();
-    opts.dtypes = {dtypes[i]};
-    if (mlir::failed(act::lowerToKernels(*part, opts)))
-      return mlir::failure();
-    for (mlir::Operation &op : llvm::make_early_inc_range(part->getBody()->getOperations()))
-      op.moveBefore(module.getBody(), module.getBody()->end());
-  }
+  if (!second)
+    return mlir::success();
+  if (mlir::failed(act::lowerToKernels(*second, act::KernelOptions{{dtypes[1]}})))
+    return mlir::failure();
+  for (mlir::Operation &op : llvm::make_early_inc_range(second->getBody()->getOperations()))
+    op.moveBefore(module.getBody(), module.getBody()->end());
   return mlir::success();
 }
 

@@ -134,10 +134,9 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   if (anyPartial)
     foldChannels(/*add=*/false);
   Value rowsFrom = rowBegin, rowsTo = rowEnd;
-  scf::ForOp rowBlocks;
   if (anyPartial) {
     Value block = builder.create<arith::ConstantIndexOp>(loc, kRowBlock);
-    rowBlocks = builder.create<scf::ForOp>(loc, rowBegin, rowEnd, block);
+    auto rowBlocks = builder.create<scf::ForOp>(loc, rowBegin, rowEnd, block);
     builder.setInsertionPointToStart(rowBlocks.getBody());
     rowsFrom = rowBlocks.getInductionVar();
     rowsTo = builder.create<arith::MinUIOp>(
