@@ -102,6 +102,61 @@ TEST_CASE("a parallel reduction matches a float64 sum", "[threads]") {
   act::setNumThreads(0);
 }
 
+TEST_CASE("channels-last runs of rows read and reduce per-channel parameters by channel",
+          "[threads][layout]") {
+  // nsc kernels run max(1, 256 / C) rows together with [C] parameters repeated over
+  // the run: C below, at and above 256, not a multiple of the vector width, and row
+  // counts that leave a partial run at the end of a chunk.
+  act::Module m = act::Module::compile("act f(x; a[C] = 1.0, b[C] = 0.0) = a * x + b * x * x");
+  const act::Activation &f = m.get("f");
+  act::setNumThreads(7);
+  for (act::TensorShape shape :
+       {act::TensorShape{3, 5, 1001, act::Layout::NSC}, act::TensorShape{2, 64, 517, act::Layout::NSC},
+        act::TensorShape{2, 17, 700, act::Layout::NSC}, act::TensorShape{1, 300, 37, act::Layout::NSC},
+        act::TensorShape{4, 256, 9, act::Layout::NSC}}) {
+    INFO("N=" << shape.n << " C=" << shape.c << " S=" << shape.s);
+    size_t count = (size_t)shape.numElements(), channels = (size_t)shape.c;
+    std::vector<float> x(count), dy(count), y(count), dx(count), a(channels), b(channels),
+        da(channels), db(channels);
+    for (size_t c = 0; c < channels; ++c) {
+      a[c] = 1.0f + 0.125f * (float)(c % 7);
+      b[c] = -0.25f * (float)(c % 3);
+    }
+    for (size_t i = 0; i < count; ++i) {
+      x[i] = (float)std::sin(0.37 * (double)i);
+      dy[i] = (float)std::cos(0.11 * (double)i);
+    }
+    const float *in[] = {x.data()};
+    const float *params[] = {a.data(), b.data()};
+    float *dinputs[] = {dx.data()};
+    float *dparams[] = {da.data(), db.data()};
+    f.forward(shape, in, y.data(), params);
+    f.backward(shape, in, dy.data(), dinputs, dparams, params);
+    std::vector<double> wantA(channels, 0.0), wantB(channels, 0.0), magA(channels, 0.0),
+        magB(channels, 0.0);
+    size_t badY = 0, badDx = 0;
+    for (size_t i = 0; i < count; ++i) {
+      size_t c = i % channels; // channels-last: c is the inner index
+      double xi = x[i], gi = dy[i];
+      double wantY = a[c] * xi + b[c] * xi * xi, wantDx = gi * (a[c] + 2.0 * b[c] * xi);
+      badY += std::fabs(y[i] - wantY) > 1e-6 * std::max(1.0, std::fabs(wantY));
+      badDx += std::fabs(dx[i] - wantDx) > 1e-6 * std::max(1.0, std::fabs(wantDx));
+      wantA[c] += gi * xi;
+      wantB[c] += gi * xi * xi;
+      magA[c] += std::fabs(gi * xi);
+      magB[c] += std::fabs(gi * xi * xi);
+    }
+    CHECK(badY == 0);
+    CHECK(badDx == 0);
+    for (size_t c = 0; c < channels; ++c) {
+      INFO("channel " << c);
+      CHECK(std::fabs(da[c] - wantA[c]) <= 1e-6 * magA[c]);
+      CHECK(std::fabs(db[c] - wantB[c]) <= 1e-6 * magB[c]);
+    }
+  }
+  act::setNumThreads(0);
+}
+
 TEST_CASE("gradients of per-sample and shared-table and scalar parameters reduce correctly",
           "[grad]") {
   // f = a[n] * x + b * x^2 + t[k] terms through pwl over a shared 3-knot table.

@@ -27,20 +27,28 @@
 // CHECK: vector.reduction <add>, %{{.*}}, %{{.*}} : vector<4xf64> into f64
 // CHECK-NOT: memref.load {{.*}} : memref<?xf32>
 // CHECK-LABEL: func.func @scaled__fwdbwd_f32_ncs(
-// nsc: vectors run along C, so a's values and gradients are contiguous vectors; a's
-// gradient sums in float32 per channel (a buffer of C floats: a load, an fma and a
-// store a vector) over blocks of 16 rows, each block then added to the double
-// gradient in channel order.
+// nsc: vectors run along C. Rows run together, max(1, 256 / C) of them at a time,
+// with a's C values repeated over the run in a buffer, so element i of the run reads
+// entry i. a's gradient sums in float32 per position of the run (a load, an fma and
+// a store a vector) over blocks of 16 runs, each block then added to the double
+// gradient by channel in a fixed order.
 // CHECK-LABEL: func.func @scaled__bwd_f32_nsc(
-// CHECK: %[[PART:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
-// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c16 {
+// CHECK: %[[RUNROWS:.*]] = arith.maxui %{{.*}}, %c1 : index
+// CHECK: %[[RUNLEN:.*]] = arith.muli %[[RUNROWS]], %{{.*}} : index
+// CHECK: %[[REPEAT:.*]] = memref.alloc(%[[RUNLEN]]) : memref<?xf32>
+// CHECK: %[[PART:.*]] = memref.alloc(%[[RUNLEN]]) : memref<?xf32>
+// CHECK: %[[BLOCK:.*]] = arith.muli %[[RUNROWS]], %c16 : index
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %[[BLOCK]] {
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %[[RUNROWS]] {
 // CHECK: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (vector<4xf64>)
+// CHECK: vector.load %[[REPEAT]][%{{.*}}] : memref<?xf32>, vector<8xf32>
 // CHECK: %[[OLD:.*]] = vector.load %[[PART]][%{{.*}}] : memref<?xf32>, vector<8xf32>
 // CHECK: %[[NEW:.*]] = math.fma %{{.*}}, %{{.*}}, %[[OLD]] : vector<8xf32>
 // CHECK: vector.store %[[NEW]], %[[PART]][%{{.*}}] : memref<?xf32>, vector<8xf32>
 // CHECK: memref.load %[[PART]]
 // CHECK-NEXT: arith.extf %{{.*}} : f32 to f64
 // CHECK: memref.dealloc %[[PART]]
+// CHECK: memref.dealloc %[[REPEAT]]
 // CHECK-NOT: memref<?xf64>, vector<8xf64>
 // SCALAR-LABEL: func.func @scaled__bwd_f32_ncs(
 // SCALAR-NOT: vector

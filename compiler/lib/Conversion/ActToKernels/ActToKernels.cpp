@@ -97,59 +97,103 @@ LogicalResult KernelEmitter::emit(StringRef name) {
 
   Value one = builder.create<arith::ConstantIndexOp>(loc, 1);
   Value zero = builder.create<arith::ConstantIndexOp>(loc, 0);
+  auto isVarying = [&](unsigned p) { return act.isPerChannel(p) || act.isPerSample(p); };
+  // Channels-last with no parameter that varies along C or N (swish's scalar beta,
+  // gelu): the rows are one contiguous run that no element tells apart, so they are
+  // one row (rows of 64 channels would each pay a row's setup and short stage loops:
+  // nsc swish forward 0.245 -> 0.20 ms on 1M floats in cache, as ncs).
+  bool oneRow = channelsLast && width > 1 && llvm::none_of(llvm::seq(0u, numParams), isVarying);
+  // Channels-last with parameters that vary along C only (acon_c's p1, p2, beta):
+  // whole rows run together, about kRunElements at a time, and each such parameter is
+  // repeated over the run in a buffer, so element i of the run reads entry i (no
+  // i mod C a vector) and the run is one long row for the vector loops.
+  bool channelRuns = channelsLast && width > 1 && !oneRow &&
+                     llvm::all_of(llvm::seq(0u, numParams), [&](unsigned p) {
+                       return !act.isPerSample(p) &&
+                              (!act.isPerChannel(p) || act.getTableLength(p) == 0);
+                     });
   // Channels-last gradients of per-channel parameters: in float32 kernels one
-  // float32 sum per channel over a block of rows (a load, an fma and a store a vector,
-  // not two double loads, adds and stores), then added to the double gradient.
+  // float32 sum per channel (per position of the run) over a block of rows (a load,
+  // an fma and a store a vector, not two double loads, adds and stores), then added
+  // to the double gradient.
   channelPartial.assign(learnable.size(), Value());
   bool anyPartial = false;
-  if (grad && channelsLast && width > 1 && elemType.getWidth() < 64)
+  bool partialSums = grad && channelsLast && width > 1 && elemType.getWidth() < 64;
+  for (auto [j, p] : llvm::enumerate(learnable))
+    if (grad && act.isPerChannel(p) && !partialSums)
+      channelRuns = false; // the run's positions are not channels in the double sums
+  Value runRows = one, runLen = dimC;
+  channelRun.assign(numParams, Value());
+  if (channelRuns) {
+    runRows = builder.create<arith::MaxUIOp>(
+        loc,
+        builder.create<arith::DivUIOp>(
+            loc, builder.create<arith::ConstantIndexOp>(loc, kRunElements), dimC),
+        one);
+    runLen = builder.create<arith::MulIOp>(loc, runRows, dimC);
+    for (unsigned p = 0; p < numParams; ++p)
+      if (act.isPerChannel(p))
+        channelRun[p] = builder.create<memref::AllocOp>(
+            loc, MemRefType::get({ShapedType::kDynamic}, storageType), ValueRange{runLen});
+  }
+  // for k in [0, runRows), c in [0, C): fn(k * C + c, c).
+  auto forRunPositions = [&](function_ref<void(Value at, Value c)> fn) {
+    auto rowsOfRun = builder.create<scf::ForOp>(loc, zero, runRows, one);
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(rowsOfRun.getBody());
+    Value rowStart = builder.create<arith::MulIOp>(loc, rowsOfRun.getInductionVar(), dimC);
+    auto channels = builder.create<scf::ForOp>(loc, zero, dimC, one);
+    builder.setInsertionPointToStart(channels.getBody());
+    Value c = channels.getInductionVar();
+    fn(builder.create<arith::AddIOp>(loc, rowStart, c), c);
+  };
+  if (channelRuns)
+    forRunPositions([&](Value at, Value c) {
+      for (unsigned p = 0; p < numParams; ++p)
+        if (Value run = channelRun[p])
+          builder.create<memref::StoreOp>(
+              loc, builder.create<memref::LoadOp>(loc, params[p], ValueRange{c}), run,
+              ValueRange{at});
+    });
+  if (partialSums)
     for (auto [j, p] : llvm::enumerate(learnable))
       if (act.isPerChannel(p) && !act.isPerSample(p) && act.getTableLength(p) == 0) {
         channelPartial[j] = builder.create<memref::AllocOp>(
-            loc, MemRefType::get({ShapedType::kDynamic}, elemType), ValueRange{dimC});
+            loc, MemRefType::get({ShapedType::kDynamic}, elemType), ValueRange{runLen});
         anyPartial = true;
       }
-  // Adds each channel's float32 sum to its double gradient (unless `add` is false)
-  // and zeroes the sum, in channel order.
+  // Adds each position's float32 sum to its channel's double gradient (unless `add`
+  // is false) and zeroes the sum, in a fixed order.
   auto foldChannels = [&](bool add) {
-    auto channels = builder.create<scf::ForOp>(loc, zero, dimC, one);
-    OpBuilder::InsertionGuard guard(builder);
-    builder.setInsertionPointToStart(channels.getBody());
-    Value c = channels.getInductionVar();
-    Value fzero = builder.create<arith::ConstantOp>(loc, builder.getFloatAttr(elemType, 0.0));
-    for (auto [j, buffer] : llvm::enumerate(channelPartial)) {
-      if (!buffer)
-        continue;
-      if (add) {
-        Value sum = builder.create<arith::ExtFOp>(
-            loc, builder.getF64Type(),
-            builder.create<memref::LoadOp>(loc, buffer, ValueRange{c}).getResult());
-        Value old = builder.create<memref::LoadOp>(loc, dparams[j], ValueRange{c});
-        builder.create<memref::StoreOp>(loc, builder.create<arith::AddFOp>(loc, old, sum),
-                                        dparams[j], ValueRange{c});
+    forRunPositions([&](Value at, Value c) {
+      Value fzero = builder.create<arith::ConstantOp>(loc, builder.getFloatAttr(elemType, 0.0));
+      for (auto [j, buffer] : llvm::enumerate(channelPartial)) {
+        if (!buffer)
+          continue;
+        if (add) {
+          Value sum = builder.create<arith::ExtFOp>(
+              loc, builder.getF64Type(),
+              builder.create<memref::LoadOp>(loc, buffer, ValueRange{at}).getResult());
+          Value old = builder.create<memref::LoadOp>(loc, dparams[j], ValueRange{c});
+          builder.create<memref::StoreOp>(loc, builder.create<arith::AddFOp>(loc, old, sum),
+                                          dparams[j], ValueRange{c});
+        }
+        builder.create<memref::StoreOp>(loc, fzero, buffer, ValueRange{at});
       }
-      builder.create<memref::StoreOp>(loc, fzero, buffer, ValueRange{c});
-    }
+    });
   };
   if (anyPartial)
     foldChannels(/*add=*/false);
   Value rowsFrom = rowBegin, rowsTo = rowEnd;
   if (anyPartial) {
-    Value block = builder.create<arith::ConstantIndexOp>(loc, kRowBlock);
+    Value block = builder.create<arith::MulIOp>(
+        loc, builder.create<arith::ConstantIndexOp>(loc, kRowBlock), runRows);
     auto rowBlocks = builder.create<scf::ForOp>(loc, rowBegin, rowEnd, block);
     builder.setInsertionPointToStart(rowBlocks.getBody());
     rowsFrom = rowBlocks.getInductionVar();
     rowsTo = builder.create<arith::MinUIOp>(
         loc, builder.create<arith::AddIOp>(loc, rowsFrom, block), rowEnd);
   }
-  // Channels-last with no parameter that varies along C or N (swish's scalar beta,
-  // gelu): the rows are one contiguous run that no element tells apart, so they are
-  // one row (rows of 64 channels would each pay a row's setup and short stage loops:
-  // nsc swish forward 0.245 -> 0.20 ms on 1M floats in cache, as ncs).
-  bool oneRow = channelsLast && width > 1 &&
-                llvm::none_of(llvm::seq(0u, numParams), [&](unsigned p) {
-                  return act.isPerChannel(p) || act.isPerSample(p);
-                });
   Operation *rows = nullptr;
   Value rowLen, n, base, r;
   if (oneRow) {
@@ -157,6 +201,16 @@ LogicalResult KernelEmitter::emit(StringRef name) {
         loc, builder.create<arith::SubIOp>(loc, rowsTo, rowsFrom), dimC);
     n = zero; // no parameter reads it
     base = builder.create<arith::MulIOp>(loc, rowsFrom, dimC);
+  } else if (channelRuns) {
+    auto runLoop = builder.create<scf::ForOp>(loc, rowsFrom, rowsTo, runRows);
+    rows = runLoop;
+    builder.setInsertionPointToStart(runLoop.getBody());
+    r = runLoop.getInductionVar();
+    rowLen = builder.create<arith::MulIOp>(
+        loc, builder.create<arith::MinUIOp>(loc, runRows, builder.create<arith::SubIOp>(loc, rowsTo, r)),
+        dimC);
+    n = zero; // no parameter varies along N
+    base = builder.create<arith::MulIOp>(loc, r, dimC);
   } else {
     auto rowLoop = builder.create<scf::ForOp>(loc, rowsFrom, rowsTo, one);
     rows = rowLoop;
@@ -185,7 +239,7 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   }
 
   builder.setInsertionPointToEnd(entry);
-  for (Value buffer : channelPartial)
+  for (Value buffer : llvm::concat<Value>(channelPartial, channelRun))
     if (buffer)
       builder.create<memref::DeallocOp>(loc, buffer);
   builder.create<func::ReturnOp>(loc);

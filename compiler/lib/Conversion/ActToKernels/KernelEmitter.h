@@ -46,9 +46,13 @@ private:
   ValueRange inputs, outputs, dinputs, dparams;
   Value dy;
   SmallVector<unsigned> learnable;
-  /// Per learnable: a buffer of C float32 partial sums (nsc per-channel parameters
-  /// of float32 kernels), added to the double gradient every kRowBlock rows; or null.
+  /// Per learnable: a buffer of float32 partial sums, one per channel (per position
+  /// of the run when rows run together), for nsc per-channel parameters of float32
+  /// kernels, added to the double gradient every kRowBlock rows (runs); or null.
   SmallVector<Value> channelPartial;
+  /// Per parameter varying along C, when channels-last rows run together: its C
+  /// values repeated over the run (else null).
+  SmallVector<Value> channelRun;
   SmallVector<int64_t> pairCounts;
   /// Per table parameter constant along the row: its row's first entry (else null).
   SmallVector<Value> rowTableScalar;
@@ -70,6 +74,9 @@ private:
   /// Channels-last rows whose per-channel gradients sum in float32 (channelPartial)
   /// before they are added to the double ones: the same bound of 16 roundings.
   static constexpr int64_t kRowBlock = 16;
+  /// Channels-last rows with per-channel parameters run together in runs of
+  /// max(1, kRunElements / C) rows: one stage tile (16 vectors of 16 floats).
+  static constexpr int64_t kRunElements = 256;
 
   /// Whether a row-constant table of `k` entries is looked up by permutes: f32
   /// lanes on AVX-512 (vpermps / vpermi2ps take 16 or 32 entries in one

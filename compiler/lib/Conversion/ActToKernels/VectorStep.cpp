@@ -84,7 +84,8 @@ FailureOr<SmallVector<Value>> KernelEmitter::emitVectorStep(const VectorRow &row
         }
         tableStart[p] = builder.create<arith::MulIOp>(loc, rows, vecIndex(loc, k));
       } else {
-        value = toCompute(loadVec(storageType, params[p], posBase, mask));
+        value = toCompute(loadVec(storageType, channelRun[p] ? channelRun[p] : params[p],
+                                  posBase, mask));
       }
     }
     if (!k)
