@@ -157,6 +157,70 @@ TEST_CASE("channels-last runs of rows read and reduce per-channel parameters by 
   act::setNumThreads(0);
 }
 
+TEST_CASE("channels-last runs of rows stay within a sample for [N,C] and [N] parameters",
+          "[threads][layout]") {
+  // Runs of max(1, 256 / C) rows never cross a sample: m's repeated buffer is
+  // refilled per sample, and m's and t's gradients go to sample n's entries.
+  act::Module mod = act::Module::compile(
+      "act g(x; a[C] = 1.0, m[N,C] = 0.5, t[N] = 0.0) = a * x + m * x * x + t * x");
+  const act::Activation &g = mod.get("g");
+  act::setNumThreads(7);
+  for (act::TensorShape shape :
+       {act::TensorShape{3, 64, 7, act::Layout::NSC}, act::TensorShape{5, 5, 100, act::Layout::NSC},
+        act::TensorShape{2, 300, 3, act::Layout::NSC}, act::TensorShape{40, 17, 33, act::Layout::NSC},
+        act::TensorShape{2, 64, 3000, act::Layout::NSC}}) {
+    INFO("N=" << shape.n << " C=" << shape.c << " S=" << shape.s);
+    size_t count = (size_t)shape.numElements(), channels = (size_t)shape.c,
+           samples = (size_t)shape.n, perSample = count / samples;
+    std::vector<float> x(count), dy(count), y(count), dx(count), a(channels),
+        m(samples * channels), t(samples), da(channels), dm(m.size()), dt(samples);
+    for (size_t c = 0; c < channels; ++c)
+      a[c] = 1.0f + 0.125f * (float)(c % 7);
+    for (size_t k = 0; k < m.size(); ++k)
+      m[k] = 0.25f * (float)(k % 5) - 0.5f;
+    for (size_t n = 0; n < samples; ++n)
+      t[n] = 0.5f * (float)(n % 3);
+    for (size_t i = 0; i < count; ++i) {
+      x[i] = (float)std::sin(0.37 * (double)i);
+      dy[i] = (float)std::cos(0.11 * (double)i);
+    }
+    const float *in[] = {x.data()};
+    const float *params[] = {a.data(), m.data(), t.data()};
+    float *dinputs[] = {dx.data()};
+    float *dparams[] = {da.data(), dm.data(), dt.data()};
+    g.forward(shape, in, y.data(), params);
+    g.backward(shape, in, dy.data(), dinputs, dparams, params);
+    std::vector<double> wantA(channels), wantM(m.size()), wantT(samples), magA(channels),
+        magM(m.size()), magT(samples);
+    size_t badY = 0, badDx = 0;
+    for (size_t i = 0; i < count; ++i) {
+      size_t c = i % channels, n = i / perSample, nc = n * channels + c;
+      double xi = x[i], gi = dy[i];
+      double wantY = a[c] * xi + m[nc] * xi * xi + t[n] * xi;
+      double wantDx = gi * (a[c] + 2.0 * m[nc] * xi + t[n]);
+      badY += std::fabs(y[i] - wantY) > 1e-6 * std::max(1.0, std::fabs(wantY));
+      badDx += std::fabs(dx[i] - wantDx) > 1e-6 * std::max(1.0, std::fabs(wantDx));
+      wantA[c] += gi * xi;
+      magA[c] += std::fabs(gi * xi);
+      wantM[nc] += gi * xi * xi;
+      magM[nc] += std::fabs(gi * xi * xi);
+      wantT[n] += gi * xi;
+      magT[n] += std::fabs(gi * xi);
+    }
+    CHECK(badY == 0);
+    CHECK(badDx == 0);
+    for (size_t c = 0; c < channels; ++c)
+      CHECK(std::fabs(da[c] - wantA[c]) <= 1e-6 * magA[c]);
+    for (size_t k = 0; k < m.size(); ++k) {
+      INFO("m entry " << k);
+      CHECK(std::fabs(dm[k] - wantM[k]) <= 1e-6 * magM[k]);
+    }
+    for (size_t n = 0; n < samples; ++n)
+      CHECK(std::fabs(dt[n] - wantT[n]) <= 1e-6 * magT[n]);
+  }
+  act::setNumThreads(0);
+}
+
 TEST_CASE("gradients of per-sample and shared-table and scalar parameters reduce correctly",
           "[grad]") {
   // f = a[n] * x + b * x^2 + t[k] terms through pwl over a shared 3-knot table.

@@ -103,25 +103,24 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   // one row (rows of 64 channels would each pay a row's setup and short stage loops:
   // nsc swish forward 0.245 -> 0.20 ms on 1M floats in cache, as ncs).
   bool oneRow = channelsLast && width > 1 && llvm::none_of(llvm::seq(0u, numParams), isVarying);
-  // Channels-last with parameters that vary along C only (acon_c's p1, p2, beta):
-  // whole rows run together, about kRunElements at a time, and each such parameter is
-  // repeated over the run in a buffer, so element i of the run reads entry i (no
-  // i mod C a vector) and the run is one long row for the vector loops.
+  // Channels-last with parameters that vary along C (acon_c's p1, p2, beta; not
+  // tables): whole rows run together, about kRunElements at a time, and each such
+  // parameter is repeated over the run in a buffer, so element i of the run reads
+  // entry i (no i mod C a vector) and the run is one long row for the vector loops.
+  // With parameters that vary along N too (meta_acon_c's beta[N,C]), runs stay
+  // within a sample and the buffers are refilled for each sample.
+  bool partialSums = grad && channelsLast && width > 1 && elemType.getWidth() < 64;
   bool channelRuns = channelsLast && width > 1 && !oneRow &&
                      llvm::all_of(llvm::seq(0u, numParams), [&](unsigned p) {
-                       return !act.isPerSample(p) &&
-                              (!act.isPerChannel(p) || act.getTableLength(p) == 0);
+                       return !act.isPerChannel(p) || act.getTableLength(p) == 0;
                      });
-  // Channels-last gradients of per-channel parameters: in float32 kernels one
-  // float32 sum per channel (per position of the run) over a block of rows (a load,
-  // an fma and a store a vector, not two double loads, adds and stores), then added
-  // to the double gradient.
-  channelPartial.assign(learnable.size(), Value());
-  bool anyPartial = false;
-  bool partialSums = grad && channelsLast && width > 1 && elemType.getWidth() < 64;
-  for (auto [j, p] : llvm::enumerate(learnable))
-    if (grad && act.isPerChannel(p) && !partialSums)
-      channelRuns = false; // the run's positions are not channels in the double sums
+  if (grad && !partialSums) // the run's positions are not channels in double sums
+    for (unsigned p : learnable)
+      if (act.isPerChannel(p))
+        channelRuns = false;
+  bool sampleRuns = channelRuns && llvm::any_of(llvm::seq(0u, numParams), [&](unsigned p) {
+                      return act.isPerSample(p);
+                    });
   Value runRows = one, runLen = dimC;
   channelRun.assign(numParams, Value());
   if (channelRuns) {
@@ -136,9 +135,23 @@ LogicalResult KernelEmitter::emit(StringRef name) {
         channelRun[p] = builder.create<memref::AllocOp>(
             loc, MemRefType::get({ShapedType::kDynamic}, storageType), ValueRange{runLen});
   }
-  // for k in [0, runRows), c in [0, C): fn(k * C + c, c).
-  auto forRunPositions = [&](function_ref<void(Value at, Value c)> fn) {
-    auto rowsOfRun = builder.create<scf::ForOp>(loc, zero, runRows, one);
+  // Channels-last gradients of per-channel parameters: in float32 kernels one
+  // float32 sum per channel (per position of the run) over a block of rows (a load,
+  // an fma and a store a vector, not two double loads, adds and stores), then added
+  // to the double gradient.
+  channelPartial.assign(learnable.size(), Value());
+  bool anyPartial = false;
+  if (partialSums)
+    for (auto [j, p] : llvm::enumerate(learnable))
+      if (act.isPerChannel(p) && (!act.isPerSample(p) || sampleRuns) &&
+          act.getTableLength(p) == 0) {
+        channelPartial[j] = builder.create<memref::AllocOp>(
+            loc, MemRefType::get({ShapedType::kDynamic}, elemType), ValueRange{runLen});
+        anyPartial = true;
+      }
+  // For k in [0, rowCount), c in [0, C): fn(k * C + c, c).
+  auto forRunPositions = [&](Value rowCount, function_ref<void(Value at, Value c)> fn) {
+    auto rowsOfRun = builder.create<scf::ForOp>(loc, zero, rowCount, one);
     OpBuilder::InsertionGuard guard(builder);
     builder.setInsertionPointToStart(rowsOfRun.getBody());
     Value rowStart = builder.create<arith::MulIOp>(loc, rowsOfRun.getInductionVar(), dimC);
@@ -147,25 +160,30 @@ LogicalResult KernelEmitter::emit(StringRef name) {
     Value c = channels.getInductionVar();
     fn(builder.create<arith::AddIOp>(loc, rowStart, c), c);
   };
-  if (channelRuns)
-    forRunPositions([&](Value at, Value c) {
+  // A parameter's (or gradient's) entry for channel c: n * C + c for [N,C].
+  Value sample = zero;
+  auto entryOf = [&](unsigned p, Value c) -> Value {
+    if (!act.isPerSample(p))
+      return c;
+    return builder.create<arith::AddIOp>(loc, builder.create<arith::MulIOp>(loc, sample, dimC),
+                                         c);
+  };
+  // Repeats the per-channel parameters (those per sample too, or the others) over
+  // the first `rowCount` rows of the run.
+  auto fillRuns = [&](bool perSample, Value rowCount) {
+    forRunPositions(rowCount, [&](Value at, Value c) {
       for (unsigned p = 0; p < numParams; ++p)
-        if (Value run = channelRun[p])
+        if (Value run = channelRun[p]; run && act.isPerSample(p) == perSample)
           builder.create<memref::StoreOp>(
-              loc, builder.create<memref::LoadOp>(loc, params[p], ValueRange{c}), run,
-              ValueRange{at});
+              loc, builder.create<memref::LoadOp>(loc, params[p], ValueRange{entryOf(p, c)}),
+              run, ValueRange{at});
     });
-  if (partialSums)
-    for (auto [j, p] : llvm::enumerate(learnable))
-      if (act.isPerChannel(p) && !act.isPerSample(p) && act.getTableLength(p) == 0) {
-        channelPartial[j] = builder.create<memref::AllocOp>(
-            loc, MemRefType::get({ShapedType::kDynamic}, elemType), ValueRange{runLen});
-        anyPartial = true;
-      }
-  // Adds each position's float32 sum to its channel's double gradient (unless `add`
-  // is false) and zeroes the sum, in a fixed order.
-  auto foldChannels = [&](bool add) {
-    forRunPositions([&](Value at, Value c) {
+  };
+  // Adds each position's float32 sum (of the first `rowCount` rows of the run) to
+  // its channel's double gradient (unless `add` is false) and zeroes the sum, in a
+  // fixed order.
+  auto foldChannels = [&](bool add, Value rowCount) {
+    forRunPositions(rowCount, [&](Value at, Value c) {
       Value fzero = builder.create<arith::ConstantOp>(loc, builder.getFloatAttr(elemType, 0.0));
       for (auto [j, buffer] : llvm::enumerate(channelPartial)) {
         if (!buffer)
@@ -174,25 +192,48 @@ LogicalResult KernelEmitter::emit(StringRef name) {
           Value sum = builder.create<arith::ExtFOp>(
               loc, builder.getF64Type(),
               builder.create<memref::LoadOp>(loc, buffer, ValueRange{at}).getResult());
-          Value old = builder.create<memref::LoadOp>(loc, dparams[j], ValueRange{c});
+          Value entry = entryOf(learnable[j], c);
+          Value old = builder.create<memref::LoadOp>(loc, dparams[j], ValueRange{entry});
           builder.create<memref::StoreOp>(loc, builder.create<arith::AddFOp>(loc, old, sum),
-                                          dparams[j], ValueRange{c});
+                                          dparams[j], ValueRange{entry});
         }
         builder.create<memref::StoreOp>(loc, fzero, buffer, ValueRange{at});
       }
     });
   };
+  if (channelRuns)
+    fillRuns(/*perSample=*/false, runRows);
   if (anyPartial)
-    foldChannels(/*add=*/false);
+    foldChannels(/*add=*/false, runRows);
   Value rowsFrom = rowBegin, rowsTo = rowEnd;
+  if (sampleRuns) { // the samples the rows touch, each on its own
+    Value firstSample = builder.create<arith::DivUIOp>(loc, rowBegin, dimS);
+    Value endSample = builder.create<arith::DivUIOp>(
+        loc, builder.create<arith::SubIOp>(loc, builder.create<arith::AddIOp>(loc, rowEnd, dimS), one),
+        dimS);
+    auto samples = builder.create<scf::ForOp>(loc, firstSample, endSample, one);
+    builder.setInsertionPointToStart(samples.getBody());
+    sample = samples.getInductionVar();
+    Value sampleRow = builder.create<arith::MulIOp>(loc, sample, dimS);
+    rowsFrom = builder.create<arith::MaxUIOp>(loc, rowBegin, sampleRow);
+    rowsTo = builder.create<arith::MinUIOp>(
+        loc, rowEnd, builder.create<arith::AddIOp>(loc, sampleRow, dimS));
+    fillRuns(/*perSample=*/true,
+             builder.create<arith::MinUIOp>(
+                 loc, runRows, builder.create<arith::SubIOp>(loc, rowsTo, rowsFrom)));
+  }
+  Value blockRows;
   if (anyPartial) {
     Value block = builder.create<arith::MulIOp>(
         loc, builder.create<arith::ConstantIndexOp>(loc, kRowBlock), runRows);
-    auto rowBlocks = builder.create<scf::ForOp>(loc, rowBegin, rowEnd, block);
+    auto rowBlocks = builder.create<scf::ForOp>(loc, rowsFrom, rowsTo, block);
     builder.setInsertionPointToStart(rowBlocks.getBody());
+    Value blockEnd = builder.create<arith::MinUIOp>(
+        loc, builder.create<arith::AddIOp>(loc, rowBlocks.getInductionVar(), block), rowsTo);
     rowsFrom = rowBlocks.getInductionVar();
-    rowsTo = builder.create<arith::MinUIOp>(
-        loc, builder.create<arith::AddIOp>(loc, rowsFrom, block), rowEnd);
+    rowsTo = blockEnd;
+    blockRows = builder.create<arith::MinUIOp>(
+        loc, runRows, builder.create<arith::SubIOp>(loc, rowsTo, rowsFrom));
   }
   Operation *rows = nullptr;
   Value rowLen, n, base, r;
@@ -207,9 +248,10 @@ LogicalResult KernelEmitter::emit(StringRef name) {
     builder.setInsertionPointToStart(runLoop.getBody());
     r = runLoop.getInductionVar();
     rowLen = builder.create<arith::MulIOp>(
-        loc, builder.create<arith::MinUIOp>(loc, runRows, builder.create<arith::SubIOp>(loc, rowsTo, r)),
+        loc,
+        builder.create<arith::MinUIOp>(loc, runRows, builder.create<arith::SubIOp>(loc, rowsTo, r)),
         dimC);
-    n = zero; // no parameter varies along N
+    n = sample; // zero unless a parameter varies along N
     base = builder.create<arith::MulIOp>(loc, r, dimC);
   } else {
     auto rowLoop = builder.create<scf::ForOp>(loc, rowsFrom, rowsTo, one);
@@ -235,7 +277,7 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   }
   if (anyPartial) { // never oneRow: a per-channel parameter has a gradient
     builder.setInsertionPointAfter(rows);
-    foldChannels(/*add=*/true);
+    foldChannels(/*add=*/true, blockRows);
   }
 
   builder.setInsertionPointToEnd(entry);

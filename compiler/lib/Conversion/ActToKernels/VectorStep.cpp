@@ -63,7 +63,8 @@ FailureOr<SmallVector<Value>> KernelEmitter::emitVectorStep(const VectorRow &row
     int64_t k = act.getTableLength(p);
     Value value = row.value[p];
     if (varies(p)) {
-      Value posBase = act.isPerSample(p)
+      // A parameter repeated over the run is read at the run position i.
+      Value posBase = act.isPerSample(p) && !channelRun[p]
                           ? builder.create<arith::AddIOp>(
                                 loc, builder.create<arith::MulIOp>(loc, row.n, row.dimC), i)
                           : i;
