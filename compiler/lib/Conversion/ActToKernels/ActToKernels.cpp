@@ -121,6 +121,12 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   bool sampleRuns = channelRuns && llvm::any_of(llvm::seq(0u, numParams), [&](unsigned p) {
                       return act.isPerSample(p);
                     });
+  // Buffers the vector steps read at the run position: cache-line aligned, so no
+  // vector load of them straddles two lines (malloc aligns to 16 bytes).
+  auto allocLine = [&](Type type, Value size) -> Value {
+    return builder.create<memref::AllocOp>(loc, MemRefType::get({ShapedType::kDynamic}, type),
+                                           ValueRange{size}, builder.getI64IntegerAttr(64));
+  };
   Value runRows = one, runLen = dimC;
   channelRun.assign(numParams, Value());
   if (channelRuns) {
@@ -132,8 +138,7 @@ LogicalResult KernelEmitter::emit(StringRef name) {
     runLen = builder.create<arith::MulIOp>(loc, runRows, dimC);
     for (unsigned p = 0; p < numParams; ++p)
       if (act.isPerChannel(p))
-        channelRun[p] = builder.create<memref::AllocOp>(
-            loc, MemRefType::get({ShapedType::kDynamic}, storageType), ValueRange{runLen});
+        channelRun[p] = allocLine(storageType, runLen);
   }
   // Channels-last gradients of per-channel parameters: in float32 kernels one
   // float32 sum per channel (per position of the run) over a block of rows (a load,
@@ -145,8 +150,7 @@ LogicalResult KernelEmitter::emit(StringRef name) {
     for (auto [j, p] : llvm::enumerate(learnable))
       if (act.isPerChannel(p) && (!act.isPerSample(p) || sampleRuns) &&
           act.getTableLength(p) == 0) {
-        channelPartial[j] = builder.create<memref::AllocOp>(
-            loc, MemRefType::get({ShapedType::kDynamic}, elemType), ValueRange{runLen});
+        channelPartial[j] = allocLine(elemType, runLen);
         anyPartial = true;
       }
   // For k in [0, rowCount), c in [0, C): fn(k * C + c, c).
