@@ -35,8 +35,8 @@
 // CHECK-LABEL: func.func @scaled__bwd_f32_nsc(
 // CHECK: %[[RUNROWS:.*]] = arith.maxui %{{.*}}, %c1 : index
 // CHECK: %[[RUNLEN:.*]] = arith.muli %[[RUNROWS]], %{{.*}} : index
-// CHECK: %[[REPEAT:.*]] = memref.alloc(%[[RUNLEN]]) : memref<?xf32>
-// CHECK: %[[PART:.*]] = memref.alloc(%[[RUNLEN]]) : memref<?xf32>
+// CHECK: %[[REPEAT:.*]] = memref.alloc(%[[RUNLEN]]) {alignment = 64 : i64} : memref<?xf32>
+// CHECK: %[[PART:.*]] = memref.alloc(%[[RUNLEN]]) {alignment = 64 : i64} : memref<?xf32>
 // CHECK: %[[BLOCK:.*]] = arith.muli %[[RUNROWS]], %c16 : index
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %[[BLOCK]] {
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %[[RUNROWS]] {
