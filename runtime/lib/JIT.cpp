@@ -572,9 +572,25 @@ std::unique_ptr<KernelSet> KernelSet::build(ModuleOp actModule, const std::strin
 std::vector<std::unique_ptr<KernelSet>>
 KernelSet::buildBatch(ModuleOp actModule, const std::vector<std::string> &names, DType dtype,
                       const std::string &cacheDir, BuildStats *stats, unsigned parts) {
-  if (names.empty())
-    return {};
-  return buildUnit(actModule, names, dtype, 1, parts, cacheDir, stats);
+  std::vector<std::unique_ptr<KernelSet>> sets;
+  BuildStats total;
+  total.cacheHit = !names.empty();
+  for (size_t from = 0; from < names.size(); from += kBatchGroup) {
+    std::vector<std::string> unit(names.begin() + (ptrdiff_t)from,
+                                  names.begin() + (ptrdiff_t)std::min(names.size(), from + kBatchGroup));
+    BuildStats part;
+    for (auto &set : buildUnit(actModule, unit, dtype, 1, parts, cacheDir, &part))
+      sets.push_back(std::move(set));
+    total.cacheHit = total.cacheHit && part.cacheHit;
+    total.keyMs += part.keyMs;
+    total.lowerMs += part.lowerMs;
+    total.optMs += part.optMs;
+    total.codegenMs += part.codegenMs;
+    total.linkMs += part.linkMs;
+  }
+  if (stats)
+    *stats = total;
+  return sets;
 }
 
 } // namespace act::detail

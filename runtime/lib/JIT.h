@@ -53,13 +53,19 @@ public:
                                           unsigned parts = kEverything,
                                           const std::string &cacheDir = "",
                                           BuildStats *stats = nullptr);
-  /// The order-1 kernels of every activation in `names` as one unit (one lowering,
-  /// one object, one cache entry); the sets share the machine code.
+  /// The order-1 kernels of every activation in `names`, in units of up to
+  /// kBatchGroup activations (one lowering, one object, one cache entry each); the
+  /// sets of a unit share its machine code.
   static std::vector<std::unique_ptr<KernelSet>>
   buildBatch(mlir::ModuleOp actModule, const std::vector<std::string> &names, DType dtype,
              const std::string &cacheDir = "", BuildStats *stats = nullptr,
              unsigned parts = kEverything);
   ~KernelSet();
+
+  /// Lowering a module costs more per activation the more activations it holds
+  /// (200 at once: 40 ms each, against 20 ms in a module of 20), so batches are
+  /// built in units of this many.
+  static constexpr size_t kBatchGroup = 16;
 
   PackedKernel forward(Layout layout) const { return fwd[layout == Layout::NSC]; }
   PackedKernel derivatives(Layout layout) const { return derivs[layout == Layout::NSC]; }

@@ -224,8 +224,9 @@ public:
 
   /// Batch compilation, for scripts that try many candidates: JIT-compiles the
   /// forward and backward kernels (both layouts) of the activations `names` (empty:
-  /// every activation) for `dtype` as ONE unit (one lowering, one LLVM module, one
-  /// object file, one kernel-cache entry), sharing the per-compile overhead.
+  /// every activation) for `dtype` in units of up to 16 activations (one lowering,
+  /// one LLVM module, one object file, one kernel-cache entry a unit), sharing the
+  /// per-compile overhead.
   /// Activations whose kernels for `dtype` exist already are skipped; later calls
   /// of forward/backward use these kernels. Throws CompileError (lowering failed),
   /// or act::Error for an unknown name or a CUDA module.
