@@ -221,6 +221,80 @@ TEST_CASE("channels-last runs of rows stay within a sample for [N,C] and [N] par
   act::setNumThreads(0);
 }
 
+TEST_CASE("channels-last runs of rows look per-channel tables up by channel", "[threads][layout]") {
+  // pwl over y[C,5]: the run repeats each position's row offset c * 5 and the fixed
+  // entries y[c,0] and y[c,4]; float64 reference written out here.
+  act::Module mod = act::Module::compile(
+      "act p(x; y[C,5] = [0, 0, 0, 1, 2], bl[C] = -2.0, br[C] = 2.0, kl[C] = 0.0, "
+      "kr[C] = 1.0) = pwl(x; y, bl, br, kl, kr)");
+  const act::Activation &f = mod.get("p");
+  act::setNumThreads(7);
+  for (act::TensorShape shape :
+       {act::TensorShape{3, 5, 1001, act::Layout::NSC}, act::TensorShape{2, 64, 517, act::Layout::NSC},
+        act::TensorShape{1, 300, 37, act::Layout::NSC}}) {
+    INFO("N=" << shape.n << " C=" << shape.c << " S=" << shape.s);
+    size_t count = (size_t)shape.numElements(), channels = (size_t)shape.c;
+    std::vector<float> x(count), dy(count), out(count), dx(count), y(channels * 5), bl(channels),
+        br(channels), kl(channels), kr(channels), dtab(y.size()), dbl(channels), dbr(channels),
+        dkl(channels), dkr(channels);
+    for (size_t c = 0; c < channels; ++c) {
+      for (size_t k = 0; k < 5; ++k)
+        y[c * 5 + k] = (float)std::cos(0.7 * (double)(c * 5 + k));
+      bl[c] = -2.0f - 0.125f * (float)(c % 3);
+      br[c] = 2.0f + 0.25f * (float)(c % 5);
+      kl[c] = 0.5f - 0.125f * (float)(c % 4);
+      kr[c] = 1.0f + 0.125f * (float)(c % 2);
+    }
+    for (size_t i = 0; i < count; ++i) {
+      x[i] = 3.5f * (float)std::sin(0.37 * (double)i);
+      dy[i] = (float)std::cos(0.11 * (double)i);
+    }
+    const float *in[] = {x.data()};
+    const float *params[] = {y.data(), bl.data(), br.data(), kl.data(), kr.data()};
+    float *dinputs[] = {dx.data()};
+    float *dparams[] = {dtab.data(), dbl.data(), dbr.data(), dkl.data(), dkr.data()};
+    f.forward(shape, in, out.data(), params);
+    f.backward(shape, in, dy.data(), dinputs, dparams, params);
+    std::vector<double> wantTab(y.size()), magTab(y.size());
+    size_t badY = 0, badDx = 0;
+    for (size_t i = 0; i < count; ++i) {
+      size_t c = i % channels;
+      const float *t = &y[c * 5];
+      double xi = x[i], gi = dy[i], lo = bl[c], hi = br[c], d = (hi - lo) / 4;
+      double wantY, slope;
+      if (xi < lo) {
+        wantY = t[0] + kl[c] * (xi - lo);
+        slope = kl[c];
+        wantTab[c * 5] += gi;
+        magTab[c * 5] += std::fabs(gi);
+      } else if (xi > hi) {
+        wantY = t[4] + kr[c] * (xi - hi);
+        slope = kr[c];
+        wantTab[c * 5 + 4] += gi;
+        magTab[c * 5 + 4] += std::fabs(gi);
+      } else {
+        size_t k = (size_t)std::min(3.0, std::floor((xi - lo) / d));
+        double frac = (xi - (lo + (double)k * d)) / d;
+        wantY = t[k] + (t[k + 1] - t[k]) * frac;
+        slope = (t[k + 1] - t[k]) / d;
+        wantTab[c * 5 + k] += gi * (1 - frac);
+        wantTab[c * 5 + k + 1] += gi * frac;
+        magTab[c * 5 + k] += std::fabs(gi);
+        magTab[c * 5 + k + 1] += std::fabs(gi);
+      }
+      badY += std::fabs(out[i] - wantY) > 1e-5 * std::max(1.0, std::fabs(wantY));
+      badDx += std::fabs(dx[i] - gi * slope) > 1e-5 * std::max(1.0, std::fabs(gi * slope));
+    }
+    CHECK(badY == 0);
+    CHECK(badDx == 0);
+    for (size_t e = 0; e < y.size(); ++e) {
+      INFO("table entry " << e);
+      CHECK(std::fabs(dtab[e] - wantTab[e]) <= 1e-5 * std::max(1.0, magTab[e]));
+    }
+  }
+  act::setNumThreads(0);
+}
+
 TEST_CASE("gradients of per-sample and shared-table and scalar parameters reduce correctly",
           "[grad]") {
   // f = a[n] * x + b * x^2 + t[k] terms through pwl over a shared 3-knot table.

@@ -70,6 +70,22 @@ act.activation @scaled attributes {input_names = ["x"], param_names = ["a", "b"]
 // for 5 entries); nsc: each lane's (knot, weight) is added to the table in lane order.
 // CHECK-LABEL: func.func @pwl__fwd_f32_ncs(
 // CHECK: vector.gather {{.*}} : memref<?xf32>, vector<8xi32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
+// nsc: rows run together, and the table's row offsets c * 5 and the fixed entries
+// the body reads (y[0] and y[4], pwl's outer pieces) are repeated over the run: a
+// vector loads them, two gathers a vector (y[lo], y[lo + 1]) instead of four.
+// CHECK-LABEL: func.func @pwl__fwd_f32_nsc(
+// CHECK: %[[ROWOFF:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xi32>
+// CHECK: %[[FIRST:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xf32>
+// CHECK: %[[LAST:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xf32>
+// CHECK: vector.load %[[ROWOFF]]
+// CHECK-COUNT-2: vector.gather
+// CHECK-NEXT: arith.subf
+// CHECK: vector.load %[[FIRST]]
+// CHECK: vector.load %[[LAST]]
+// CHECK: vector.maskedload %[[ROWOFF]]
+// CHECK-COUNT-2: vector.gather
+// CHECK-NOT: vector.gather
+// CHECK: memref.dealloc %[[ROWOFF]]
 // CHECK-LABEL: func.func @pwl__bwd_f32_ncs(
 // CHECK: scf.for {{.*}} -> (vector<4xf64>, vector<4xf64>, vector<4xf64>, vector<4xf64>, vector<4xf64>, vector<4xf64>, vector<4xf64>, vector<4xf64>, vector<4xf64>)
 // CHECK: vector.gather

@@ -112,7 +112,8 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   bool partialSums = grad && channelsLast && width > 1 && elemType.getWidth() < 64;
   bool channelRuns = channelsLast && width > 1 && !oneRow &&
                      llvm::all_of(llvm::seq(0u, numParams), [&](unsigned p) {
-                       return !act.isPerChannel(p) || act.getTableLength(p) == 0;
+                       return !act.isPerChannel(p) || act.getTableLength(p) == 0 ||
+                              !act.isPerSample(p);
                      });
   if (grad && !partialSums) // the run's positions are not channels in double sums
     for (unsigned p : learnable)
@@ -129,6 +130,8 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   };
   Value runRows = one, runLen = dimC;
   channelRun.assign(numParams, Value());
+  tableRowRun.assign(numParams, Value());
+  tableEntryRun.assign(numParams, {});
   if (channelRuns) {
     runRows = builder.create<arith::MaxUIOp>(
         loc,
@@ -136,9 +139,26 @@ LogicalResult KernelEmitter::emit(StringRef name) {
             loc, builder.create<arith::ConstantIndexOp>(loc, kRunElements), dimC),
         one);
     runLen = builder.create<arith::MulIOp>(loc, runRows, dimC);
-    for (unsigned p = 0; p < numParams; ++p)
-      if (act.isPerChannel(p))
+    for (unsigned p = 0; p < numParams; ++p) {
+      if (!act.isPerChannel(p))
+        continue;
+      if (!act.getTableLength(p)) {
         channelRun[p] = allocLine(storageType, runLen);
+        continue;
+      }
+      // A per-channel table: each position's row offset c * K, and the fixed entries
+      // the body reads (pwl's y[0] and y[n]) repeated like parameters (vector loads
+      // instead of gathers).
+      tableRowRun[p] = allocLine(builder.getI32Type(), runLen);
+      for (Operation &op : act.getBodyBlock())
+        if (auto ld = dyn_cast<memref::LoadOp>(op)) {
+          IntegerAttr entry;
+          if (ld.getMemRef() == act.getBodyBlock().getArgument(numIn + p) &&
+              matchPattern(ld.getIndices()[0], m_Constant(&entry)) &&
+              !tableEntryRun[p].count(entry.getInt()))
+            tableEntryRun[p][entry.getInt()] = allocLine(storageType, runLen);
+        }
+    }
   }
   // Channels-last gradients of per-channel parameters: in float32 kernels one
   // float32 sum per channel (per position of the run) over a block of rows (a load,
@@ -176,11 +196,28 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   // the first `rowCount` rows of the run.
   auto fillRuns = [&](bool perSample, Value rowCount) {
     forRunPositions(rowCount, [&](Value at, Value c) {
-      for (unsigned p = 0; p < numParams; ++p)
-        if (Value run = channelRun[p]; run && act.isPerSample(p) == perSample)
+      for (unsigned p = 0; p < numParams; ++p) {
+        if (act.isPerSample(p) != perSample)
+          continue;
+        if (Value run = channelRun[p])
           builder.create<memref::StoreOp>(
               loc, builder.create<memref::LoadOp>(loc, params[p], ValueRange{entryOf(p, c)}),
               run, ValueRange{at});
+        if (Value rows = tableRowRun[p]) {
+          Value rowStart = builder.create<arith::MulIOp>(
+              loc, c, builder.create<arith::ConstantIndexOp>(loc, act.getTableLength(p)));
+          builder.create<memref::StoreOp>(
+              loc, builder.create<arith::IndexCastOp>(loc, builder.getI32Type(), rowStart), rows,
+              ValueRange{at});
+          for (auto &[k, run] : tableEntryRun[p]) {
+            Value entry = builder.create<arith::AddIOp>(
+                loc, rowStart, builder.create<arith::ConstantIndexOp>(loc, k));
+            builder.create<memref::StoreOp>(
+                loc, builder.create<memref::LoadOp>(loc, params[p], ValueRange{entry}), run,
+                ValueRange{at});
+          }
+        }
+      }
     });
   };
   // Adds each position's float32 sum (of the first `rowCount` rows of the run) to
@@ -285,8 +322,11 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   }
 
   builder.setInsertionPointToEnd(entry);
-  for (Value buffer : llvm::concat<Value>(channelPartial, channelRun))
+  for (Value buffer : llvm::concat<Value>(channelPartial, channelRun, tableRowRun))
     if (buffer)
+      builder.create<memref::DeallocOp>(loc, buffer);
+  for (auto &entries : tableEntryRun)
+    for (auto &[k, buffer] : entries)
       builder.create<memref::DeallocOp>(loc, buffer);
   builder.create<func::ReturnOp>(loc);
   return success();

@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include <cstdint>
+#include <map>
 #include <utility>
 
 namespace act {
@@ -53,6 +54,13 @@ private:
   /// Per parameter varying along C, when channels-last rows run together: its C
   /// values repeated over the run (else null).
   SmallVector<Value> channelRun;
+  /// Per table varying along C, when rows run together: each run position's row
+  /// offset c * K (i32), and per fixed entry k the body reads, the entries c * K + k
+  /// repeated over the run (else null / empty).
+  SmallVector<Value> tableRowRun;
+  SmallVector<std::map<int64_t, Value>> tableEntryRun;
+  /// The run position of the vector step being emitted (reads of tableEntryRun).
+  Value stepRunPos;
   SmallVector<int64_t> pairCounts;
   /// Per table parameter constant along the row: its row's first entry (else null).
   SmallVector<Value> rowTableScalar;

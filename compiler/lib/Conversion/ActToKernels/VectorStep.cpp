@@ -69,7 +69,19 @@ FailureOr<SmallVector<Value>> KernelEmitter::emitVectorStep(const VectorRow &row
                                 loc, builder.create<arith::MulIOp>(loc, row.n, row.dimC), i)
                           : i;
       varyingBase[p] = posBase;
-      if (k) {
+      if (k && tableRowRun[p]) { // rows run together: the row offsets are repeated too
+        Type i32 = builder.getI32Type();
+        Value rows =
+            mask ? builder.create<vector::MaskedLoadOp>(
+                       loc, vec(i32), tableRowRun[p], ValueRange{posBase}, mask,
+                       builder.create<arith::ConstantOp>(
+                           loc, DenseElementsAttr::get(vec(i32), builder.getI32IntegerAttr(0))))
+                 : builder.create<vector::LoadOp>(loc, vec(i32), tableRowRun[p],
+                                                  ValueRange{posBase})
+                       .getResult();
+        tableStart[p] = builder.create<arith::IndexCastOp>(loc, vec(index), rows);
+        stepRunPos = posBase;
+      } else if (k) {
         SmallVector<APInt> lanes;
         for (unsigned l = 0; l < width; ++l)
           lanes.push_back(APInt(64, l));
@@ -233,6 +245,13 @@ KernelEmitter::cloneBodyVector(IRMapping &mapping, ArrayRef<Value> tableStart, V
         Value at = builder.create<arith::AddIOp>(
             loc, rowTableScalar[p], builder.create<arith::ConstantIndexOp>(loc, entry.getInt()));
         mapping.map(ld.getResult(), splat(elemType, load(params[p], at)));
+        continue;
+      }
+      // A fixed entry of a per-channel table whose rows run together: repeated.
+      if (!tableEntryRun[p].empty() && matchPattern(ld.getIndices()[0], m_Constant(&entry))) {
+        mapping.map(ld.getResult(),
+                    toCompute(loadVec(storageType, tableEntryRun[p].at(entry.getInt()),
+                                      stepRunPos, laneMask)));
         continue;
       }
       // A short row-constant table: one permute of the registers holding it.
