@@ -1,22 +1,20 @@
 // convert-act-to-kernels: scalar bodies -> fused, vectorised loop kernels over memrefs.
-// This file: the pass, each kernel's arguments and its loops over rows and along a
+// This file: the pass, each kernel's arguments and its loops over rows (runs of rows,
+// samples, row blocks, the per-channel run buffers); AlongRow.cpp: the loops along a
 // row; VectorStep.cpp: one vector step of a row.
 #include "act/Conversion/Passes.h"
 #include "act/Dialect/ActOps.h"
 
 #include "KernelEmitter.h"
 
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Matchers.h"
 
 #include "llvm/TargetParser/Host.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <optional>
 
 using namespace mlir;
 
@@ -329,247 +327,6 @@ LogicalResult KernelEmitter::emit(StringRef name) {
     for (auto &[k, buffer] : entries)
       builder.create<memref::DeallocOp>(loc, buffer);
   builder.create<func::ReturnOp>(loc);
-  return success();
-}
-
-LogicalResult KernelEmitter::emitScalarRow(IRMapping &mapping, Value n, Value base, Value rowLen,
-                                           Value dimC) {
-  Location loc = act.getLoc();
-  unsigned numIn = act.getNumInputs();
-  OpBuilder::InsertionGuard guard(builder);
-  Value zero = builder.create<arith::ConstantIndexOp>(loc, 0);
-  Value one = builder.create<arith::ConstantIndexOp>(loc, 1);
-  auto inner = builder.create<scf::ForOp>(loc, zero, rowLen, one);
-  builder.setInsertionPointToStart(inner.getBody());
-  Value i = inner.getInductionVar();
-  if (channelsLast)
-    mapParams(mapping, n, i, dimC);
-  Value idx = builder.create<arith::AddIOp>(loc, base, i);
-  Block &body = act.getBodyBlock();
-  for (unsigned k = 0; k < numIn; ++k)
-    mapping.map(body.getArgument(k), load(inputs[k], idx));
-  FailureOr<SmallVector<Value>> results = cloneBody(mapping);
-  if (failed(results))
-    return failure();
-  for (unsigned k = 0; k < outputs.size(); ++k)
-    store((*results)[k], outputs[k], idx);
-  if (grad) {
-    Value g = load(dy, idx);
-    for (unsigned k = 0; k < numIn; ++k) {
-      Value d = builder.create<arith::MulFOp>(loc, g, (*results)[1 + k]);
-      store(d, dinputs[k], idx);
-    }
-    Value g64 = widen(g);
-    size_t at = 1 + numIn;
-    for (auto [j, p] : llvm::enumerate(learnable)) {
-      if (pairCounts[j] == 0) {
-        accumulate(dparams[j], positions[p], builder.create<arith::MulFOp>(
-                                                 loc, g64, widen((*results)[at++])));
-        continue;
-      }
-      Value k = builder.create<arith::ConstantIndexOp>(loc, act.getTableLength(p));
-      Value rowStart = builder.create<arith::MulIOp>(loc, positions[p], k);
-      for (int64_t q = 0; q < pairCounts[j]; ++q, at += 2) {
-        Value entry = builder.create<arith::AddIOp>(loc, rowStart, (*results)[at]);
-        accumulate(dparams[j], entry, builder.create<arith::MulFOp>(
-                                          loc, g64, widen((*results)[at + 1])));
-      }
-    }
-  }
-
-  return success();
-}
-
-LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value base, Value rowLen,
-                                           Value dimC) {
-  Location loc = act.getLoc();
-  Block &body = act.getBodyBlock();
-  unsigned numIn = act.getNumInputs(), numParams = act.getNumParams();
-  Type f64 = builder.getF64Type(), index = builder.getIndexType();
-  Value zero = builder.create<arith::ConstantIndexOp>(loc, 0);
-  auto varies = [&](unsigned p) { return channelsLast && act.isPerChannel(p); };
-
-  VectorRow row;
-  row.n = n;
-  row.base = base;
-  row.dimC = dimC;
-  row.value.assign(numParams, Value());
-  row.tableStart.assign(numParams, Value());
-  SmallVector<Value> rowPos(numParams);
-  rowTableScalar.assign(numParams, Value());
-  rowTableRegs.assign(numParams, {});
-  for (unsigned p = 0; p < numParams; ++p) {
-    if (varies(p))
-      continue;
-    Value pos = channelsLast ? (act.isPerSample(p) ? n : zero) : positions[p];
-    rowPos[p] = pos;
-    if (int64_t k = act.getTableLength(p)) {
-      rowTableScalar[p] = builder.create<arith::MulIOp>(
-          loc, pos, builder.create<arith::ConstantIndexOp>(loc, k));
-      row.tableStart[p] = splat(index, rowTableScalar[p]);
-      if (permutesTable(k)) {
-        auto part = [&](int64_t from) -> Value {
-          if (from >= k)
-            return Value();
-          Value at = builder.create<arith::AddIOp>(
-              loc, rowTableScalar[p], builder.create<arith::ConstantIndexOp>(loc, from));
-          Value mask = builder.create<vector::CreateMaskOp>(
-              loc, vec(builder.getI1Type()),
-              ValueRange{builder.create<arith::ConstantIndexOp>(
-                  loc, std::min<int64_t>(k - from, width))});
-          return toCompute(loadVec(storageType, params[p], at, mask));
-        };
-        rowTableRegs[p] = {part(0), part(width)};
-      }
-      continue;
-    }
-    Value scalar = channelsLast ? load(params[p], pos)
-                                : rowMapping.lookup(body.getArgument(numIn + p));
-    row.value[p] = splat(elemType, scalar);
-  }
-
-  SmallVector<Value> init;
-  row.slot.assign(learnable.size(), -1);
-  if (grad)
-    for (auto [j, p] : llvm::enumerate(learnable)) {
-      int64_t entries = pairCounts[j] == 0 ? 1 : act.getTableLength(p);
-      if (varies(p) || (pairCounts[j] > 0 && entries > kMaxRegisterTable))
-        continue;
-      row.slot[j] = (int)init.size();
-      if (elemType.getWidth() < 64)
-        row.partial = true;
-      // Under f32 partial sums, half as many f64 lanes: each block's partial is
-      // added in two halves (lanes l and l + W/2 into f64 lane l), so the double
-      // sums take W/2 lanes, one register for 16 floats (pwlu's 21 accumulators
-      // spilled as 42).
-      VectorType wideType =
-          row.partial && width % 2 == 0 ? VectorType::get({(int64_t)width / 2}, f64) : vec(f64);
-      for (int64_t e = 0; e < entries; ++e)
-        init.push_back(builder.create<arith::ConstantOp>(
-            loc, DenseElementsAttr::get(wideType, builder.getF64FloatAttr(0.0))));
-    }
-  Value w = builder.create<arith::ConstantIndexOp>(loc, width);
-  Value vecEnd =
-      builder.create<arith::SubIOp>(loc, rowLen, builder.create<arith::RemUIOp>(loc, rowLen, w));
-  // Table accumulators as the steps see them: f32 partial sums when the kernel
-  // computes in f32 (row.partial), folded into the f64 ones every kBlock vectors.
-  SmallVector<bool> partialSlot(init.size(), false);
-  if (row.partial)
-    partialSlot.assign(init.size(), true);
-  auto toPartial = [&](ValueRange wide) {
-    SmallVector<Value> out(wide.begin(), wide.end());
-    for (auto [k, v] : llvm::enumerate(out))
-      if (partialSlot[k])
-        v = builder.create<arith::ConstantOp>(
-            loc, DenseElementsAttr::get(vec(elemType), builder.getFloatAttr(elemType, 0.0)));
-    return out;
-  };
-  auto fold = [&](ValueRange wide, ValueRange partial) {
-    SmallVector<Value> out(partial.begin(), partial.end());
-    for (auto [k, v] : llvm::enumerate(out)) {
-      if (!partialSlot[k])
-        continue;
-      int64_t half = cast<VectorType>(wide[k].getType()).getNumElements();
-      if (half == (int64_t)width) {
-        v = builder.create<arith::AddFOp>(loc, wide[k], widen(partial[k]));
-        continue;
-      }
-      auto lanes = [&](int64_t from) {
-        return widen(builder.create<vector::ExtractStridedSliceOp>(
-            loc, partial[k], ArrayRef<int64_t>{from}, ArrayRef<int64_t>{half},
-            ArrayRef<int64_t>{1}));
-      };
-      v = builder.create<arith::AddFOp>(
-          loc, builder.create<arith::AddFOp>(loc, wide[k], lanes(0)), lanes(half));
-    }
-    return out;
-  };
-  // The unmasked loops are marked for act-stage-loops (`act.tiled = N`: at most N
-  // vectors long).
-  auto emitLoop = [&](Value from, Value to, ValueRange accs) -> FailureOr<scf::ForOp> {
-    auto loop = builder.create<scf::ForOp>(loc, from, to, w, accs);
-    loop->setAttr("act.stage", builder.getUnitAttr());
-    if (row.partial)
-      loop->setAttr("act.tiled", builder.getI64IntegerAttr(kBlock));
-    OpBuilder::InsertionGuard guard(builder);
-    builder.setInsertionPointToStart(loop.getBody());
-    FailureOr<SmallVector<Value>> next = emitVectorStep(
-        row, loop.getInductionVar(), Value(),
-        SmallVector<Value>(loop.getRegionIterArgs().begin(), loop.getRegionIterArgs().end()));
-    if (failed(next))
-      return failure();
-    if (!next->empty())
-      builder.create<scf::YieldOp>(loc, *next);
-    return loop;
-  };
-  SmallVector<Value> accs;
-  if (!row.partial) {
-    FailureOr<scf::ForOp> loop = emitLoop(zero, vecEnd, init);
-    if (failed(loop))
-      return failure();
-    accs.assign(loop->getResults().begin(), loop->getResults().end());
-  } else {
-    Value block = builder.create<arith::ConstantIndexOp>(loc, width * kBlock);
-    auto blocks = builder.create<scf::ForOp>(loc, zero, vecEnd, block, init);
-    {
-      OpBuilder::InsertionGuard guard(builder);
-      builder.setInsertionPointToStart(blocks.getBody());
-      Value from = blocks.getInductionVar();
-      Value to = builder.create<arith::MinUIOp>(
-          loc, builder.create<arith::AddIOp>(loc, from, block), vecEnd);
-      ValueRange wide = blocks.getRegionIterArgs();
-      FailureOr<scf::ForOp> inner = emitLoop(from, to, toPartial(wide));
-      if (failed(inner))
-        return failure();
-      builder.create<scf::YieldOp>(loc, fold(wide, inner->getResults()));
-    }
-    accs.assign(blocks.getResults().begin(), blocks.getResults().end());
-  }
-  // The remainder, when there is one (a row of a multiple of the width has none:
-  // channels-last rows of 64 channels would otherwise pay a fifth vector step each):
-  // lanes past the row's end are masked off.
-  Value hasRest = builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, vecEnd, rowLen);
-  auto rest = builder.create<scf::IfOp>(loc, TypeRange(ValueRange(accs)), hasRest,
-                                        /*addThenBlock=*/true, /*addElseBlock=*/!accs.empty());
-  {
-    OpBuilder::InsertionGuard guard(builder);
-    Block *then = &rest.getThenRegion().front();
-    if (!then->mightHaveTerminator()) {
-      builder.setInsertionPointToEnd(then);
-      builder.create<scf::YieldOp>(loc);
-    }
-    builder.setInsertionPoint(then->getTerminator());
-    Value mask = builder.create<vector::CreateMaskOp>(
-        loc, vec(builder.getI1Type()),
-        ValueRange{builder.create<arith::SubIOp>(loc, rowLen, vecEnd)});
-    FailureOr<SmallVector<Value>> step =
-        emitVectorStep(row, vecEnd, mask, row.partial ? toPartial(accs) : accs);
-    if (failed(step))
-      return failure();
-    if (row.partial)
-      *step = fold(accs, *step);
-    if (!accs.empty()) {
-      then->getTerminator()->setOperands(*step);
-      builder.setInsertionPointToEnd(&rest.getElseRegion().front());
-      builder.create<scf::YieldOp>(loc, accs);
-    }
-  }
-  FailureOr<SmallVector<Value>> last = SmallVector<Value>(rest.getResults());
-  for (auto [j, p] : llvm::enumerate(learnable)) {
-    if (row.slot[j] < 0)
-      continue;
-    int64_t entries = pairCounts[j] == 0 ? 1 : act.getTableLength(p);
-    for (int64_t e = 0; e < entries; ++e) {
-      Value at = pairCounts[j] == 0
-                     ? rowPos[p]
-                     : builder.create<arith::AddIOp>(
-                           loc, rowTableScalar[p], builder.create<arith::ConstantIndexOp>(loc, e));
-      Value old = builder.create<memref::LoadOp>(loc, dparams[j], ValueRange{at});
-      Value sum = builder.create<vector::ReductionOp>(loc, vector::CombiningKind::ADD,
-                                                      (*last)[row.slot[j] + e], old);
-      builder.create<memref::StoreOp>(loc, sum, dparams[j], ValueRange{at});
-    }
-  }
   return success();
 }
 
