@@ -216,7 +216,8 @@ TEST_CASE("zero-element tensors do nothing", "[runtime]") {
   std::vector<double> x(8, 1.0), t(8, 2.0), y(8, -7.0), a(8, 3.0), b(8, 4.0);
   const double *in[] = {x.data(), t.data()}, *p[] = {a.data(), b.data()};
   for (TensorShape sh : {TensorShape{0, 3, 5}, TensorShape{2, 0, 5}, TensorShape{2, 3, 0},
-                         TensorShape{0, 0, 0, Layout::NSC}, TensorShape{2, 3, 0, Layout::NSC}}) {
+                         TensorShape{0, 0, 0, Layout::NSC}, TensorShape{2, 3, 0, Layout::NSC},
+                         TensorShape{2, 0, 5, Layout::NSC}}) {
     INFO("shape " << sh.n << "x" << sh.c << "x" << sh.s << " " << layoutName(sh.layout));
     CHECK_NOTHROW(f.forward(sh, in, y.data(), p));
     CHECK_NOTHROW(f.forward(sh, in, y.data(), nullptr)); // a has no init, but no element
