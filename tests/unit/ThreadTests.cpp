@@ -168,7 +168,8 @@ TEST_CASE("channels-last runs of rows stay within a sample for [N,C] and [N] par
   for (act::TensorShape shape :
        {act::TensorShape{3, 64, 7, act::Layout::NSC}, act::TensorShape{5, 5, 100, act::Layout::NSC},
         act::TensorShape{2, 300, 3, act::Layout::NSC}, act::TensorShape{40, 17, 33, act::Layout::NSC},
-        act::TensorShape{2, 64, 3000, act::Layout::NSC}}) {
+        act::TensorShape{2, 64, 3001, act::Layout::NSC}, act::TensorShape{16, 200, 1, act::Layout::NSC},
+        act::TensorShape{9, 64, 1, act::Layout::NSC}}) {
     INFO("N=" << shape.n << " C=" << shape.c << " S=" << shape.s);
     size_t count = (size_t)shape.numElements(), channels = (size_t)shape.c,
            samples = (size_t)shape.n, perSample = count / samples;
@@ -190,6 +191,20 @@ TEST_CASE("channels-last runs of rows stay within a sample for [N,C] and [N] par
     float *dparams[] = {da.data(), dm.data(), dt.data()};
     g.forward(shape, in, y.data(), params);
     g.backward(shape, in, dy.data(), dinputs, dparams, params);
+    { // bitwise the same on one thread
+      std::vector<float> y1(count), dx1(count), da1(channels), dm1(m.size()), dt1(samples);
+      float *dinputs1[] = {dx1.data()};
+      float *dparams1[] = {da1.data(), dm1.data(), dt1.data()};
+      act::setNumThreads(1);
+      g.forward(shape, in, y1.data(), params);
+      g.backward(shape, in, dy.data(), dinputs1, dparams1, params);
+      act::setNumThreads(7);
+      CHECK(same(y1, y));
+      CHECK(same(dx1, dx));
+      CHECK(same(da1, da));
+      CHECK(same(dm1, dm));
+      CHECK(same(dt1, dt));
+    }
     std::vector<double> wantA(channels), wantM(m.size()), wantT(samples), magA(channels),
         magM(m.size()), magT(samples);
     size_t badY = 0, badDx = 0;
@@ -255,28 +270,39 @@ TEST_CASE("channels-last runs of rows look per-channel tables up by channel", "[
     float *dparams[] = {dtab.data(), dbl.data(), dbr.data(), dkl.data(), dkr.data()};
     f.forward(shape, in, out.data(), params);
     f.backward(shape, in, dy.data(), dinputs, dparams, params);
-    std::vector<double> wantTab(y.size()), magTab(y.size());
+    std::vector<double> wantTab(y.size()), magTab(y.size()), wantBl(channels), wantBr(channels),
+        wantKl(channels), wantKr(channels), mag(channels);
     size_t badY = 0, badDx = 0;
     for (size_t i = 0; i < count; ++i) {
       size_t c = i % channels;
       const float *t = &y[c * 5];
       double xi = x[i], gi = dy[i], lo = bl[c], hi = br[c], d = (hi - lo) / 4;
       double wantY, slope;
+      mag[c] += std::fabs(gi) * (1 + std::fabs(xi));
       if (xi < lo) {
         wantY = t[0] + kl[c] * (xi - lo);
         slope = kl[c];
         wantTab[c * 5] += gi;
         magTab[c * 5] += std::fabs(gi);
+        wantBl[c] -= gi * kl[c];
+        wantKl[c] += gi * (xi - lo);
       } else if (xi > hi) {
         wantY = t[4] + kr[c] * (xi - hi);
         slope = kr[c];
         wantTab[c * 5 + 4] += gi;
         magTab[c * 5 + 4] += std::fabs(gi);
+        wantBr[c] -= gi * kr[c];
+        wantKr[c] += gi * (xi - hi);
       } else {
         size_t k = (size_t)std::min(3.0, std::floor((xi - lo) / d));
         double frac = (xi - (lo + (double)k * d)) / d;
         wantY = t[k] + (t[k + 1] - t[k]) * frac;
         slope = (t[k + 1] - t[k]) / d;
+        // y(x) moves with the knots: d/dbl and d/dbr of y[k] + (y[k+1] - y[k]) u,
+        // u = (x - bl) / d - k, d = (br - bl) / 4.
+        double u = (xi - lo) / d, rise = t[k + 1] - t[k];
+        wantBl[c] += gi * rise * (u - 4) / (hi - lo);
+        wantBr[c] -= gi * rise * u / (hi - lo);
         wantTab[c * 5 + k] += gi * (1 - frac);
         wantTab[c * 5 + k + 1] += gi * frac;
         magTab[c * 5 + k] += std::fabs(gi);
@@ -290,6 +316,13 @@ TEST_CASE("channels-last runs of rows look per-channel tables up by channel", "[
     for (size_t e = 0; e < y.size(); ++e) {
       INFO("table entry " << e);
       CHECK(std::fabs(dtab[e] - wantTab[e]) <= 1e-5 * std::max(1.0, magTab[e]));
+    }
+    for (size_t c = 0; c < channels; ++c) {
+      INFO("channel " << c);
+      CHECK(std::fabs(dbl[c] - wantBl[c]) <= 1e-5 * std::max(1.0, mag[c]));
+      CHECK(std::fabs(dbr[c] - wantBr[c]) <= 1e-5 * std::max(1.0, mag[c]));
+      CHECK(std::fabs(dkl[c] - wantKl[c]) <= 1e-5 * std::max(1.0, mag[c]));
+      CHECK(std::fabs(dkr[c] - wantKr[c]) <= 1e-5 * std::max(1.0, mag[c]));
     }
   }
   act::setNumThreads(0);

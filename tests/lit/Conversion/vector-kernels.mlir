@@ -29,19 +29,28 @@
 // CHECK-LABEL: func.func @scaled__fwdbwd_f32_ncs(
 // nsc: vectors run along C. Rows run together, max(1, 256 / C) of them at a time,
 // with a's C values repeated over the run in a buffer, so element i of the run reads
-// entry i. a's gradient sums in float32 per position of the run (a load, an fma and
-// a store a vector) over blocks of 16 runs, each block then added to the double
-// gradient by channel in a fixed order.
+// entry i (a run of one row, C > 128, reads a in place: the select). a's gradient
+// sums in float32 per position of the run (a load, an fma and a store a vector) over
+// blocks of 16 runs, each block then added to the double gradient by channel in a
+// fixed order.
 // CHECK-LABEL: func.func @scaled__bwd_f32_nsc(
-// CHECK: %[[RUNROWS:.*]] = arith.maxui %{{.*}}, %c1 : index
-// CHECK: %[[RUNLEN:.*]] = arith.muli %[[RUNROWS]], %{{.*}} : index
-// CHECK: %[[REPEAT:.*]] = memref.alloc(%[[RUNLEN]]) {alignment = 64 : i64} : memref<?xf32>
+// CHECK: %[[NONZERO:.*]] = arith.maxui %{{.*}}, %c1 : index
+// CHECK-NEXT: %[[QUOTIENT:.*]] = arith.divui %c256, %[[NONZERO]] : index
+// CHECK-NEXT: %[[RUNROWS:.*]] = arith.maxui %[[QUOTIENT]], %c1 : index
+// CHECK-NEXT: %[[RUNLEN:.*]] = arith.muli %[[RUNROWS]], %{{.*}} : index
+// CHECK-NEXT: %[[REPEATS:.*]] = arith.cmpi ugt, %[[RUNROWS]], %c1 : index
+// CHECK: %[[REPEAT:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xf32>
+// CHECK: %[[INPLACE:.*]] = memref.cast %{{.*}} : memref<?xf32, strided<[1]>> to memref<?xf32, strided<[1], offset: ?>>
+// CHECK: %[[BUFFER:.*]] = memref.cast %[[REPEAT]]
+// CHECK: %[[VIEW:.*]] = arith.select %[[REPEATS]], %[[BUFFER]], %[[INPLACE]]
 // CHECK: %[[PART:.*]] = memref.alloc(%[[RUNLEN]]) {alignment = 64 : i64} : memref<?xf32>
+// CHECK: scf.if %[[REPEATS]] {
+// CHECK: memref.store %{{.*}}, %[[REPEAT]]
 // CHECK: %[[BLOCK:.*]] = arith.muli %[[RUNROWS]], %c16 : index
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %[[BLOCK]] {
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %[[RUNROWS]] {
 // CHECK: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (vector<4xf64>)
-// CHECK: vector.load %[[REPEAT]][%{{.*}}] : memref<?xf32>, vector<8xf32>
+// CHECK: vector.load %[[VIEW]][%{{.*}}] : memref<?xf32, strided<[1], offset: ?>>, vector<8xf32>
 // CHECK: %[[OLD:.*]] = vector.load %[[PART]][%{{.*}}] : memref<?xf32>, vector<8xf32>
 // CHECK: %[[NEW:.*]] = math.fma %{{.*}}, %{{.*}}, %[[OLD]] : vector<8xf32>
 // CHECK: vector.store %[[NEW]], %[[PART]][%{{.*}}] : memref<?xf32>, vector<8xf32>

@@ -101,12 +101,13 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   // one row (rows of 64 channels would each pay a row's setup and short stage loops:
   // nsc swish forward 0.245 -> 0.20 ms on 1M floats in cache, as ncs).
   bool oneRow = channelsLast && width > 1 && llvm::none_of(llvm::seq(0u, numParams), isVarying);
-  // Channels-last with parameters that vary along C (acon_c's p1, p2, beta; not
-  // tables): whole rows run together, about kRunElements at a time, and each such
+  // Channels-last with parameters that vary along C (acon_c's p1, p2, beta; pwlu's
+  // y[C,K]): whole rows run together, about kRunElements at a time, and each such
   // parameter is repeated over the run in a buffer, so element i of the run reads
   // entry i (no i mod C a vector) and the run is one long row for the vector loops.
   // With parameters that vary along N too (meta_acon_c's beta[N,C]), runs stay
-  // within a sample and the buffers are refilled for each sample.
+  // within a sample and the buffers are refilled for each sample. A run of one row
+  // (C > 128, or one row of the sample in the chunk) reads the parameters in place.
   bool partialSums = grad && channelsLast && width > 1 && elemType.getWidth() < 64;
   bool channelRuns = channelsLast && width > 1 && !oneRow &&
                      llvm::all_of(llvm::seq(0u, numParams), [&](unsigned p) {
@@ -126,22 +127,42 @@ LogicalResult KernelEmitter::emit(StringRef name) {
     return builder.create<memref::AllocOp>(loc, MemRefType::get({ShapedType::kDynamic}, type),
                                            ValueRange{size}, builder.getI64IntegerAttr(64));
   };
-  Value runRows = one, runLen = dimC;
+  Value runRows = one, runLen = dimC, repeats;
   channelRun.assign(numParams, Value());
   tableRowRun.assign(numParams, Value());
   tableEntryRun.assign(numParams, {});
+  SmallVector<Value> runStorage(numParams);
+  // A parameter's values as the vector steps read them: the repeated buffer, or
+  // (a run of one row) the C values from `offset` in place.
+  auto runView = [&](unsigned p, Value repeated, Value offset) -> Value {
+    auto type = MemRefType::get({ShapedType::kDynamic}, storageType,
+                                StridedLayoutAttr::get(builder.getContext(),
+                                                       ShapedType::kDynamic, {1}));
+    Value inPlace = builder.create<memref::SubViewOp>(
+        loc, type, params[p], ArrayRef<OpFoldResult>{offset}, ArrayRef<OpFoldResult>{dimC},
+        ArrayRef<OpFoldResult>{builder.getIndexAttr(1)});
+    Value buffer = builder.create<memref::CastOp>(loc, type, runStorage[p]);
+    return builder.create<arith::SelectOp>(loc, repeated, buffer, inPlace);
+  };
   if (channelRuns) {
+    // max(1, 256 / C); C is never 0 in a call from the runtime, but kernels are
+    // callable on their own.
     runRows = builder.create<arith::MaxUIOp>(
         loc,
-        builder.create<arith::DivUIOp>(
-            loc, builder.create<arith::ConstantIndexOp>(loc, kRunElements), dimC),
+        builder.create<arith::DivUIOp>(loc,
+                                       builder.create<arith::ConstantIndexOp>(loc, kRunElements),
+                                       builder.create<arith::MaxUIOp>(loc, dimC, one)),
         one);
     runLen = builder.create<arith::MulIOp>(loc, runRows, dimC);
+    repeats = builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ugt, runRows, one);
+    Value repeatedLen = builder.create<arith::SelectOp>(loc, repeats, runLen, zero);
     for (unsigned p = 0; p < numParams; ++p) {
       if (!act.isPerChannel(p))
         continue;
       if (!act.getTableLength(p)) {
-        channelRun[p] = allocLine(storageType, runLen);
+        runStorage[p] = allocLine(storageType, repeatedLen);
+        if (!act.isPerSample(p)) // per sample: set in the sample loop
+          channelRun[p] = runView(p, repeats, zero);
         continue;
       }
       // A per-channel table: each position's row offset c * K, and the fixed entries
@@ -191,16 +212,25 @@ LogicalResult KernelEmitter::emit(StringRef name) {
                                          c);
   };
   // Repeats the per-channel parameters (those per sample too, or the others) over
-  // the first `rowCount` rows of the run.
-  auto fillRuns = [&](bool perSample, Value rowCount) {
+  // the first `rowCount` rows of the run: plain ones when `repeated` holds, tables'
+  // row offsets and fixed entries always.
+  auto fillRuns = [&](bool perSample, Value rowCount, Value repeated) {
+    auto ifRepeated = builder.create<scf::IfOp>(loc, repeated, /*withElseRegion=*/false);
+    {
+      OpBuilder::InsertionGuard guard(builder);
+      builder.setInsertionPointToStart(ifRepeated.thenBlock());
+      forRunPositions(rowCount, [&](Value at, Value c) {
+        for (unsigned p = 0; p < numParams; ++p)
+          if (Value run = runStorage[p]; run && act.isPerSample(p) == perSample)
+            builder.create<memref::StoreOp>(
+                loc, builder.create<memref::LoadOp>(loc, params[p], ValueRange{entryOf(p, c)}),
+                run, ValueRange{at});
+      });
+    }
     forRunPositions(rowCount, [&](Value at, Value c) {
       for (unsigned p = 0; p < numParams; ++p) {
         if (act.isPerSample(p) != perSample)
           continue;
-        if (Value run = channelRun[p])
-          builder.create<memref::StoreOp>(
-              loc, builder.create<memref::LoadOp>(loc, params[p], ValueRange{entryOf(p, c)}),
-              run, ValueRange{at});
         if (Value rows = tableRowRun[p]) {
           Value rowStart = builder.create<arith::MulIOp>(
               loc, c, builder.create<arith::ConstantIndexOp>(loc, act.getTableLength(p)));
@@ -241,7 +271,7 @@ LogicalResult KernelEmitter::emit(StringRef name) {
     });
   };
   if (channelRuns)
-    fillRuns(/*perSample=*/false, runRows);
+    fillRuns(/*perSample=*/false, runRows, repeats);
   if (anyPartial)
     foldChannels(/*add=*/false, runRows);
   Value rowsFrom = rowBegin, rowsTo = rowEnd;
@@ -257,9 +287,14 @@ LogicalResult KernelEmitter::emit(StringRef name) {
     rowsFrom = builder.create<arith::MaxUIOp>(loc, rowBegin, sampleRow);
     rowsTo = builder.create<arith::MinUIOp>(
         loc, rowEnd, builder.create<arith::AddIOp>(loc, sampleRow, dimS));
-    fillRuns(/*perSample=*/true,
-             builder.create<arith::MinUIOp>(
-                 loc, runRows, builder.create<arith::SubIOp>(loc, rowsTo, rowsFrom)));
+    Value sampleRunRows = builder.create<arith::MinUIOp>(
+        loc, runRows, builder.create<arith::SubIOp>(loc, rowsTo, rowsFrom));
+    Value repeatsHere =
+        builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ugt, sampleRunRows, one);
+    fillRuns(/*perSample=*/true, sampleRunRows, repeatsHere);
+    for (unsigned p = 0; p < numParams; ++p)
+      if (runStorage[p] && act.isPerSample(p))
+        channelRun[p] = runView(p, repeatsHere, builder.create<arith::MulIOp>(loc, sample, dimC));
   }
   Value blockRows;
   if (anyPartial) {
@@ -320,7 +355,7 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   }
 
   builder.setInsertionPointToEnd(entry);
-  for (Value buffer : llvm::concat<Value>(channelPartial, channelRun, tableRowRun))
+  for (Value buffer : llvm::concat<Value>(channelPartial, runStorage, tableRowRun))
     if (buffer)
       builder.create<memref::DeallocOp>(loc, buffer);
   for (auto &entries : tableEntryRun)
