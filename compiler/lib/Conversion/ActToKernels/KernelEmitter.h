@@ -52,7 +52,7 @@ private:
   /// kernels, added to the double gradient every kRowBlock rows (runs); or null.
   SmallVector<Value> channelPartial;
   /// Per parameter varying along C, when channels-last rows run together: its C
-  /// values repeated over the run (else null).
+  /// values repeated over the run, or in place when a run is one row (else null).
   SmallVector<Value> channelRun;
   /// Per table varying along C, when rows run together: each run position's row
   /// offset c * K (i32), and per fixed entry k the body reads, the entries c * K + k
