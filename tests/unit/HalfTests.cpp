@@ -138,17 +138,27 @@ int64_t ulpDistance(uint16_t a, uint16_t b) {
   return std::llabs(ordered(a) - ordered(b));
 }
 
+/// Every activation of `m` in both layouts.
+std::vector<std::pair<std::string, act::Layout>> namesAndLayouts(const act::Module &m) {
+  std::vector<std::pair<std::string, act::Layout>> out;
+  for (const std::string &name : m.names())
+    for (act::Layout layout : {act::Layout::NCS, act::Layout::NSC})
+      out.emplace_back(name, layout);
+  return out;
+}
+
 } // namespace
 
 TEST_CASE("f16 and bf16 kernels equal the float32 kernels rounded once", "[half]") {
   static const act::Module m = act::Module::compileFile(ACT_EXAMPLES_DIR "/seeds.act");
   for (const HalfType *t : {&kF16, &kBF16}) {
     std::vector<uint16_t> xs = halfInputs(*t);
-    for (const std::string &name : m.names()) {
+    for (auto [name, layout] : namesAndLayouts(m)) {
       const act::Activation &a = m.get(name);
-      INFO(t->name << " " << name);
-      // Two channels with their own values, so per-channel parameters matter.
-      act::TensorShape shape{1, 2, (int64_t)xs.size(), act::Layout::NCS};
+      INFO(t->name << " " << name << " " << act_test::layoutName(layout));
+      // Two channels with their own values, so per-channel parameters matter
+      // (channels-last: rows run together, the parameters repeated in half buffers).
+      act::TensorShape shape{1, 2, (int64_t)xs.size(), layout};
       size_t count = (size_t)shape.numElements();
       std::vector<uint16_t> x16(count), dy16(count);
       std::vector<float> x32(count), dy32(count);
