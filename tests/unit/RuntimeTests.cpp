@@ -411,3 +411,45 @@ TEST_CASE("null or negative-size arguments throw act::Error", "[runtime]") {
                   act::Error);
   CHECK_THROWS_AS(f.forward(TensorShape{1, -1, 4}, in, y.data()), act::Error);
 }
+
+TEMPLATE_TEST_CASE("forward gives the same bits wherever the buffers lie", "[runtime]", float,
+                   double) {
+  // Elementwise results cannot depend on where x and y lie (a kernel that peeled
+  // elements to align its stores would have to keep that true). Every offset of x
+  // and y from a 64-byte line, both layouts, rows shorter and longer than a vector.
+  act::Module m = compileOne("act f(x; a[C] = 1.0, b = 0.5) = a * x * sigmoid(b * x)");
+  const act::Activation &f = m.get("f");
+  constexpr size_t kLine = 64 / sizeof(TestType);
+  for (TensorShape sh : {TensorShape{2, 3, 37}, TensorShape{2, 37, 5, Layout::NSC},
+                         TensorShape{1, 2, 5}, TensorShape{3, 40, 2, Layout::NSC}}) {
+    size_t count = (size_t)sh.numElements();
+    std::vector<TestType> a((size_t)sh.c);
+    for (size_t c = 0; c < a.size(); ++c)
+      a[c] = (TestType)(1 + 0.25 * (double)c);
+    const TestType *params[] = {a.data(), nullptr};
+    // Reference: x and y on a line.
+    std::vector<TestType> xBuf(count + 2 * kLine), yBuf(count + 2 * kLine);
+    auto lineAligned = [](TestType *p) {
+      return reinterpret_cast<TestType *>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t(63));
+    };
+    TestType *x0 = lineAligned(xBuf.data()), *y0 = lineAligned(yBuf.data());
+    for (size_t i = 0; i < count; ++i)
+      x0[i] = (TestType)(4 * std::sin(0.3 * (double)i));
+    const TestType *in0[] = {x0};
+    f.forward(sh, in0, y0, params);
+    std::vector<TestType> want(y0, y0 + count);
+    for (size_t xOff = 0; xOff < kLine; xOff += 3)
+      for (size_t yOff = 0; yOff < kLine; ++yOff) {
+        INFO("shape " << sh.n << "x" << sh.c << "x" << sh.s << " "
+                      << act_test::layoutName(sh.layout) << ", x at +" << xOff << ", y at +"
+                      << yOff);
+        TestType *x = x0 + xOff, *y = y0 + yOff;
+        for (size_t i = 0; i < count; ++i)
+          x[i] = (TestType)(4 * std::sin(0.3 * (double)i));
+        std::fill(y, y + count, (TestType)-7);
+        const TestType *in[] = {x};
+        f.forward(sh, in, y, params);
+        CHECK(act_test::sameBits(want, std::vector<TestType>(y, y + count)));
+      }
+  }
+}
