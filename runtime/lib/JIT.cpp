@@ -20,9 +20,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
-#include "llvm/ADT/DenseSet.h"
-#include "llvm/Bitcode/BitcodeReader.h"
-#include "llvm/Bitcode/BitcodeWriter.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ExecutionEngine/Orc/CompileUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
@@ -31,11 +29,9 @@
 #include "llvm/IR/Module.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
-#include "llvm/Transforms/Utils/Cloning.h"
 
 #include <algorithm>
 #include <atomic>
-#include <map>
 #include <thread>
 #include <chrono>
 #include <cstdio>
@@ -181,9 +177,6 @@ std::string printActivation(ModuleOp actModule, const std::string &name) {
   return text;
 }
 
-/// Code generation runs on at most this many threads per compile.
-constexpr size_t kMaxPartitions = 8;
-
 /// LLVM IR optimisation level before code generation. The MLIR pipeline has already
 /// vectorised, canonicalised, CSE'd and hoisted the kernels; for most activations the
 /// inner loops that -O1 gives are no shorter than without it (e.g. 42 vs 43
@@ -305,12 +298,31 @@ std::vector<std::string> kindNames(unsigned parts, unsigned order) {
   return out;
 }
 
+/// The kernels of one compile in groups, each lowered on its own: one group per
+/// layout, or with one layout the derivative kernels (the larger) before the forward
+/// ones; one group when code generation gets one thread.
+struct KernelGroup {
+  std::vector<std::string> layouts, kinds;
+};
+std::vector<KernelGroup> kernelGroups(unsigned what, unsigned order, unsigned threads) {
+  std::vector<std::string> layouts = layoutNames(what), kinds = kindNames(what, order);
+  if (threads <= 1)
+    return {{layouts, kinds}};
+  if (layouts.size() > 1)
+    return {{{layouts[0]}, kinds}, {{layouts[1]}, kinds}};
+  if (kinds.size() > 1)
+    return {{layouts, std::vector<std::string>(kinds.begin() + 1, kinds.end())},
+            {layouts, {kinds[0]}}};
+  return {{layouts, kinds}};
+}
+
 std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
                                                     const std::vector<std::string> &names,
                                                     DType dtype, unsigned order,
                                                     unsigned what, BuildStats &stats) {
-  auto t0 = std::chrono::steady_clock::now();
+  auto start = std::chrono::steady_clock::now();
   const unsigned optLevel = irOptLevel(actModule, names);
+  const bool quick = what & kQuick;
   MLIRContext *ctx = actModule.getContext();
   std::vector<Diagnostic> diags;
   DiagnosticCollector collect(*ctx, diags);
@@ -323,92 +335,64 @@ std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
 
   // Forward kernels alone need no derivative bodies.
   bool needsGrad = order > 1 || (what & (kBackward | kForwardBackward));
-  if ((needsGrad && failed(differentiate(*module, order))) ||
-      failed(lowerToKernels(*module, KernelOptions{{dtypeName(dtype)}, layoutNames(what),
-                                                   kindNames(what, order),
-                                                   (what & kQuick) ? 1u : 0u})) ||
-      failed(lowerToLLVMDialect(*module)))
+  if (needsGrad && failed(differentiate(*module, order)))
     throw CompileError(diags);
 
-  llvm::LLVMContext llvmContext;
-  std::unique_ptr<llvm::Module> llvmModule =
-      translateModuleToLLVMIR(module->getOperation(), llvmContext, "act-kernels");
-  if (!llvmModule)
-    throw CompileError(diags);
-  module = nullptr;
-  stats.lowerMs += msSince(t0);
-
-  // Kernels are independent: with several hardware threads, split them into
-  // partitions of about equal size and optimise and generate each on its own thread,
-  // in its own LLVMContext (a context is single-threaded; bitcode carries the
-  // partition across). Each partition becomes one object file of the bundle.
-  t0 = std::chrono::steady_clock::now();
-  std::vector<llvm::Function *> kernels;
-  for (llvm::Function &f : llvmModule->functions())
-    if (!f.isDeclaration() && f.hasExternalLinkage())
-      kernels.push_back(&f);
+  // Each group is lowered on this thread (MLIR) into an LLVMContext of its own, then
+  // optimised and generated on a thread of its own while the next group is lowered:
+  // a forward-and-backward compile generates the backward kernel while it lowers the
+  // forward one, instead of lowering both first.
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   if (const char *env = std::getenv("ACT_JIT_THREADS"); env && std::atoi(env) > 0)
     threads = (unsigned)std::atoi(env);
-  size_t parts = std::min<size_t>({kernels.size(), threads, kMaxPartitions});
-  std::vector<std::unique_ptr<llvm::MemoryBuffer>> objects;
-  if (parts <= 1) {
-    objects.push_back(optimizeAndGenerate(*llvmModule, stats, what & kQuick, optLevel));
-  } else {
-    // Largest kernel first onto the least loaded partition.
-    std::sort(kernels.begin(), kernels.end(), [](llvm::Function *a, llvm::Function *b) {
-      return a->getInstructionCount() > b->getInstructionCount();
-    });
-    std::map<const llvm::GlobalValue *, size_t> partOf;
-    std::vector<size_t> load(parts, 0);
-    for (llvm::Function *f : kernels) {
-      size_t p = (size_t)(std::min_element(load.begin(), load.end()) - load.begin());
-      partOf[f] = p;
-      load[p] += f->getInstructionCount() + 1;
-    }
-    std::vector<llvm::SmallVector<char, 0>> bitcode(parts);
-    for (size_t p = 0; p < parts; ++p) {
-      llvm::ValueToValueMapTy map;
-      std::unique_ptr<llvm::Module> part =
-          llvm::CloneModule(*llvmModule, map, [&](const llvm::GlobalValue *gv) {
-            auto it = partOf.find(gv);
-            if (it != partOf.end())
-              return it->second == p;
-            return gv->hasLocalLinkage() || p == 0; // helpers: a private copy each
-          });
-      llvm::raw_svector_ostream os(bitcode[p]);
-      llvm::WriteBitcodeToFile(*part, os);
-    }
-    llvmModule = nullptr;
-    objects.resize(parts);
-    std::vector<std::string> errors(parts);
-    std::vector<BuildStats> partStats(parts);
-    auto work = [&](size_t p) {
-      try {
-        llvm::LLVMContext partContext;
-        auto part = llvm::parseBitcodeFile(
-            llvm::MemoryBufferRef(llvm::StringRef(bitcode[p].data(), bitcode[p].size()),
-                                  "act-kernels"),
-            partContext);
-        if (!part)
-          throw Error("internal: " + llvm::toString(part.takeError()));
-        objects[p] = optimizeAndGenerate(**part, partStats[p], what & kQuick, optLevel);
-      } catch (const std::exception &e) {
-        errors[p] = e.what();
-      }
-    };
-    std::vector<std::thread> workers;
-    for (size_t p = 1; p < parts; ++p)
-      workers.emplace_back(work, p);
-    work(0);
+  std::vector<KernelGroup> groups = kernelGroups(what, order, threads);
+  std::vector<std::unique_ptr<llvm::MemoryBuffer>> objects(groups.size());
+  std::vector<std::string> errors(groups.size());
+  std::vector<BuildStats> groupStats(groups.size());
+  std::vector<std::thread> workers;
+  auto joinAll = llvm::make_scope_exit([&] {
     for (std::thread &w : workers)
       w.join();
-    for (const std::string &e : errors)
-      if (!e.empty())
-        throw Error(e);
-    stats.optMs += partStats[0].optMs;
+  });
+  double lowerMs = msSince(start);
+  for (size_t g = 0; g < groups.size(); ++g) {
+    auto t0 = std::chrono::steady_clock::now();
+    OwningOpRef<ModuleOp> groupModule =
+        g + 1 < groups.size() ? OwningOpRef<ModuleOp>(module->clone()) : std::move(module);
+    if (failed(lowerToKernels(*groupModule, KernelOptions{{dtypeName(dtype)}, groups[g].layouts,
+                                                         groups[g].kinds, quick ? 1u : 0u})) ||
+        failed(lowerToLLVMDialect(*groupModule)))
+      throw CompileError(diags);
+    auto llvmContext = std::make_unique<llvm::LLVMContext>();
+    std::unique_ptr<llvm::Module> llvmModule =
+        translateModuleToLLVMIR(groupModule->getOperation(), *llvmContext, "act-kernels");
+    if (!llvmModule)
+      throw CompileError(diags);
+    lowerMs += msSince(t0);
+    auto generate = [&, g, context = std::move(llvmContext),
+                     kernels = std::move(llvmModule)]() mutable {
+      try {
+        objects[g] = optimizeAndGenerate(*kernels, groupStats[g], quick, optLevel);
+      } catch (const std::exception &e) {
+        errors[g] = e.what();
+      }
+      kernels.reset(); // before its context
+    };
+    if (g + 1 < groups.size())
+      workers.emplace_back(std::move(generate));
+    else
+      generate();
   }
-  stats.codegenMs += msSince(t0);
+  joinAll.release();
+  for (std::thread &w : workers)
+    w.join();
+  for (const std::string &e : errors)
+    if (!e.empty())
+      throw Error(e);
+  // lowerMs: MLIR and translation (this thread); codegenMs: the rest of the wall time.
+  stats.lowerMs += lowerMs;
+  stats.optMs += groupStats.back().optMs;
+  stats.codegenMs += msSince(start) - lowerMs;
   return bundleObjects(objects);
 }
 
