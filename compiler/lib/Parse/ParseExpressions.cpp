@@ -97,30 +97,27 @@ bool Parser::cmpKind(Tok t, ast::CmpKind &k) {
   }
 }
 
-Node Parser::parseAdditive() {
-  Node lhs = parseMultiplicative();
-  while (lhs && (at(Tok::Plus) || at(Tok::Minus))) {
+Node Parser::parseChain(Node (Parser::*operand)(), Tok first, ast::Expr::Kind firstKind,
+                        Tok second, ast::Expr::Kind secondKind) {
+  Node lhs = (this->*operand)();
+  while (lhs && (at(first) || at(second))) {
     const Token &op = bump();
-    Node rhs = parseMultiplicative();
+    Node rhs = (this->*operand)();
     if (!rhs)
       return {};
-    lhs = binary(op.kind == Tok::Plus ? ast::Expr::Kind::Add : ast::Expr::Kind::Sub, op,
-                 std::move(lhs), std::move(rhs));
+    lhs = binary(op.kind == first ? firstKind : secondKind, op, std::move(lhs), std::move(rhs));
   }
   return lhs;
 }
 
+Node Parser::parseAdditive() {
+  return parseChain(&Parser::parseMultiplicative, Tok::Plus, ast::Expr::Kind::Add, Tok::Minus,
+                    ast::Expr::Kind::Sub);
+}
+
 Node Parser::parseMultiplicative() {
-  Node lhs = parseUnary();
-  while (lhs && (at(Tok::Star) || at(Tok::Slash))) {
-    const Token &op = bump();
-    Node rhs = parseUnary();
-    if (!rhs)
-      return {};
-    lhs = binary(op.kind == Tok::Star ? ast::Expr::Kind::Mul : ast::Expr::Kind::Div, op,
-                 std::move(lhs), std::move(rhs));
-  }
-  return lhs;
+  return parseChain(&Parser::parseUnary, Tok::Star, ast::Expr::Kind::Mul, Tok::Slash,
+                    ast::Expr::Kind::Div);
 }
 
 Node Parser::parseUnary() {

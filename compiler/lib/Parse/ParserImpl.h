@@ -104,6 +104,9 @@ private:
   Node binary(ast::Expr::Kind k, const Token &op, Node lhs, Node rhs);
   Node parseExpr();
   static bool cmpKind(Tok t, ast::CmpKind &k);
+  /// One left-associative precedence level: operand ((first | second) operand)*.
+  Node parseChain(Node (Parser::*operand)(), Tok first, ast::Expr::Kind firstKind, Tok second,
+                  ast::Expr::Kind secondKind);
   Node parseAdditive();
   Node parseMultiplicative();
   Node parseUnary();

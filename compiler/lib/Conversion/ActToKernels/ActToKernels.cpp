@@ -144,6 +144,11 @@ LogicalResult KernelEmitter::emit(StringRef name) {
     Value buffer = builder.create<memref::CastOp>(loc, type, runStorage[p]);
     return builder.create<arith::SelectOp>(loc, repeated, buffer, inPlace);
   };
+  // Rows of a run that starts at row `from` when the rows end at `to`.
+  auto runRowsIn = [&](Value from, Value to) -> Value {
+    return builder.create<arith::MinUIOp>(loc, runRows,
+                                          builder.create<arith::SubIOp>(loc, to, from));
+  };
   if (channelRuns) {
     // max(1, 256 / C); C is never 0 in a call from the runtime, but kernels are
     // callable on their own.
@@ -287,14 +292,13 @@ LogicalResult KernelEmitter::emit(StringRef name) {
     rowsFrom = builder.create<arith::MaxUIOp>(loc, rowBegin, sampleRow);
     rowsTo = builder.create<arith::MinUIOp>(
         loc, rowEnd, builder.create<arith::AddIOp>(loc, sampleRow, dimS));
-    Value sampleRunRows = builder.create<arith::MinUIOp>(
-        loc, runRows, builder.create<arith::SubIOp>(loc, rowsTo, rowsFrom));
+    Value sampleRunRows = runRowsIn(rowsFrom, rowsTo);
     Value repeatsHere =
         builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ugt, sampleRunRows, one);
     fillRuns(/*perSample=*/true, sampleRunRows, repeatsHere);
     for (unsigned p = 0; p < numParams; ++p)
       if (runStorage[p] && act.isPerSample(p))
-        channelRun[p] = runView(p, repeatsHere, builder.create<arith::MulIOp>(loc, sample, dimC));
+        channelRun[p] = runView(p, repeatsHere, entryOf(p, zero));
   }
   Value blockRows;
   if (anyPartial) {
@@ -306,8 +310,7 @@ LogicalResult KernelEmitter::emit(StringRef name) {
         loc, builder.create<arith::AddIOp>(loc, rowBlocks.getInductionVar(), block), rowsTo);
     rowsFrom = rowBlocks.getInductionVar();
     rowsTo = blockEnd;
-    blockRows = builder.create<arith::MinUIOp>(
-        loc, runRows, builder.create<arith::SubIOp>(loc, rowsTo, rowsFrom));
+    blockRows = runRowsIn(rowsFrom, rowsTo);
   }
   Operation *rows = nullptr;
   Value rowLen, n, base, r;
@@ -321,10 +324,7 @@ LogicalResult KernelEmitter::emit(StringRef name) {
     rows = runLoop;
     builder.setInsertionPointToStart(runLoop.getBody());
     r = runLoop.getInductionVar();
-    rowLen = builder.create<arith::MulIOp>(
-        loc,
-        builder.create<arith::MinUIOp>(loc, runRows, builder.create<arith::SubIOp>(loc, rowsTo, r)),
-        dimC);
+    rowLen = builder.create<arith::MulIOp>(loc, runRowsIn(r, rowsTo), dimC);
     n = sample; // zero unless a parameter varies along N
     base = builder.create<arith::MulIOp>(loc, r, dimC);
   } else {
