@@ -184,3 +184,41 @@ func.func @repeated_compare(%x: memref<?xf32>, %y: memref<?xf32>, %n: index) {
   } {act.stage}
   return
 }
+
+// A value of twice the loop's lanes (a pair gather's entries before the shuffles
+// split them) crosses in a buffer of twice the tile, at twice the element's place.
+// CHECK-LABEL: func.func @wide(
+// CHECK: memref.alloca() {alignment = 64 : i64} : memref<512xf32>
+// CHECK: %[[W:.*]] = vector.shuffle {{.*}} : vector<16xf32>, vector<16xf32>
+// CHECK: %[[AT:.*]] = arith.subi
+// CHECK: %[[AT2:.*]] = arith.muli %[[AT]], %c2
+// CHECK: vector.store %[[W]], %{{.*}}[%[[AT2]]] : memref<512xf32>, vector<32xf32>
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: %[[BT:.*]] = arith.muli %{{.*}}, %c2
+// CHECK: vector.load %{{.*}}[%[[BT]]] : memref<512xf32>, vector<32xf32>
+func.func @wide(%x: memref<?xf32>, %y: memref<?xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c16 = arith.constant 16 : index
+  %k = arith.constant dense<0.5> : vector<16xf32>
+  scf.for %i = %c0 to %n step %c16 {
+    %v = vector.load %x[%i] : memref<?xf32>, vector<16xf32>
+    %a1 = math.fma %v, %v, %k : vector<16xf32>
+    %a2 = math.fma %a1, %v, %k : vector<16xf32>
+    %a3 = math.fma %a2, %v, %k : vector<16xf32>
+    %w = vector.shuffle %a3, %a2 [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31] : vector<16xf32>, vector<16xf32>
+    %a4 = math.fma %a3, %v, %k : vector<16xf32>
+    %a5 = math.fma %a4, %v, %k : vector<16xf32>
+    %a6 = math.fma %a5, %v, %k : vector<16xf32>
+    %a7 = math.fma %a6, %v, %k : vector<16xf32>
+    %a8 = math.fma %a7, %v, %k : vector<16xf32>
+    %a9 = math.fma %a8, %v, %k : vector<16xf32>
+    %a10 = math.fma %a9, %v, %k : vector<16xf32>
+    %a11 = math.fma %a10, %v, %k : vector<16xf32>
+    %a12 = math.fma %a11, %v, %k : vector<16xf32>
+    %s = vector.shuffle %w, %a12 [1, 3, 5, 7, 9, 11, 13, 15, 32, 33, 34, 35, 36, 37, 38, 39] : vector<32xf32>, vector<16xf32>
+    %d = arith.divf %s, %v : vector<16xf32>
+    vector.store %d, %y[%i] : memref<?xf32>, vector<16xf32>
+  } {act.stage}
+  return
+}

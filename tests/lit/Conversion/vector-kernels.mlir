@@ -1,5 +1,6 @@
 // RUN: act-opt %s -act-autodiff -act-expand -convert-act-to-kernels="dtypes=f32 layouts=ncs,nsc vector-bits=256" -canonicalize -cse | FileCheck %s
 // RUN: act-opt %s -act-autodiff -act-expand -convert-act-to-kernels="dtypes=f32 layouts=ncs vector-bits=1" | FileCheck %s --check-prefix=SCALAR
+// RUN: act-opt %s -act-expand -convert-act-to-kernels="dtypes=f64 layouts=ncs vector-bits=256 kinds=fwd" | FileCheck %s --check-prefix=F64
 
 // Backward kernels, 8 float lanes (256 bits): a vector loop over whole vectors, then
 // one masked vector step for the remainder. ncs: the per-channel a and scalar b are
@@ -73,38 +74,48 @@ act.activation @scaled attributes {input_names = ["x"], param_names = ["a", "b"]
 
 // A table lookup is a gather from the parameter buffer (on AVX-512 hosts, 16 f32
 // lanes and a table constant along the row: a permute of the row held in
-// registers). ncs: the table's gradient is one register accumulator per entry,
+// registers). pwl reads entries lo and lo + 1: one gather of 64-bit pairs through
+// an LLVM pointer, split by two shuffles (f64 tables: two gathers). ncs: the table's gradient is one register accumulator per entry,
 // updated where the lane's knot index is that entry (pairs lo and lo + 1 share the
 // tests, and lo, clamped to [0, 3], is never tested against -1 or 4: 4 tests, not 10,
 // for 5 entries); nsc: each lane's (knot, weight) is added to the table in lane order.
 // CHECK-LABEL: func.func @pwl__fwd_f32_ncs(
-// CHECK: vector.gather {{.*}} : memref<?xf32>, vector<8xi32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
+// CHECK: llvm.getelementptr {{.*}} : (!llvm.ptr, vector<8xi32>) -> !llvm.vec<8 x ptr>, f32
+// CHECK-NEXT: llvm.intr.masked.gather {{.*}} -> vector<8xi64>
+// CHECK-NEXT: vector.bitcast {{.*}} : vector<8xi64> to vector<16xf32>
+// CHECK-NEXT: vector.shuffle {{.*}} [0, 2, 4, 6, 8, 10, 12, 14]
+// CHECK-NEXT: vector.shuffle {{.*}} [1, 3, 5, 7, 9, 11, 13, 15]
+// CHECK-NOT: vector.gather
+// F64-LABEL: func.func @pwl__fwd_f64_ncs(
+// F64-COUNT-2: vector.gather {{.*}} : memref<?xf64>, vector<4xi32>, vector<4xi1>, vector<4xf64> into vector<4xf64>
+// F64-NOT: llvm.intr.masked.gather
 // nsc: rows run together, and the table's row offsets c * 5 and the fixed entries
 // the body reads (y[0] and y[4], pwl's outer pieces) are repeated over the run: a
-// vector loads them, two gathers a vector (y[lo], y[lo + 1]) instead of four.
+// vector loads them, one gather of pairs (y[lo], y[lo + 1]) instead of four gathers.
 // CHECK-LABEL: func.func @pwl__fwd_f32_nsc(
 // CHECK: %[[ROWOFF:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xi32>
 // CHECK: %[[FIRST:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xf32>
 // CHECK: %[[LAST:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xf32>
 // CHECK: vector.load %[[ROWOFF]]
-// CHECK-COUNT-2: vector.gather
-// CHECK-NEXT: arith.subf
+// CHECK: llvm.intr.masked.gather
+// CHECK-NOT: llvm.intr.masked.gather
 // CHECK: vector.load %[[FIRST]]
 // CHECK: vector.load %[[LAST]]
 // CHECK: vector.maskedload %[[ROWOFF]]
-// CHECK-COUNT-2: vector.gather
+// CHECK: llvm.intr.masked.gather
 // CHECK-NOT: vector.gather
+// CHECK-NOT: llvm.intr.masked.gather
 // CHECK: memref.dealloc %[[ROWOFF]]
 // CHECK-LABEL: func.func @pwl__bwd_f32_ncs(
 // CHECK: scf.for {{.*}} -> (vector<4xf64>, vector<4xf64>, vector<4xf64>, vector<4xf64>, vector<4xf64>, vector<4xf64>, vector<4xf64>, vector<4xf64>, vector<4xf64>)
-// CHECK: vector.gather
+// CHECK: llvm.intr.masked.gather
 // CHECK-COUNT-4: arith.cmpi eq, %{{.*}}, %{{.*}} : vector<8xi32>
 // CHECK-NOT: arith.cmpi eq
 // CHECK: scf.yield {{.*}} : vector<8xf32>
 // CHECK: vector.reduction <add>
 // CHECK-NOT: vector.extract {{.*}} : index from vector<8xindex>
 // CHECK-LABEL: func.func @pwl__bwd_f32_nsc(
-// CHECK: vector.gather
+// CHECK: llvm.intr.masked.gather
 // CHECK-COUNT-8: vector.extract {{.*}} : index from vector<8xindex>
 act.activation @pwl attributes {input_names = ["x"], param_names = ["y", "bl", "br", "kl", "kr"],
     param_shapes = ["C,5", "", "", "", ""], param_inits = [array<f64>, array<f64>, array<f64>,

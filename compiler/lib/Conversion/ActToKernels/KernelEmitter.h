@@ -162,6 +162,11 @@ private:
   ///
   /// Integers in bodies are table indices, clamped to the table: they become i32
   /// (one conversion and one gather per vector, not two of each at 64 bits).
+  /// Entries at `at` and `at` + 1 of `table` for each lane `mask` enables: one gather
+  /// of pairs (64 bits for f32 entries) and two shuffles. On Zen 5 two 8-lane 64-bit
+  /// gathers cost 17-24 cycles, two 16-lane 32-bit ones 33-38.
+  std::pair<Value, Value> gatherPairs(Value table, Value at, Value mask);
+
   FailureOr<SmallVector<Value>> cloneBodyVector(IRMapping &mapping,
                                                 ArrayRef<Value> tableStart, Value laneMask);
 };

@@ -207,6 +207,35 @@ FailureOr<SmallVector<Value>> KernelEmitter::emitVectorStep(const VectorRow &row
   return accs;
 }
 
+std::pair<Value, Value> KernelEmitter::gatherPairs(Value table, Value at, Value mask) {
+  Location loc = table.getLoc();
+  MLIRContext *ctx = builder.getContext();
+  unsigned bits = storageType.getWidth();
+  Type pairType = builder.getIntegerType(2 * bits);
+  // The memref has no view of 64-bit elements at 4-byte offsets: address the
+  // entries through an LLVM pointer (identity layout, so the offset is 0).
+  Value address = builder.create<arith::IndexCastOp>(
+      loc, builder.getI64Type(),
+      builder.create<memref::ExtractAlignedPointerAsIndexOp>(loc, table).getResult());
+  auto ptrType = LLVM::LLVMPointerType::get(ctx);
+  Value base = builder.create<LLVM::IntToPtrOp>(loc, ptrType, address);
+  Value ptrs = builder.create<LLVM::GEPOp>(loc, LLVM::getVectorType(ptrType, width), storageType,
+                                           base, ValueRange{at});
+  Value zeros = builder.create<arith::ConstantOp>(
+      loc, DenseElementsAttr::get(vec(pairType), builder.getIntegerAttr(pairType, 0)));
+  Value pairs = builder.create<LLVM::masked_gather>(loc, vec(pairType), ptrs, mask,
+                                                    ValueRange{zeros}, bits / 8);
+  Value both = builder.create<vector::BitCastOp>(
+      loc, VectorType::get({2 * (int64_t)width}, storageType), pairs);
+  SmallVector<int64_t> even, odd; // entry i is the low half (little-endian)
+  for (int64_t l = 0; l < (int64_t)width; ++l) {
+    even.push_back(2 * l);
+    odd.push_back(2 * l + 1);
+  }
+  return {builder.create<vector::ShuffleOp>(loc, both, both, even),
+          builder.create<vector::ShuffleOp>(loc, both, both, odd)};
+}
+
 FailureOr<SmallVector<Value>>
 KernelEmitter::cloneBodyVector(IRMapping &mapping, ArrayRef<Value> tableStart, Value laneMask) {
   unsigned numIn = act.getNumInputs();
@@ -214,6 +243,24 @@ KernelEmitter::cloneBodyVector(IRMapping &mapping, ArrayRef<Value> tableStart, V
   auto narrow = [&](Type t) -> Type {
     return t.isIndex() || t.getIntOrFloatBitWidth() > 32 ? i32 : t;
   };
+  // Reads of a table at i and i + 1 (pwl's two knots), keyed by either read: one
+  // gather of pairs when two entries fit in 64 bits.
+  DenseMap<Operation *, std::pair<memref::LoadOp, memref::LoadOp>> entryPairs;
+  if (storageType.getWidth() <= 32)
+    for (Operation &op : act.getBodyBlock())
+      if (auto high = dyn_cast<memref::LoadOp>(op); high && high.getIndices().size() == 1)
+        if (auto add = high.getIndices()[0].getDefiningOp<arith::AddIOp>()) {
+          Value base = matchPattern(add.getRhs(), m_One())   ? add.getLhs()
+                       : matchPattern(add.getLhs(), m_One()) ? add.getRhs()
+                                                             : Value();
+          for (Operation &other : act.getBodyBlock())
+            if (auto low = dyn_cast<memref::LoadOp>(other);
+                base && low && low.getMemRef() == high.getMemRef() &&
+                low.getIndices().size() == 1 && low.getIndices()[0] == base) {
+              entryPairs[low] = entryPairs[high] = {low, high};
+              break;
+            }
+        }
   for (Operation &op : act.getBodyBlock().without_terminator()) {
     if (!isa<arith::ArithDialect, math::MathDialect, memref::MemRefDialect>(
             op.getDialect()))
@@ -272,10 +319,20 @@ KernelEmitter::cloneBodyVector(IRMapping &mapping, ArrayRef<Value> tableStart, V
       // 32-bit offsets: one gather instruction per vector instead of two (the
       // runtime rejects tables of 2^31 entries or more).
       Value start = builder.create<arith::IndexCastOp>(loc, vec(i32), tableStart[p]);
-      Value at = builder.create<arith::AddIOp>(loc, start, mapping.lookup(ld.getIndices()[0]));
       Value mask = laneMask ? laneMask
                             : builder.create<arith::ConstantOp>(
                                   loc, DenseElementsAttr::get(vec(builder.getI1Type()), true));
+      if (auto pair = entryPairs.find(ld); pair != entryPairs.end()) {
+        if (mapping.contains(ld.getResult())) // gathered with its pair
+          continue;
+        auto [low, high] = pair->second;
+        Value at = builder.create<arith::AddIOp>(loc, start, mapping.lookup(low.getIndices()[0]));
+        auto [lowEntries, highEntries] = gatherPairs(params[p], at, mask);
+        mapping.map(low.getResult(), toCompute(lowEntries));
+        mapping.map(high.getResult(), toCompute(highEntries));
+        continue;
+      }
+      Value at = builder.create<arith::AddIOp>(loc, start, mapping.lookup(ld.getIndices()[0]));
       Value passThru = builder.create<arith::ConstantOp>(
           loc, DenseElementsAttr::get(vec(storageType), builder.getFloatAttr(storageType, 0)));
       Value zero = builder.create<arith::ConstantIndexOp>(loc, 0);

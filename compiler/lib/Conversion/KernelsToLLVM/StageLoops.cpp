@@ -24,6 +24,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 
 using namespace mlir;
 
@@ -71,7 +72,7 @@ unsigned latency(Operation *op) {
     return 11;
   if (isa<math::SqrtOp, math::RsqrtOp>(op))
     return 15;
-  if (isa<vector::GatherOp>(op))
+  if (isa<vector::GatherOp, LLVM::masked_gather>(op))
     return 20;
   if (isa<vector::LoadOp, vector::MaskedLoadOp>(op))
     return 5;
@@ -137,8 +138,8 @@ private:
       auto [buffer, writes] = accessedBuffer(op);
       if (buffer)
         (writes ? written : read).insert(buffer);
-      else if (!isPure(&op) && !isa<LLVM::CallIntrinsicOp>(op))
-        return false;
+      else if (!isPure(&op) && !isa<LLVM::CallIntrinsicOp, LLVM::masked_gather>(op))
+        return false; // (a gather of table pairs reads a parameter: never written)
     }
     // A buffer read and written (gradients accumulated in memory: per channel along
     // C, table entries lane by lane): every access to it stays in the last stage, in
@@ -238,7 +239,8 @@ private:
     }
     sinkIntoUsers();
     // Every value a later stage uses must fit a tile buffer: a vector of the loop's
-    // width (i1 masks are kept as bytes).
+    // width or a multiple of it (pairs of table entries) (i1 masks are kept as bytes).
+    std::optional<int64_t> width = getConstantIntValue(loop.getStep());
     for (Operation &op : body.without_terminator()) {
       if (!stageOf.count(&op))
         continue;
@@ -247,7 +249,8 @@ private:
           if (userStage(use.getOwner()) <= stageOf[&op])
             continue;
           auto vt = dyn_cast<VectorType>(r.getType());
-          if (!vt || vt.getRank() != 1 || !vt.getElementType().isIntOrFloat())
+          if (!vt || vt.getRank() != 1 || !vt.getElementType().isIntOrFloat() ||
+              !width || vt.getNumElements() % *width != 0)
             return false;
           buffers[r] = Value();
         }
@@ -370,8 +373,8 @@ private:
     for (auto &[value, buffer] : buffers) {
       auto vt = cast<VectorType>(value.getType());
       buffer = entry.create<memref::AllocaOp>(
-          loc, MemRefType::get({tile}, bufferElement(vt)), ValueRange{}, ValueRange{},
-          entry.getI64IntegerAttr(64));
+          loc, MemRefType::get({tile * (vt.getNumElements() / *step)}, bufferElement(vt)),
+          ValueRange{}, ValueRange{}, entry.getI64IntegerAttr(64));
     }
 
     OpBuilder b(loop);
@@ -420,10 +423,14 @@ private:
     if (s == stages - 1)
       map.map(loop.getRegionIterArgs(), args);
     Value offset; // iv - tileStart: the element's place in the tile buffers
-    auto at = [&]() {
+    // A value's place in its buffer: the element's, times its lanes per loop lane.
+    auto at = [&](VectorType vt) -> Value {
       if (!offset)
         offset = b.create<arith::SubIOp>(loc, iv, tileStart);
-      return offset;
+      int64_t scale = vt.getNumElements() / *getConstantIntValue(loop.getStep());
+      if (scale == 1)
+        return offset;
+      return b.create<arith::MulIOp>(loc, offset, b.create<arith::ConstantIndexOp>(loc, scale));
     };
     std::function<Value(Value)> get = [&](Value v) -> Value {
       if (Value m = map.lookupOrNull(v))
@@ -441,7 +448,7 @@ private:
       auto vt = cast<VectorType>(v.getType());
       Value buffer = buffers.lookup(v);
       Value loaded = b.create<vector::LoadOp>(
-          loc, VectorType::get(vt.getShape(), bufferElement(vt)), buffer, ValueRange{at()});
+          loc, VectorType::get(vt.getShape(), bufferElement(vt)), buffer, ValueRange{at(vt)});
       if (vt.getElementType().isInteger(1))
         loaded = b.create<arith::TruncIOp>(loc, vt, loaded);
       map.map(v, loaded);
@@ -463,7 +470,7 @@ private:
         if (vt.getElementType().isInteger(1))
           stored = b.create<arith::ExtUIOp>(
               loc, VectorType::get(vt.getShape(), bufferElement(vt)), cr);
-        b.create<vector::StoreOp>(loc, stored, buffer, ValueRange{at()});
+        b.create<vector::StoreOp>(loc, stored, buffer, ValueRange{at(vt)});
       }
     }
     SmallVector<Value> yields;
