@@ -156,17 +156,18 @@ private:
   FailureOr<SmallVector<Value>> emitVectorStep(const VectorRow &row, Value i, Value mask,
                                                SmallVector<Value> accs);
 
-  /// Clones the scalar body on vectors of `width` lanes: floats become vectors of
-  /// the compute type, integers and indices vectors of themselves, constants splats,
-  /// and a table lookup a gather from the parameter buffer at `tableStart` + index.
-  ///
-  /// Integers in bodies are table indices, clamped to the table: they become i32
-  /// (one conversion and one gather per vector, not two of each at 64 bits).
   /// Entries at `at` and `at` + 1 of `table` for each lane `mask` enables: one gather
   /// of pairs (64 bits for f32 entries) and two shuffles. On Zen 5 two 8-lane 64-bit
   /// gathers cost 17-24 cycles, two 16-lane 32-bit ones 33-38.
   std::pair<Value, Value> gatherPairs(Value table, Value at, Value mask);
 
+  /// Clones the scalar body on vectors of `width` lanes: floats become vectors of
+  /// the compute type, integers and indices vectors of themselves, constants splats,
+  /// and a table lookup a gather from the parameter buffer at `tableStart` + index
+  /// (reads of entries i and i + 1 one gather of pairs, gatherPairs).
+  ///
+  /// Integers in bodies are table indices, clamped to the table: they become i32
+  /// (one conversion and one gather per vector, not two of each at 64 bits).
   FailureOr<SmallVector<Value>> cloneBodyVector(IRMapping &mapping,
                                                 ArrayRef<Value> tableStart, Value laneMask);
 };

@@ -107,6 +107,8 @@ private:
   /// Accesses to a buffer the loop both reads and writes: last stage, in order.
   DenseSet<Operation *> pinned;
   DenseMap<Operation *, int> stageOf;
+  /// The loop's step: the lanes of its vectors (set by analyse).
+  int64_t lanes = 0;
   /// Values a later stage reads from a tile buffer, with that buffer.
   DenseMap<Value, Value> buffers;
 
@@ -241,6 +243,7 @@ private:
     // Every value a later stage uses must fit a tile buffer: a vector of the loop's
     // width or a multiple of it (pairs of table entries) (i1 masks are kept as bytes).
     std::optional<int64_t> width = getConstantIntValue(loop.getStep());
+    lanes = width.value_or(0);
     for (Operation &op : body.without_terminator()) {
       if (!stageOf.count(&op))
         continue;
@@ -373,7 +376,7 @@ private:
     for (auto &[value, buffer] : buffers) {
       auto vt = cast<VectorType>(value.getType());
       buffer = entry.create<memref::AllocaOp>(
-          loc, MemRefType::get({tile * (vt.getNumElements() / *step)}, bufferElement(vt)),
+          loc, MemRefType::get({tile * (vt.getNumElements() / lanes)}, bufferElement(vt)),
           ValueRange{}, ValueRange{}, entry.getI64IntegerAttr(64));
     }
 
@@ -427,7 +430,7 @@ private:
     auto at = [&](VectorType vt) -> Value {
       if (!offset)
         offset = b.create<arith::SubIOp>(loc, iv, tileStart);
-      int64_t scale = vt.getNumElements() / *getConstantIntValue(loop.getStep());
+      int64_t scale = vt.getNumElements() / lanes;
       if (scale == 1)
         return offset;
       return b.create<arith::MulIOp>(loc, offset, b.create<arith::ConstantIndexOp>(loc, scale));
