@@ -75,8 +75,9 @@ act.activation @scaled attributes {input_names = ["x"], param_names = ["a", "b"]
 // A table lookup is a gather from the parameter buffer (on AVX-512 hosts, 16 f32
 // lanes and a table constant along the row: a permute of the row held in
 // registers). pwl reads entries lo and lo + 1: one gather of 64-bit pairs through
-// an LLVM pointer, split by two shuffles (f64 tables: two gathers). ncs: the table's gradient is one register accumulator per entry,
-// updated where the lane's knot index is that entry (pairs lo and lo + 1 share the
+// an LLVM pointer, split by two shuffles (f64 tables: two gathers). ncs: the
+// table's gradient is one register accumulator per entry, updated where the lane's
+// knot index is that entry (pairs lo and lo + 1 share the
 // tests, and lo, clamped to [0, 3], is never tested against -1 or 4: 4 tests, not 10,
 // for 5 entries); nsc: each lane's (knot, weight) is added to the table in lane order.
 // CHECK-LABEL: func.func @pwl__fwd_f32_ncs(
