@@ -28,13 +28,35 @@
 // CHECK: vector.reduction <add>, %{{.*}}, %{{.*}} : vector<4xf64> into f64
 // CHECK-NOT: memref.load {{.*}} : memref<?xf32>
 // CHECK-LABEL: func.func @scaled__fwdbwd_f32_ncs(
-// nsc: vectors run along C. Rows run together, max(1, 256 / C) of them at a time,
-// with a's C values repeated over the run in a buffer, so element i of the run reads
-// entry i (a run of one row, C > 128, reads a in place: the select). a's gradient
-// sums in float32 per position of the run (a load, an fma and a store a vector) over
-// blocks of 16 runs, each block then added to the double gradient by channel in a
-// fixed order.
+// nsc backward when C fills the vectors (4 C >= 3 * 8 ceil(C / 8)): columns. Blocks
+// of 16 rows; in a block each group of 8 channels runs down the rows (step i at row
+// i / 8), a's 8 values loaded once and both gradients in registers (float32 sums
+// over the block's rows). After the group a's sums are added lane for lane to its
+// channels' double gradients, b's reduced in lane order. A last group, masked,
+// takes the channels past the last whole vector.
 // CHECK-LABEL: func.func @scaled__bwd_f32_nsc(
+// CHECK: %[[FITS:.*]] = arith.cmpi uge
+// CHECK: scf.if %[[FITS]] {
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c16 {
+// CHECK: scf.for %[[C0:.*]] = %c0 to %{{.*}} step %c8 {
+// CHECK: %[[A:.*]] = vector.load %{{.*}}[%[[C0]]] : memref<?xf32>, vector<8xf32>
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>) {
+// CHECK: arith.divui %{{.*}}, %c8 : index
+// CHECK: arith.mulf %{{.*}}, %[[A]] : vector<8xf32>
+// CHECK: math.fma
+// CHECK: } {act.stage, act.tiled = 16 : i64}
+// CHECK: %[[OLDA:.*]] = vector.load %[[DA:.*]][%[[C0]]] : memref<?xf64>, vector<8xf64>
+// CHECK: vector.store %{{.*}}, %[[DA]][%[[C0]]] : memref<?xf64>, vector<8xf64>
+// CHECK: vector.reduction <add>, %{{.*}}, %{{.*}} : vector<8xf64> into f64
+// CHECK: vector.create_mask %{{.*}} : vector<8xi1>
+// CHECK: vector.maskedstore %[[DA]]
+// Else (C = 3 or 17, say) along rows: vectors run along C. Rows run together,
+// max(1, 256 / C) of them at a time, with a's C values repeated over the run in a
+// buffer, so element i of the run reads entry i (a run of one row, C > 128, reads
+// a in place: the select). a's gradient sums in float32 per position of the run (a
+// load, an fma and a store a vector) over blocks of 16 runs, each block then added
+// to the double gradient by channel in a fixed order.
+// CHECK: } else {
 // CHECK: %[[NONZERO:.*]] = arith.maxui %{{.*}}, %c1 : index
 // CHECK-NEXT: %[[QUOTIENT:.*]] = arith.divui %c256, %[[NONZERO]] : index
 // CHECK-NEXT: %[[RUNROWS:.*]] = arith.maxui %[[QUOTIENT]], %c1 : index
@@ -60,6 +82,7 @@
 // CHECK: memref.dealloc %[[PART]]
 // CHECK: memref.dealloc %[[REPEAT]]
 // CHECK-NOT: memref<?xf64>, vector<8xf64>
+// CHECK-LABEL: func.func @scaled__fwdbwd_f32_nsc(
 // SCALAR-LABEL: func.func @scaled__bwd_f32_ncs(
 // SCALAR-NOT: vector
 // SCALAR: return
@@ -79,7 +102,10 @@ act.activation @scaled attributes {input_names = ["x"], param_names = ["a", "b"]
 // table's gradient is one register accumulator per entry, updated where the lane's
 // knot index is that entry (pairs lo and lo + 1 share the
 // tests, and lo, clamped to [0, 3], is never tested against -1 or 4: 4 tests, not 10,
-// for 5 entries); nsc: each lane's (knot, weight) is added to the table in lane order.
+// for 5 entries). nsc by columns: the same tests and masked fmas, each lane one
+// channel's table; a group's sums go to a [5][C] double buffer (one vector add per
+// entry), which reaches the gradient after the rows. nsc along rows (C too narrow
+// for columns): each lane's (knot, weight) is added to the table in lane order.
 // CHECK-LABEL: func.func @pwl__fwd_f32_ncs(
 // CHECK: llvm.getelementptr {{.*}} : (!llvm.ptr, vector<8xi32>) -> !llvm.vec<8 x ptr>, f32
 // CHECK-NEXT: llvm.intr.masked.gather {{.*}} -> vector<8xi64>
@@ -116,6 +142,16 @@ act.activation @scaled attributes {input_names = ["x"], param_names = ["a", "b"]
 // CHECK: vector.reduction <add>
 // CHECK-NOT: vector.extract {{.*}} : index from vector<8xindex>
 // CHECK-LABEL: func.func @pwl__bwd_f32_nsc(
+// CHECK: scf.if
+// CHECK: %[[TABLE:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xf64>
+// CHECK: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: llvm.intr.masked.gather
+// CHECK-COUNT-4: arith.cmpi eq, %{{.*}}, %{{.*}} : vector<8xi32>
+// CHECK-NOT: arith.cmpi eq
+// CHECK: } {act.stage, act.tiled = 16 : i64}
+// CHECK-COUNT-5: vector.store %{{.*}}, %[[TABLE]][%{{.*}}] : memref<?xf64>, vector<8xf64>
+// CHECK: memref.dealloc %[[TABLE]]
+// CHECK: } else {
 // CHECK: llvm.intr.masked.gather
 // CHECK-COUNT-8: vector.extract {{.*}} : index from vector<8xindex>
 act.activation @pwl attributes {input_names = ["x"], param_names = ["y", "bl", "br", "kl", "kr"],

@@ -1,7 +1,8 @@
 // convert-act-to-kernels: scalar bodies -> fused, vectorised loop kernels over memrefs.
 // This file: the pass, each kernel's arguments and its loops over rows (runs of rows,
-// samples, row blocks, the per-channel run buffers); AlongRow.cpp: the loops along a
-// row; VectorStep.cpp: one vector step of a row.
+// samples, row blocks, the per-channel run buffers); Columns.cpp: channels-last
+// gradients down columns; AlongRow.cpp: the loops along a row; VectorStep.cpp: one
+// vector step of a row or column.
 #include "act/Conversion/Passes.h"
 #include "act/Dialect/ActOps.h"
 
@@ -95,6 +96,23 @@ LogicalResult KernelEmitter::emit(StringRef name) {
 
   Value one = builder.create<arith::ConstantIndexOp>(loc, 1);
   Value zero = builder.create<arith::ConstantIndexOp>(loc, 0);
+  columnEntry.assign(numParams, {});
+  channelPartial.assign(learnable.size(), Value());
+  channelRun.assign(numParams, Value());
+  tableRowRun.assign(numParams, Value());
+  tableEntryRun.assign(numParams, {});
+  // Channels-last gradients of per-channel parameters: by columns (emitColumns) when
+  // C fills the vectors well, else along runs of rows as below.
+  Block *rowsBlock = entry;
+  if (grad && channelsLast && width > 1 &&
+      llvm::any_of(learnable, [&](unsigned p) { return act.isPerChannel(p); })) {
+    auto byColumns = builder.create<scf::IfOp>(loc, columnsFit(dimC), /*withElseRegion=*/true);
+    builder.setInsertionPointToStart(byColumns.thenBlock());
+    if (failed(emitColumns(dimC, dimS, rowBegin, rowEnd)))
+      return failure();
+    rowsBlock = byColumns.elseBlock();
+    builder.setInsertionPointToStart(rowsBlock);
+  }
   auto isVarying = [&](unsigned p) { return act.isPerChannel(p) || act.isPerSample(p); };
   // Channels-last with no parameter that varies along C or N (swish's scalar beta,
   // gelu): the rows are one contiguous run that no element tells apart, so they are
@@ -128,9 +146,6 @@ LogicalResult KernelEmitter::emit(StringRef name) {
                                            ValueRange{size}, builder.getI64IntegerAttr(64));
   };
   Value runRows = one, runLen = dimC, repeats;
-  channelRun.assign(numParams, Value());
-  tableRowRun.assign(numParams, Value());
-  tableEntryRun.assign(numParams, {});
   SmallVector<Value> runStorage(numParams);
   // A parameter's values as the vector steps read them: the repeated buffer, or
   // (a run of one row) the C values from `offset` in place.
@@ -188,7 +203,6 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   // float32 sum per channel (per position of the run) over a block of rows (a load,
   // an fma and a store a vector, not two double loads, adds and stores), then added
   // to the double gradient.
-  channelPartial.assign(learnable.size(), Value());
   bool anyPartial = false;
   if (partialSums)
     for (auto [j, p] : llvm::enumerate(learnable))
@@ -281,17 +295,7 @@ LogicalResult KernelEmitter::emit(StringRef name) {
     foldChannels(/*add=*/false, runRows);
   Value rowsFrom = rowBegin, rowsTo = rowEnd;
   if (sampleRuns) { // the samples the rows touch, each on its own
-    Value firstSample = builder.create<arith::DivUIOp>(loc, rowBegin, dimS);
-    Value endSample = builder.create<arith::DivUIOp>(
-        loc, builder.create<arith::SubIOp>(loc, builder.create<arith::AddIOp>(loc, rowEnd, dimS), one),
-        dimS);
-    auto samples = builder.create<scf::ForOp>(loc, firstSample, endSample, one);
-    builder.setInsertionPointToStart(samples.getBody());
-    sample = samples.getInductionVar();
-    Value sampleRow = builder.create<arith::MulIOp>(loc, sample, dimS);
-    rowsFrom = builder.create<arith::MaxUIOp>(loc, rowBegin, sampleRow);
-    rowsTo = builder.create<arith::MinUIOp>(
-        loc, rowEnd, builder.create<arith::AddIOp>(loc, sampleRow, dimS));
+    std::tie(sample, rowsFrom, rowsTo) = enterSamples(dimS, rowBegin, rowEnd);
     Value sampleRunRows = runRowsIn(rowsFrom, rowsTo);
     Value repeatsHere =
         builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ugt, sampleRunRows, one);
@@ -354,13 +358,17 @@ LogicalResult KernelEmitter::emit(StringRef name) {
     foldChannels(/*add=*/true, blockRows);
   }
 
-  builder.setInsertionPointToEnd(entry);
+  if (rowsBlock == entry)
+    builder.setInsertionPointToEnd(entry);
+  else
+    builder.setInsertionPoint(rowsBlock->getTerminator());
   for (Value buffer : llvm::concat<Value>(channelPartial, runStorage, tableRowRun))
     if (buffer)
       builder.create<memref::DeallocOp>(loc, buffer);
   for (auto &entries : tableEntryRun)
     for (auto &[k, buffer] : entries)
       builder.create<memref::DeallocOp>(loc, buffer);
+  builder.setInsertionPointToEnd(entry);
   builder.create<func::ReturnOp>(loc);
   return success();
 }

@@ -61,6 +61,28 @@ LogicalResult KernelEmitter::emitScalarRow(IRMapping &mapping, Value n, Value ba
   return success();
 }
 
+void KernelEmitter::holdRowTable(unsigned p, Value pos, SmallVector<Value> &tableStart) {
+  Location loc = act.getLoc();
+  int64_t k = act.getTableLength(p);
+  rowTableScalar[p] =
+      builder.create<arith::MulIOp>(loc, pos, builder.create<arith::ConstantIndexOp>(loc, k));
+  tableStart[p] = splat(builder.getIndexType(), rowTableScalar[p]);
+  if (!permutesTable(k))
+    return;
+  auto part = [&](int64_t from) -> Value {
+    if (from >= k)
+      return Value();
+    Value at = builder.create<arith::AddIOp>(loc, rowTableScalar[p],
+                                             builder.create<arith::ConstantIndexOp>(loc, from));
+    Value mask = builder.create<vector::CreateMaskOp>(
+        loc, vec(builder.getI1Type()),
+        ValueRange{
+            builder.create<arith::ConstantIndexOp>(loc, std::min<int64_t>(k - from, width))});
+    return toCompute(loadVec(storageType, params[p], at, mask));
+  };
+  rowTableRegs[p] = {part(0), part(width)};
+}
+
 LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value base, Value rowLen,
                                            Value dimC) {
   Location loc = act.getLoc();
@@ -84,24 +106,8 @@ LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value
       continue;
     Value pos = channelsLast ? (act.isPerSample(p) ? n : zero) : positions[p];
     rowPos[p] = pos;
-    if (int64_t k = act.getTableLength(p)) {
-      rowTableScalar[p] = builder.create<arith::MulIOp>(
-          loc, pos, builder.create<arith::ConstantIndexOp>(loc, k));
-      row.tableStart[p] = splat(index, rowTableScalar[p]);
-      if (permutesTable(k)) {
-        auto part = [&](int64_t from) -> Value {
-          if (from >= k)
-            return Value();
-          Value at = builder.create<arith::AddIOp>(
-              loc, rowTableScalar[p], builder.create<arith::ConstantIndexOp>(loc, from));
-          Value mask = builder.create<vector::CreateMaskOp>(
-              loc, vec(builder.getI1Type()),
-              ValueRange{builder.create<arith::ConstantIndexOp>(
-                  loc, std::min<int64_t>(k - from, width))});
-          return toCompute(loadVec(storageType, params[p], at, mask));
-        };
-        rowTableRegs[p] = {part(0), part(width)};
-      }
+    if (act.getTableLength(p)) {
+      holdRowTable(p, pos, row.tableStart);
       continue;
     }
     Value scalar = channelsLast ? load(params[p], pos)

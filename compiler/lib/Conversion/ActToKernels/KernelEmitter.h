@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <map>
+#include <tuple>
 #include <utility>
 
 namespace act {
@@ -59,6 +60,9 @@ private:
   /// repeated over the run (else null / empty).
   SmallVector<Value> tableRowRun;
   SmallVector<std::map<int64_t, Value>> tableEntryRun;
+  /// Per table varying along C, in a column group: per fixed entry k the body reads,
+  /// each lane's channel's entry k, gathered once for the group (else empty).
+  SmallVector<std::map<int64_t, Value>> columnEntry;
   /// The run position of the vector step being emitted (reads of tableEntryRun).
   Value stepRunPos;
   SmallVector<int64_t> pairCounts;
@@ -79,8 +83,9 @@ private:
   /// still bitwise the same for any thread count, and at most 16 f32 roundings per
   /// lane before the sum is carried on in double.
   static constexpr int64_t kBlock = 16;
-  /// Channels-last rows whose per-channel gradients sum in float32 (channelPartial)
-  /// before they are added to the double ones: the same bound of 16 roundings.
+  /// Channels-last rows whose per-channel gradients sum in float32 (channelPartial,
+  /// or a column group's registers) before they are added to the double ones: the
+  /// same bound of 16 roundings.
   static constexpr int64_t kRowBlock = 16;
   /// Channels-last rows with per-channel parameters run together in runs of
   /// max(1, kRunElements / C) rows: one stage tile (16 vectors of 16 floats).
@@ -99,6 +104,31 @@ private:
   Value vecIndex(Location loc, int64_t k) {
     return splat(builder.getIndexType(), builder.create<arith::ConstantIndexOp>(loc, k));
   }
+
+  /// Channels-last gradient kernels with per-channel parameters, when C fills
+  /// vectors well (columnsFit): columns. Rows go in blocks of kRowBlock; in a block
+  /// each group of `width` channels runs down the rows, one lane per channel, so
+  /// its parameters are loaded once and its gradients stay in registers (one
+  /// accumulator per parameter, per table entry), as along a ncs row. Per-channel
+  /// tables' gradients go through a double buffer laid out [K][C] (one vector add
+  /// per entry and group) and reach the gradient at the end (of each sample when a
+  /// parameter varies along N). Each channel's sum runs over the rows in order:
+  /// bitwise the same for any thread count.
+  LogicalResult emitColumns(Value dimC, Value dimS, Value rowBegin, Value rowEnd);
+  /// Whether C lanes in vectors of `width` waste at most a quarter of them.
+  Value columnsFit(Value dimC);
+  /// One group of channels [c0, c0 + width) (lanes past C masked off by `mask`) down
+  /// `rows` rows from `rowStart` of sample `n`. `tableGrads`: per learnable, the
+  /// [K][C] buffer of a per-channel table's gradient (else null).
+  LogicalResult emitColumnGroup(Value n, Value rowStart, Value rows, Value c0, Value mask,
+                                Value dimC, ArrayRef<Value> tableGrads);
+  /// Opens a loop over the samples the rows [rowBegin, rowEnd) touch and leaves the
+  /// builder in its body; returns the sample n and its rows [from, to).
+  std::tuple<Value, Value, Value> enterSamples(Value dimS, Value rowBegin, Value rowEnd);
+  /// A table constant along the row (or column), at parameter position `pos`: its
+  /// first entry's offset (rowTableScalar), broadcast (row.tableStart), and when
+  /// permutesTable, the table in registers (rowTableRegs).
+  void holdRowTable(unsigned p, Value pos, SmallVector<Value> &tableStart);
 
   /// One element at a time along the row (vector-bits=1).
   LogicalResult emitScalarRow(IRMapping &mapping, Value n, Value base, Value rowLen,
@@ -123,6 +153,10 @@ private:
     Value n, base, dimC;
     SmallVector<Value> value;      ///< row-constant parameters, broadcast
     SmallVector<Value> tableStart; ///< row-constant tables' offsets, broadcast
+    /// A column group's steps (emitColumnGroup): step i is row i / width, at
+    /// base + (i / width) * rowStride; its per-channel parameters are in `value`
+    /// and `tableStart` too. Null along a row.
+    Value rowStride;
     /// Per learnable: its first register accumulator, or -1 (one for a parameter,
     /// one per entry for a table).
     SmallVector<int> slot;

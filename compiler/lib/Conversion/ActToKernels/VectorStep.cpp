@@ -54,8 +54,15 @@ FailureOr<SmallVector<Value>> KernelEmitter::emitVectorStep(const VectorRow &row
   Block &body = act.getBodyBlock();
   unsigned numIn = act.getNumInputs(), numParams = act.getNumParams();
   Type f64 = builder.getF64Type(), index = builder.getIndexType();
-  auto varies = [&](unsigned p) { return channelsLast && act.isPerChannel(p); };
-  Value idx = builder.create<arith::AddIOp>(loc, row.base, i);
+  // Along a row, per-channel parameters vary by lane (read per step); a column
+  // group holds them in `row`.
+  auto varies = [&](unsigned p) { return channelsLast && act.isPerChannel(p) && !row.rowStride; };
+  Value offset = i;
+  if (row.rowStride)
+    offset = builder.create<arith::MulIOp>(
+        loc, builder.create<arith::DivUIOp>(loc, i, builder.create<arith::ConstantIndexOp>(loc, width)),
+        row.rowStride);
+  Value idx = builder.create<arith::AddIOp>(loc, row.base, offset);
 
   IRMapping mapping;
   SmallVector<Value> tableStart(row.tableStart), varyingBase(numParams);
@@ -292,6 +299,11 @@ KernelEmitter::cloneBodyVector(IRMapping &mapping, ArrayRef<Value> tableStart, V
         Value at = builder.create<arith::AddIOp>(
             loc, rowTableScalar[p], builder.create<arith::ConstantIndexOp>(loc, entry.getInt()));
         mapping.map(ld.getResult(), splat(elemType, load(params[p], at)));
+        continue;
+      }
+      // A fixed entry of a per-channel table in a column group: gathered once.
+      if (!columnEntry[p].empty() && matchPattern(ld.getIndices()[0], m_Constant(&entry))) {
+        mapping.map(ld.getResult(), columnEntry[p].at(entry.getInt()));
         continue;
       }
       // A fixed entry of a per-channel table whose rows run together: repeated.

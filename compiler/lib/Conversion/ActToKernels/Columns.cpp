@@ -1,0 +1,281 @@
+// convert-act-to-kernels: channels-last gradient kernels by columns (KernelEmitter.h,
+// emitColumns). Along a channels-last row every lane is another channel, so per-channel
+// gradients cannot stay in registers: the rows path sums them in float32 buffers (a
+// load, an fma and a store a vector and parameter) and a table's lane by lane. Down a
+// column of rows a lane keeps its channel: the group's parameters are loaded once,
+// its gradients are register accumulators, and a table's take ncs's masked fmas.
+#include "KernelEmitter.h"
+
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Matchers.h"
+
+using namespace mlir;
+
+namespace act {
+
+Value KernelEmitter::columnsFit(Value dimC) {
+  Location loc = act.getLoc();
+  auto constant = [&](int64_t v) { return builder.create<arith::ConstantIndexOp>(loc, v); };
+  // 4 C >= 3 ceil(C / w) w: C = 64 or 48 fits 16 lanes, 17 or 40 does not.
+  Value padded = builder.create<arith::MulIOp>(
+      loc,
+      builder.create<arith::DivUIOp>(loc, builder.create<arith::AddIOp>(loc, dimC, constant(width - 1)),
+                                     constant(width)),
+      constant(width));
+  return builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::uge,
+                                       builder.create<arith::MulIOp>(loc, dimC, constant(4)),
+                                       builder.create<arith::MulIOp>(loc, padded, constant(3)));
+}
+
+std::tuple<Value, Value, Value> KernelEmitter::enterSamples(Value dimS, Value rowBegin,
+                                                            Value rowEnd) {
+  Location loc = act.getLoc();
+  Value one = builder.create<arith::ConstantIndexOp>(loc, 1);
+  Value firstSample = builder.create<arith::DivUIOp>(loc, rowBegin, dimS);
+  Value endSample = builder.create<arith::DivUIOp>(
+      loc, builder.create<arith::SubIOp>(loc, builder.create<arith::AddIOp>(loc, rowEnd, dimS), one),
+      dimS);
+  auto samples = builder.create<scf::ForOp>(loc, firstSample, endSample, one);
+  builder.setInsertionPointToStart(samples.getBody());
+  Value sample = samples.getInductionVar();
+  Value sampleRow = builder.create<arith::MulIOp>(loc, sample, dimS);
+  Value from = builder.create<arith::MaxUIOp>(loc, rowBegin, sampleRow);
+  Value to = builder.create<arith::MinUIOp>(loc, rowEnd,
+                                            builder.create<arith::AddIOp>(loc, sampleRow, dimS));
+  return {sample, from, to};
+}
+
+LogicalResult KernelEmitter::emitColumns(Value dimC, Value dimS, Value rowBegin, Value rowEnd) {
+  Location loc = act.getLoc();
+  OpBuilder::InsertionGuard guard(builder);
+  Type f64 = builder.getF64Type();
+  auto constant = [&](int64_t v) { return builder.create<arith::ConstantIndexOp>(loc, v); };
+  Value zero = constant(0), one = constant(1);
+  // Per-channel tables' gradients (those in registers), as [K][C] doubles.
+  SmallVector<Value> tableGrads(learnable.size());
+  for (auto [j, p] : llvm::enumerate(learnable)) {
+    int64_t k = act.getTableLength(p);
+    if (pairCounts[j] == 0 || !act.isPerChannel(p) || k > kMaxRegisterTable)
+      continue;
+    Value size = builder.create<arith::MulIOp>(loc, dimC, constant(k));
+    tableGrads[j] = builder.create<memref::AllocOp>(
+        loc, MemRefType::get({ShapedType::kDynamic}, f64), ValueRange{size},
+        builder.getI64IntegerAttr(64));
+    auto fill = builder.create<scf::ForOp>(loc, zero, size, one);
+    OpBuilder::InsertionGuard inFill(builder);
+    builder.setInsertionPointToStart(fill.getBody());
+    builder.create<memref::StoreOp>(
+        loc, builder.create<arith::ConstantOp>(loc, builder.getF64FloatAttr(0.0)), tableGrads[j],
+        ValueRange{fill.getInductionVar()});
+  }
+  bool perSample = llvm::any_of(llvm::seq(0u, act.getNumParams()),
+                                [&](unsigned p) { return act.isPerSample(p); });
+  Value n = zero, from = rowBegin, to = rowEnd;
+  Operation *samples = nullptr;
+  if (perSample) {
+    std::tie(n, from, to) = enterSamples(dimS, rowBegin, rowEnd);
+    samples = builder.getInsertionBlock()->getParentOp();
+  }
+  Value block = constant(kRowBlock);
+  auto blocks = builder.create<scf::ForOp>(loc, from, to, block);
+  {
+    OpBuilder::InsertionGuard inBlocks(builder);
+    builder.setInsertionPointToStart(blocks.getBody());
+    Value rowStart = blocks.getInductionVar();
+    Value rows = builder.create<arith::MinUIOp>(
+        loc, block, builder.create<arith::SubIOp>(loc, to, rowStart));
+    Value w = constant(width);
+    Value vecEnd =
+        builder.create<arith::SubIOp>(loc, dimC, builder.create<arith::RemUIOp>(loc, dimC, w));
+    auto groups = builder.create<scf::ForOp>(loc, zero, vecEnd, w);
+    {
+      OpBuilder::InsertionGuard inGroups(builder);
+      builder.setInsertionPointToStart(groups.getBody());
+      if (failed(emitColumnGroup(n, rowStart, rows, groups.getInductionVar(), Value(), dimC,
+                                 tableGrads)))
+        return failure();
+    }
+    // The channels past the last whole vector: one group with its lanes past C off.
+    auto rest = builder.create<scf::IfOp>(
+        loc, builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, vecEnd, dimC),
+        /*withElseRegion=*/false);
+    builder.setInsertionPointToStart(rest.thenBlock());
+    Value mask = builder.create<vector::CreateMaskOp>(
+        loc, vec(builder.getI1Type()), ValueRange{builder.create<arith::SubIOp>(loc, dimC, vecEnd)});
+    if (failed(emitColumnGroup(n, rowStart, rows, vecEnd, mask, dimC, tableGrads)))
+      return failure();
+  }
+  // The tables' sums reach the gradient (entry c K + e of channel c) after each
+  // sample's rows, when the tables vary along N, else after all rows.
+  builder.setInsertionPointAfter(blocks);
+  for (auto [j, p] : llvm::enumerate(learnable)) {
+    if (!tableGrads[j])
+      continue;
+    int64_t k = act.getTableLength(p);
+    auto channels = builder.create<scf::ForOp>(loc, zero, dimC, one);
+    OpBuilder::InsertionGuard inChannels(builder);
+    builder.setInsertionPointToStart(channels.getBody());
+    Value c = channels.getInductionVar();
+    Value channel = act.isPerSample(p)
+                        ? builder.create<arith::AddIOp>(loc, builder.create<arith::MulIOp>(loc, n, dimC), c)
+                        : c;
+    Value rowStart = builder.create<arith::MulIOp>(loc, channel, constant(k));
+    Value fzero = builder.create<arith::ConstantOp>(loc, builder.getF64FloatAttr(0.0));
+    for (int64_t e = 0; e < k; ++e) {
+      Value at = builder.create<arith::AddIOp>(
+          loc, builder.create<arith::MulIOp>(loc, dimC, constant(e)), c);
+      Value sum = builder.create<memref::LoadOp>(loc, tableGrads[j], ValueRange{at});
+      accumulate(dparams[j], builder.create<arith::AddIOp>(loc, rowStart, constant(e)), sum);
+      builder.create<memref::StoreOp>(loc, fzero, tableGrads[j], ValueRange{at});
+    }
+  }
+  if (samples)
+    builder.setInsertionPointAfter(samples);
+  for (Value buffer : tableGrads)
+    if (buffer)
+      builder.create<memref::DeallocOp>(loc, buffer);
+  return success();
+}
+
+LogicalResult KernelEmitter::emitColumnGroup(Value n, Value rowStart, Value rows, Value c0,
+                                             Value mask, Value dimC, ArrayRef<Value> tableGrads) {
+  Location loc = act.getLoc();
+  Block &body = act.getBodyBlock();
+  unsigned numIn = act.getNumInputs(), numParams = act.getNumParams();
+  Type f64 = builder.getF64Type(), index = builder.getIndexType(), i32 = builder.getI32Type();
+  auto constant = [&](int64_t v) { return builder.create<arith::ConstantIndexOp>(loc, v); };
+
+  VectorRow row;
+  row.n = n;
+  row.dimC = dimC;
+  row.base = builder.create<arith::AddIOp>(loc, builder.create<arith::MulIOp>(loc, rowStart, dimC),
+                                           c0);
+  row.rowStride = dimC;
+  row.value.assign(numParams, Value());
+  row.tableStart.assign(numParams, Value());
+  rowTableScalar.assign(numParams, Value());
+  rowTableRegs.assign(numParams, {});
+  columnEntry.assign(numParams, {});
+  Value allLanes = builder.create<arith::ConstantOp>(
+      loc, DenseElementsAttr::get(vec(builder.getI1Type()), true));
+  // Each parameter's position for the group's first channel: [C] c0, [N,C] n C + c0,
+  // [N] n, scalars 0; lane l reads position + l when the parameter varies along C.
+  SmallVector<Value> pos(numParams);
+  for (unsigned p = 0; p < numParams; ++p) {
+    bool perC = act.isPerChannel(p), perN = act.isPerSample(p);
+    Value nC = perN && perC ? builder.create<arith::MulIOp>(loc, n, dimC).getResult() : Value();
+    pos[p] = perC ? (perN ? builder.create<arith::AddIOp>(loc, nC, c0).getResult() : c0)
+                  : (perN ? n : constant(0));
+    int64_t k = act.getTableLength(p);
+    if (k && !perC) {
+      holdRowTable(p, pos[p], row.tableStart);
+      continue;
+    }
+    if (!k) {
+      row.value[p] = perC ? toCompute(loadVec(storageType, params[p], pos[p], mask))
+                          : splat(elemType, load(params[p], pos[p]));
+      continue;
+    }
+    // A per-channel table: lane l's row starts at (position + l) K; lanes past C
+    // name the last channel's row.
+    SmallVector<APInt> lanes;
+    for (unsigned l = 0; l < width; ++l)
+      lanes.push_back(APInt(64, l));
+    Value channels = builder.create<arith::AddIOp>(
+        loc, splat(index, pos[p]),
+        builder.create<arith::ConstantOp>(loc, DenseElementsAttr::get(vec(index), lanes)));
+    if (mask) {
+      Value last = builder.create<arith::SubIOp>(
+          loc, builder.create<arith::AddIOp>(loc, pos[p], builder.create<arith::SubIOp>(loc, dimC, c0)),
+          constant(1));
+      channels = builder.create<arith::MinUIOp>(loc, channels, splat(index, last));
+    }
+    row.tableStart[p] = builder.create<arith::MulIOp>(loc, channels, vecIndex(loc, k));
+    // The fixed entries the body reads (pwl's y[0] and y[n]): one gather per group.
+    Value start = builder.create<arith::IndexCastOp>(loc, vec(i32), row.tableStart[p]);
+    for (Operation &op : body) {
+      auto ld = dyn_cast<memref::LoadOp>(op);
+      IntegerAttr entry;
+      if (!ld || ld.getMemRef() != body.getArgument(numIn + p) ||
+          !matchPattern(ld.getIndices()[0], m_Constant(&entry)) ||
+          columnEntry[p].count(entry.getInt()))
+        continue;
+      Value at = builder.create<arith::AddIOp>(
+          loc, start,
+          builder.create<arith::ConstantOp>(
+              loc, DenseElementsAttr::get(vec(i32), builder.getI32IntegerAttr((int32_t)entry.getInt()))));
+      Value passThru = builder.create<arith::ConstantOp>(
+          loc, DenseElementsAttr::get(vec(storageType), builder.getFloatAttr(storageType, 0)));
+      columnEntry[p][entry.getInt()] = toCompute(builder.create<vector::GatherOp>(
+          loc, vec(storageType), params[p], ValueRange{constant(0)}, at, mask ? mask : allLanes,
+          passThru));
+    }
+  }
+
+  // One register accumulator per parameter and per entry of a table (of at most
+  // kMaxRegisterTable entries; longer ones are updated lane by lane in the steps):
+  // float32 sums over the block's rows in float32 kernels, else double.
+  SmallVector<Value> init;
+  row.slot.assign(learnable.size(), -1);
+  row.partial = elemType.getWidth() < 64;
+  VectorType accType = vec(row.partial ? Type(elemType) : f64);
+  for (auto [j, p] : llvm::enumerate(learnable)) {
+    int64_t entries = pairCounts[j] == 0 ? 1 : act.getTableLength(p);
+    if (pairCounts[j] > 0 && entries > kMaxRegisterTable)
+      continue;
+    row.slot[j] = (int)init.size();
+    for (int64_t e = 0; e < entries; ++e)
+      init.push_back(builder.create<arith::ConstantOp>(
+          loc, DenseElementsAttr::get(accType, builder.getFloatAttr(accType.getElementType(), 0.0))));
+  }
+
+  // Down the rows: step i is row i / width (a loop in vectors, so act-stage-loops
+  // can tile it like a row's).
+  Value w = constant(width);
+  auto loop = builder.create<scf::ForOp>(loc, constant(0), builder.create<arith::MulIOp>(loc, rows, w),
+                                         w, init);
+  loop->setAttr("act.stage", builder.getUnitAttr());
+  loop->setAttr("act.tiled", builder.getI64IntegerAttr(kRowBlock));
+  {
+    OpBuilder::InsertionGuard inLoop(builder);
+    builder.setInsertionPointToStart(loop.getBody());
+    FailureOr<SmallVector<Value>> next = emitVectorStep(
+        row, loop.getInductionVar(), mask,
+        SmallVector<Value>(loop.getRegionIterArgs().begin(), loop.getRegionIterArgs().end()));
+    if (failed(next))
+      return failure();
+    if (!next->empty())
+      builder.create<scf::YieldOp>(loc, *next);
+  }
+
+  // The group's sums: per-channel ones added lane for lane to their channels'
+  // gradients (a table's to its [K][C] buffer), the others reduced in lane order.
+  for (auto [j, p] : llvm::enumerate(learnable)) {
+    if (row.slot[j] < 0)
+      continue;
+    bool table = pairCounts[j] > 0;
+    int64_t entries = table ? act.getTableLength(p) : 1;
+    for (int64_t e = 0; e < entries; ++e) {
+      Value sum = widen(loop.getResult(row.slot[j] + e));
+      if (act.isPerChannel(p)) {
+        Value buffer = table ? tableGrads[j] : dparams[j];
+        Value at = table ? builder.create<arith::AddIOp>(
+                               loc, builder.create<arith::MulIOp>(loc, dimC, constant(e)), c0)
+                         : pos[p];
+        Value old = loadVec(f64, buffer, at, mask);
+        storeVec(builder.create<arith::AddFOp>(loc, old, sum), buffer, at, mask);
+        continue;
+      }
+      Value at = table ? builder.create<arith::AddIOp>(loc, rowTableScalar[p], constant(e))
+                       : pos[p];
+      Value old = builder.create<memref::LoadOp>(loc, dparams[j], ValueRange{at});
+      builder.create<memref::StoreOp>(
+          loc, builder.create<vector::ReductionOp>(loc, vector::CombiningKind::ADD, sum, old),
+          dparams[j], ValueRange{at});
+    }
+  }
+  columnEntry.assign(numParams, {}); // the group's: not for the rows path's steps
+  return success();
+}
+
+} // namespace act

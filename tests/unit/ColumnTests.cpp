@@ -1,0 +1,234 @@
+// Channels-last gradients by columns: when C fills the vectors (4 C >= 3 * lanes *
+// ceil(C / lanes)), nsc backward kernels run each group of channels down blocks of
+// rows. Checked against float64 references written out here, for float and double,
+// with C a multiple of the lanes, with a masked last group, and too narrow for
+// columns (C = 17 at 16 lanes: along rows); bitwise the same on 1 and 7 threads.
+#include "act/act.h"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+const std::vector<act::TensorShape> kShapes = {
+    {3, 12, 37, act::Layout::NSC},  {2, 24, 101, act::Layout::NSC}, {3, 60, 19, act::Layout::NSC},
+    {2, 64, 33, act::Layout::NSC},  {1, 200, 45, act::Layout::NSC}, {2, 17, 50, act::Layout::NSC},
+    {40, 16, 3, act::Layout::NSC}};
+
+template <typename T> bool sameBits(const std::vector<T> &a, const std::vector<T> &b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+template <typename T> constexpr double tolerance() { return sizeof(T) == 4 ? 1e-5 : 1e-11; }
+
+/// Runs backward with y (fused) on `threads` threads; returns y, dx, then each
+/// parameter's gradient.
+template <typename T>
+std::vector<std::vector<T>> backward(const act::Activation &f, const act::TensorShape &shape,
+                                     const std::vector<T> &x, const std::vector<T> &dy,
+                                     const std::vector<std::vector<T>> &params, unsigned threads) {
+  act::setNumThreads(threads);
+  std::vector<std::vector<T>> out;
+  out.emplace_back(x.size());
+  out.emplace_back(x.size());
+  std::vector<const T *> pp;
+  std::vector<T *> dp;
+  for (const auto &p : params) {
+    pp.push_back(p.data());
+    out.emplace_back(p.size());
+  }
+  for (size_t k = 0; k < params.size(); ++k)
+    dp.push_back(out[2 + k].data());
+  const T *in[] = {x.data()};
+  T *din[] = {out[1].data()};
+  f.backward(shape, in, dy.data(), din, dp.data(), pp.data(), out[0].data());
+  act::setNumThreads(0);
+  return out;
+}
+
+template <typename T> void perKindParameters() {
+  act::Module mod = act::Module::compile(
+      "act g(x; a[C] = 1.0, m[N,C] = 0.5, t[N] = 0.0, s = 0.25) = "
+      "a * x + m * x * x + t * x + s * x * x * x");
+  const act::Activation &g = mod.get("g");
+  for (const act::TensorShape &shape : kShapes) {
+    INFO("N=" << shape.n << " C=" << shape.c << " S=" << shape.s << " bytes " << sizeof(T));
+    size_t count = (size_t)shape.numElements(), C = (size_t)shape.c, N = (size_t)shape.n;
+    std::vector<T> x(count), dy(count);
+    for (size_t i = 0; i < count; ++i) {
+      x[i] = (T)(1.5 * std::sin(0.37 * (double)i));
+      dy[i] = (T)std::cos(0.11 * (double)i);
+    }
+    std::vector<std::vector<T>> params = {std::vector<T>(C), std::vector<T>(N * C),
+                                          std::vector<T>(N), std::vector<T>(1, (T)0.25)};
+    for (size_t c = 0; c < C; ++c)
+      params[0][c] = (T)(1.0 + 0.125 * (double)(c % 7));
+    for (size_t k = 0; k < N * C; ++k)
+      params[1][k] = (T)(0.25 * (double)(k % 5) - 0.5);
+    for (size_t n = 0; n < N; ++n)
+      params[2][n] = (T)(0.5 * (double)(n % 3));
+    auto got = backward(g, shape, x, dy, params, 7);
+    auto one = backward(g, shape, x, dy, params, 1);
+    for (size_t k = 0; k < got.size(); ++k) {
+      INFO("result " << k);
+      CHECK(sameBits(got[k], one[k]));
+    }
+
+    std::vector<double> wantA(C), magA(C), wantM(N * C), magM(N * C), wantT(N), magT(N);
+    double wantS = 0, magS = 0;
+    size_t bad = 0, perSample = count / N;
+    const auto &a = params[0], &m = params[1], &t = params[2];
+    double s = params[3][0];
+    for (size_t i = 0; i < count; ++i) {
+      size_t c = i % C, n = i / perSample, nc = n * C + c;
+      double xi = x[i], gi = dy[i];
+      double y = a[c] * xi + m[nc] * xi * xi + t[n] * xi + s * xi * xi * xi;
+      double dx = gi * (a[c] + 2 * m[nc] * xi + t[n] + 3 * s * xi * xi);
+      bad += std::fabs(got[0][i] - y) > tolerance<T>() * std::max(1.0, std::fabs(y));
+      bad += std::fabs(got[1][i] - dx) > tolerance<T>() * std::max(1.0, std::fabs(dx));
+      wantA[c] += gi * xi;
+      magA[c] += std::fabs(gi * xi);
+      wantM[nc] += gi * xi * xi;
+      magM[nc] += std::fabs(gi * xi * xi);
+      wantT[n] += gi * xi;
+      magT[n] += std::fabs(gi * xi);
+      wantS += gi * xi * xi * xi;
+      magS += std::fabs(gi * xi * xi * xi);
+    }
+    CHECK(bad == 0);
+    size_t badGrad = 0;
+    for (size_t c = 0; c < C; ++c)
+      badGrad += std::fabs(got[2][c] - wantA[c]) > tolerance<T>() * magA[c];
+    for (size_t k = 0; k < N * C; ++k)
+      badGrad += std::fabs(got[3][k] - wantM[k]) > tolerance<T>() * magM[k];
+    for (size_t n = 0; n < N; ++n)
+      badGrad += std::fabs(got[4][n] - wantT[n]) > tolerance<T>() * magT[n];
+    CHECK(badGrad == 0);
+    CHECK(std::fabs(got[5][0] - wantS) <= tolerance<T>() * magS);
+  }
+}
+
+/// pwl's value and gradients at x over the table t[0..n] on [lo, hi].
+struct PwlRef {
+  double y = 0, dx = 0, dlo = 0, dhi = 0, dkl = 0, dkr = 0;
+  size_t k = 0;             ///< entries k and k + 1 take wk and wk1
+  double wk = 0, wk1 = 0;
+};
+template <typename T>
+PwlRef pwl(double x, const T *t, size_t n, double lo, double hi, double kl, double kr) {
+  PwlRef r;
+  double d = (hi - lo) / (double)n;
+  if (x < lo) {
+    r.y = t[0] + kl * (x - lo);
+    r.dx = kl;
+    r.k = 0;
+    r.wk = 1;
+    r.dlo = -kl;
+    r.dkl = x - lo;
+  } else if (x > hi) {
+    r.y = t[n] + kr * (x - hi);
+    r.dx = kr;
+    r.k = n - 1;
+    r.wk1 = 1;
+    r.dhi = -kr;
+    r.dkr = x - hi;
+  } else {
+    double u = (x - lo) / d;
+    r.k = (size_t)std::min((double)(n - 1), std::floor(u));
+    double frac = u - (double)r.k, rise = t[r.k + 1] - t[r.k];
+    r.y = t[r.k] + rise * frac;
+    r.dx = rise / d;
+    r.wk = 1 - frac;
+    r.wk1 = frac;
+    r.dlo = rise * (u - (double)n) / (hi - lo);
+    r.dhi = -rise * u / (hi - lo);
+  }
+  return r;
+}
+
+template <typename T> void tables() {
+  // A per-channel table y[C,5] (gradients through the [K][C] buffer), a shared one
+  // z[4] (reduced across lanes), scalar bounds and per-channel slopes.
+  act::Module mod = act::Module::compile(
+      "act p(x; y[C,5] = [0, 0, 0, 1, 2], z[4] = [0, 1, 0, 2], bl = -2.0, br = 2.0, "
+      "kl[C] = 0.0, kr[C] = 1.0) = pwl(x; y, bl, br, kl, kr) + pwl(x; z, -1.0, 1.0, 0.5, 0.0)");
+  const act::Activation &p = mod.get("p");
+  for (const act::TensorShape &shape : kShapes) {
+    INFO("N=" << shape.n << " C=" << shape.c << " S=" << shape.s << " bytes " << sizeof(T));
+    size_t count = (size_t)shape.numElements(), C = (size_t)shape.c;
+    std::vector<T> x(count), dy(count);
+    for (size_t i = 0; i < count; ++i) {
+      x[i] = (T)(2.7 * std::sin(0.37 * (double)i));
+      dy[i] = (T)std::cos(0.11 * (double)i);
+    }
+    std::vector<std::vector<T>> params = {std::vector<T>(C * 5), {(T)0, (T)1, (T)-0.5, (T)2},
+                                          {(T)-2.25}, {(T)2}, std::vector<T>(C), std::vector<T>(C)};
+    for (size_t e = 0; e < C * 5; ++e)
+      params[0][e] = (T)std::cos(0.7 * (double)e);
+    for (size_t c = 0; c < C; ++c) {
+      params[4][c] = (T)(0.5 - 0.125 * (double)(c % 4));
+      params[5][c] = (T)(1.0 + 0.125 * (double)(c % 3));
+    }
+    auto got = backward(p, shape, x, dy, params, 7);
+    auto one = backward(p, shape, x, dy, params, 1);
+    for (size_t k = 0; k < got.size(); ++k) {
+      INFO("result " << k);
+      CHECK(sameBits(got[k], one[k]));
+    }
+
+    std::vector<double> wantY(C * 5), wantKl(C), wantKr(C), mag(C), wantZ(4);
+    double wantBl = 0, wantBr = 0, magAll = 0;
+    size_t bad = 0;
+    double lo = params[2][0], hi = params[3][0];
+    for (size_t i = 0; i < count; ++i) {
+      size_t c = i % C;
+      double xi = x[i], gi = dy[i];
+      PwlRef a = pwl(xi, &params[0][c * 5], 4, lo, hi, params[4][c], params[5][c]);
+      PwlRef b = pwl(xi, params[1].data(), 3, -1.0, 1.0, 0.5, 0.0);
+      double y = a.y + b.y, dx = gi * (a.dx + b.dx);
+      bad += std::fabs(got[0][i] - y) > tolerance<T>() * std::max(1.0, std::fabs(y));
+      bad += std::fabs(got[1][i] - dx) > tolerance<T>() * std::max(1.0, std::fabs(dx));
+      wantY[c * 5 + a.k] += gi * a.wk;
+      wantY[c * 5 + a.k + 1] += gi * a.wk1;
+      wantZ[b.k] += gi * b.wk;
+      wantZ[b.k + 1] += gi * b.wk1;
+      wantBl += gi * a.dlo;
+      wantBr += gi * a.dhi;
+      wantKl[c] += gi * a.dkl;
+      wantKr[c] += gi * a.dkr;
+      mag[c] += std::fabs(gi) * (1 + std::fabs(xi));
+      magAll += std::fabs(gi) * (1 + std::fabs(xi));
+    }
+    CHECK(bad == 0);
+    size_t badGrad = 0;
+    for (size_t e = 0; e < C * 5; ++e)
+      badGrad += std::fabs(got[2][e] - wantY[e]) > tolerance<T>() * std::max(1.0, mag[e / 5]);
+    for (size_t e = 0; e < 4; ++e)
+      badGrad += std::fabs(got[3][e] - wantZ[e]) > tolerance<T>() * magAll;
+    for (size_t c = 0; c < C; ++c) {
+      badGrad += std::fabs(got[6][c] - wantKl[c]) > tolerance<T>() * std::max(1.0, mag[c]);
+      badGrad += std::fabs(got[7][c] - wantKr[c]) > tolerance<T>() * std::max(1.0, mag[c]);
+    }
+    CHECK(badGrad == 0);
+    CHECK(std::fabs(got[4][0] - wantBl) <= tolerance<T>() * magAll);
+    CHECK(std::fabs(got[5][0] - wantBr) <= tolerance<T>() * magAll);
+  }
+}
+
+} // namespace
+
+TEST_CASE("channels-last gradients by columns: [C], [N,C], [N] and scalar parameters",
+          "[threads][layout]") {
+  perKindParameters<float>();
+  perKindParameters<double>();
+}
+
+TEST_CASE("channels-last gradients by columns: per-channel and shared tables",
+          "[threads][layout]") {
+  tables<float>();
+  tables<double>();
+}
