@@ -31,7 +31,7 @@
 // nsc backward when C fills the vectors (4 C >= 3 * 8 ceil(C / 8)): columns. Blocks
 // of 16 rows; in a block each group of 8 channels runs down the rows (step i at row
 // i / 8), a's 8 values loaded once and both gradients in registers (float32 sums
-// over the block's rows). After the group a's sums are added lane for lane to its
+// over the block's rows). Each step prefetches x, dy and dx 16 rows ahead. After the group a's sums are added lane for lane to its
 // channels' double gradients, b's reduced in lane order. A last group, masked,
 // takes the channels past the last whole vector.
 // CHECK-LABEL: func.func @scaled__bwd_f32_nsc(
@@ -42,6 +42,9 @@
 // CHECK: %[[A:.*]] = vector.load %{{.*}}[%[[C0]]] : memref<?xf32>, vector<8xf32>
 // CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>) {
 // CHECK: arith.divui %{{.*}}, %c8 : index
+// CHECK: memref.prefetch %{{.*}}[%{{.*}}], read, locality<3>, data : memref<?xf32>
+// CHECK: memref.prefetch %{{.*}}[%{{.*}}], read, locality<3>, data : memref<?xf32>
+// CHECK: memref.prefetch %{{.*}}[%{{.*}}], write, locality<3>, data : memref<?xf32>
 // CHECK: arith.mulf %{{.*}}, %[[A]] : vector<8xf32>
 // CHECK: math.fma
 // CHECK: } {act.stage, act.tiled = 16 : i64}

@@ -63,6 +63,9 @@ private:
   /// Per table varying along C, in a column group: per fixed entry k the body reads,
   /// each lane's channel's entry k, gathered once for the group (else empty).
   SmallVector<std::map<int64_t, Value>> columnEntry;
+  /// Columns: the last element of the rows the kernel was given (prefetches stop
+  /// there).
+  Value columnsLast;
   /// The run position of the vector step being emitted (reads of tableEntryRun).
   Value stepRunPos;
   SmallVector<int64_t> pairCounts;
@@ -157,6 +160,9 @@ private:
     /// base + (i / width) * rowStride; its per-channel parameters are in `value`
     /// and `tableStart` too. Null along a row.
     Value rowStride;
+    /// Columns: each step prefetches its buffers' elements this far ahead (the same
+    /// group in the next block of rows), at most at element prefetchLast.
+    Value prefetchAhead, prefetchLast;
     /// Per learnable: its first register accumulator, or -1 (one for a parameter,
     /// one per entry for a table).
     SmallVector<int> slot;

@@ -63,6 +63,20 @@ FailureOr<SmallVector<Value>> KernelEmitter::emitVectorStep(const VectorRow &row
         loc, builder.create<arith::DivUIOp>(loc, i, builder.create<arith::ConstantIndexOp>(loc, width)),
         row.rowStride);
   Value idx = builder.create<arith::AddIOp>(loc, row.base, offset);
+  if (row.prefetchAhead) {
+    Value ahead = builder.create<arith::MinUIOp>(
+        loc, builder.create<arith::AddIOp>(loc, idx, row.prefetchAhead), row.prefetchLast);
+    auto prefetch = [&](ValueRange buffers, bool write) {
+      for (Value buffer : buffers)
+        builder.create<memref::PrefetchOp>(loc, buffer, ValueRange{ahead}, write,
+                                           /*localityHint=*/3, /*isDataCache=*/true);
+    };
+    prefetch(inputs, false);
+    if (grad)
+      prefetch(dy, false);
+    prefetch(outputs, true);
+    prefetch(dinputs, true);
+  }
 
   IRMapping mapping;
   SmallVector<Value> tableStart(row.tableStart), varyingBase(numParams);

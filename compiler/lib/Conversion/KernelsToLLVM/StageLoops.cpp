@@ -140,7 +140,8 @@ private:
       auto [buffer, writes] = accessedBuffer(op);
       if (buffer)
         (writes ? written : read).insert(buffer);
-      else if (!isPure(&op) && !isa<LLVM::CallIntrinsicOp, LLVM::masked_gather>(op))
+      else if (!isPure(&op) &&
+               !isa<LLVM::CallIntrinsicOp, LLVM::masked_gather, memref::PrefetchOp>(op))
         return false; // (a gather of table pairs reads a parameter: never written)
     }
     // A buffer read and written (gradients accumulated in memory: per channel along
