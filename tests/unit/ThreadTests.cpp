@@ -106,7 +106,8 @@ TEST_CASE("channels-last runs of rows read and reduce per-channel parameters by 
           "[threads][layout]") {
   // nsc kernels run max(1, 256 / C) rows together with [C] parameters repeated over
   // the run: C below, at and above 256, not a multiple of the vector width, and row
-  // counts that leave a partial run at the end of a chunk.
+  // counts that leave a partial run at the end of a chunk. (Backward kernels go by
+  // columns where C fills the vectors, C = 64, 256 and 300 here: ColumnTests.cpp.)
   act::Module m = act::Module::compile("act f(x; a[C] = 1.0, b[C] = 0.0) = a * x + b * x * x");
   const act::Activation &f = m.get("f");
   act::setNumThreads(7);
