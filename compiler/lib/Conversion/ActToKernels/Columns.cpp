@@ -183,21 +183,8 @@ LogicalResult KernelEmitter::emitColumnGroup(Value n, Value rowStart, Value rows
                           : splat(elemType, load(params[p], pos[p]));
       continue;
     }
-    // A per-channel table: lane l's row starts at (position + l) K; lanes past C
-    // name the last channel's row.
-    SmallVector<APInt> lanes;
-    for (unsigned l = 0; l < width; ++l)
-      lanes.push_back(APInt(64, l));
-    Value channels = builder.create<arith::AddIOp>(
-        loc, splat(index, pos[p]),
-        builder.create<arith::ConstantOp>(loc, DenseElementsAttr::get(vec(index), lanes)));
-    if (mask) {
-      Value last = builder.create<arith::SubIOp>(
-          loc, builder.create<arith::AddIOp>(loc, pos[p], builder.create<arith::SubIOp>(loc, dimC, c0)),
-          constant(1));
-      channels = builder.create<arith::MinUIOp>(loc, channels, splat(index, last));
-    }
-    row.tableStart[p] = builder.create<arith::MulIOp>(loc, channels, vecIndex(loc, k));
+    // A per-channel table: lane l's row starts at (position + l) K.
+    row.tableStart[p] = laneTableStarts(pos[p], c0, dimC, mask, k);
     // The fixed entries the body reads (pwl's y[0] and y[n]): one gather per group.
     Value start = builder.create<arith::IndexCastOp>(loc, vec(i32), row.tableStart[p]);
     for (Operation &op : body) {

@@ -196,6 +196,10 @@ private:
   FailureOr<SmallVector<Value>> emitVectorStep(const VectorRow &row, Value i, Value mask,
                                                SmallVector<Value> accs);
 
+  /// Each lane's row offset (first + l) K in a per-channel table of K entries, where
+  /// lane 0 is channel c; with `mask`, lanes past channel C - 1 name its row.
+  Value laneTableStarts(Value first, Value c, Value dimC, Value mask, int64_t k);
+
   /// Entries at `at` and `at` + 1 of `table` for each lane `mask` enables: one gather
   /// of pairs (64 bits for f32 entries) and two shuffles. On Zen 5 two 8-lane 64-bit
   /// gathers cost 17-24 cycles, two 16-lane 32-bit ones 33-38.

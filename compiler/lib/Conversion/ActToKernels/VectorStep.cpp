@@ -103,20 +103,7 @@ FailureOr<SmallVector<Value>> KernelEmitter::emitVectorStep(const VectorRow &row
         tableStart[p] = builder.create<arith::IndexCastOp>(loc, vec(index), rows);
         stepRunPos = posBase;
       } else if (k) {
-        SmallVector<APInt> lanes;
-        for (unsigned l = 0; l < width; ++l)
-          lanes.push_back(APInt(64, l));
-        Value iota = builder.create<arith::ConstantOp>(
-            loc, DenseElementsAttr::get(vec(index), lanes));
-        Value rows = builder.create<arith::AddIOp>(loc, splat(index, posBase), iota);
-        if (mask) { // lanes past the row still name a row of the table
-          Value lastRow = builder.create<arith::SubIOp>(
-              loc, builder.create<arith::AddIOp>(loc, posBase,
-                                                 builder.create<arith::SubIOp>(loc, row.dimC, i)),
-              builder.create<arith::ConstantIndexOp>(loc, 1));
-          rows = builder.create<arith::MinUIOp>(loc, rows, splat(index, lastRow));
-        }
-        tableStart[p] = builder.create<arith::MulIOp>(loc, rows, vecIndex(loc, k));
+        tableStart[p] = laneTableStarts(posBase, i, row.dimC, mask, k);
       } else {
         value = toCompute(loadVec(storageType, channelRun[p] ? channelRun[p] : params[p],
                                   posBase, mask));
@@ -226,6 +213,24 @@ FailureOr<SmallVector<Value>> KernelEmitter::emitVectorStep(const VectorRow &row
     }
   }
   return accs;
+}
+
+Value KernelEmitter::laneTableStarts(Value first, Value c, Value dimC, Value mask, int64_t k) {
+  Location loc = act.getLoc();
+  Type index = builder.getIndexType();
+  SmallVector<APInt> lanes;
+  for (unsigned l = 0; l < width; ++l)
+    lanes.push_back(APInt(64, l));
+  Value rows = builder.create<arith::AddIOp>(
+      loc, splat(index, first),
+      builder.create<arith::ConstantOp>(loc, DenseElementsAttr::get(vec(index), lanes)));
+  if (mask) { // lanes past the last channel still name a row of the table
+    Value lastRow = builder.create<arith::SubIOp>(
+        loc, builder.create<arith::AddIOp>(loc, first, builder.create<arith::SubIOp>(loc, dimC, c)),
+        builder.create<arith::ConstantIndexOp>(loc, 1));
+    rows = builder.create<arith::MinUIOp>(loc, rows, splat(index, lastRow));
+  }
+  return builder.create<arith::MulIOp>(loc, rows, vecIndex(loc, k));
 }
 
 std::pair<Value, Value> KernelEmitter::gatherPairs(Value table, Value at, Value mask) {
