@@ -88,7 +88,7 @@ LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value
   Location loc = act.getLoc();
   Block &body = act.getBodyBlock();
   unsigned numIn = act.getNumInputs(), numParams = act.getNumParams();
-  Type f64 = builder.getF64Type(), index = builder.getIndexType();
+  Type f64 = builder.getF64Type();
   Value zero = builder.create<arith::ConstantIndexOp>(loc, 0);
   auto varies = [&](unsigned p) { return channelsLast && act.isPerChannel(p); };
 

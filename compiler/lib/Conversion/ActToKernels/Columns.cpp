@@ -144,7 +144,7 @@ LogicalResult KernelEmitter::emitColumnGroup(Value n, Value rowStart, Value rows
   Location loc = act.getLoc();
   Block &body = act.getBodyBlock();
   unsigned numIn = act.getNumInputs(), numParams = act.getNumParams();
-  Type f64 = builder.getF64Type(), index = builder.getIndexType(), i32 = builder.getI32Type();
+  Type f64 = builder.getF64Type(), i32 = builder.getI32Type();
   auto constant = [&](int64_t v) { return builder.create<arith::ConstantIndexOp>(loc, v); };
 
   VectorRow row;
