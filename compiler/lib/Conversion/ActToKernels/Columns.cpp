@@ -16,7 +16,8 @@ namespace act {
 Value KernelEmitter::columnsFit(Value dimC) {
   Location loc = act.getLoc();
   auto constant = [&](int64_t v) { return builder.create<arith::ConstantIndexOp>(loc, v); };
-  // 4 C >= 3 ceil(C / w) w: C = 64 or 48 fits 16 lanes, 17 or 40 does not.
+  // 4 C >= 3 ceil(C / w) w: at 16 lanes C = 12-16, 24-32 and from 36 on fit; 1-11,
+  // 17-23 and 33-35 do not.
   Value padded = builder.create<arith::MulIOp>(
       loc,
       builder.create<arith::DivUIOp>(loc, builder.create<arith::AddIOp>(loc, dimC, constant(width - 1)),
