@@ -154,11 +154,6 @@ LogicalResult KernelEmitter::emitColumnGroup(Value n, Value rowStart, Value rows
   row.base = builder.create<arith::AddIOp>(loc, builder.create<arith::MulIOp>(loc, rowStart, dimC),
                                            c0);
   row.rowStride = dimC;
-  // Down a column a step reads a new cache line of each buffer, a stride the
-  // hardware prefetchers follow poorly: acon_c nsc backward on 16.7M floats took
-  // 9.6-10.6 ms without these prefetches, 4.6-4.7 with them (memcpy 2-3 ms).
-  row.prefetchAhead = builder.create<arith::MulIOp>(loc, dimC, constant(kRowBlock));
-  row.prefetchLast = columnsLast;
   row.value.assign(numParams, Value());
   row.tableStart.assign(numParams, Value());
   rowTableScalar.assign(numParams, Value());

@@ -158,11 +158,9 @@ private:
     SmallVector<Value> tableStart; ///< row-constant tables' offsets, broadcast
     /// A column group's steps (emitColumnGroup): step i is row i / width, at
     /// base + (i / width) * rowStride; its per-channel parameters are in `value`
-    /// and `tableStart` too. Null along a row.
+    /// and `tableStart` too; each step prefetches its buffers kRowBlock rows ahead
+    /// (at most at columnsLast). Null along a row.
     Value rowStride;
-    /// Columns: each step prefetches its buffers' elements this far ahead (the same
-    /// group in the next block of rows), at most at element prefetchLast.
-    Value prefetchAhead, prefetchLast;
     /// Per learnable: its first register accumulator, or -1 (one for a parameter,
     /// one per entry for a table).
     SmallVector<int> slot;

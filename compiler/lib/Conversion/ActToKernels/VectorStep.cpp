@@ -63,9 +63,15 @@ FailureOr<SmallVector<Value>> KernelEmitter::emitVectorStep(const VectorRow &row
         loc, builder.create<arith::DivUIOp>(loc, i, builder.create<arith::ConstantIndexOp>(loc, width)),
         row.rowStride);
   Value idx = builder.create<arith::AddIOp>(loc, row.base, offset);
-  if (row.prefetchAhead) {
+  if (row.rowStride) {
+    // Down a column a step reads a new cache line of each buffer, a stride the
+    // hardware prefetchers follow poorly: acon_c nsc backward on 16.7M floats took
+    // 9.6-10.6 ms without these prefetches (the same group one block of rows
+    // ahead), 4.6-4.7 with them (memcpy 2-3 ms).
+    Value blockAhead = builder.create<arith::MulIOp>(
+        loc, row.rowStride, builder.create<arith::ConstantIndexOp>(loc, kRowBlock));
     Value ahead = builder.create<arith::MinUIOp>(
-        loc, builder.create<arith::AddIOp>(loc, idx, row.prefetchAhead), row.prefetchLast);
+        loc, builder.create<arith::AddIOp>(loc, idx, blockAhead), columnsLast);
     auto prefetch = [&](ValueRange buffers, bool write) {
       for (Value buffer : buffers)
         builder.create<memref::PrefetchOp>(loc, buffer, ValueRange{ahead}, write,
