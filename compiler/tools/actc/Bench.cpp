@@ -68,8 +68,8 @@ std::string peerCells(const act::Activation &a, const Options &o, PeerInput in,
 
 void benchCPU(const act::Activation &a, const Options &o, PeerSummary &summary) {
   CpuRun run(a, act::TensorShape{1, o.channels, o.size / o.channels, o.layout}, o.lo, o.hi);
-  CpuRun::Times t = run.measure(o.reps);
-  double memcpyFwdMs = t.memcpyMs, fwdMs = t.forwardMs, bwdMs = t.backwardMs;
+  RoundTimes t = run.measure(o.reps);
+  double memcpyFwdMs = t.copyMs, fwdMs = t.forwardMs, bwdMs = t.backwardMs;
   std::string row =
       fmt::format("{:<16} {:>9.3f} {:>8.1f} {:>7.2f}x {:>9.3f} {:>7.2f}x {:>9.3f}", a.name(),
                   fwdMs, run.forwardBytes() / fwdMs / 1e6, fwdMs / memcpyFwdMs, bwdMs,
@@ -89,7 +89,7 @@ void benchCPU(const act::Activation &a, const Options &o, PeerSummary &summary) 
     pin.params = run.pp;
     pin.actY = run.y.data();
     pin.actDx = run.din[0];
-    pin.memcpyMs = memcpyFwdMs;
+    pin.copyMs = [&run] { return run.copyOnceMs(); };
     row += peerCells(a, o, pin, summary);
   }
   std::cout << row << "\n" << std::flush;

@@ -127,9 +127,10 @@ PeerResult runNative(Peer peer, const PeerInput &in) {
     r.why = "not implemented";
     return r;
   }
-  r.fwdMs = medianMs(in.reps, [&] { k->forward(); });
-  r.bwdMs = medianMs(in.reps, [&] { k->backward(); });
-  r.copyMs = in.memcpyMs;
+  RoundTimes t = timeRounds(in.reps, in.copyMs, [&] { k->forward(); }, [&] { k->backward(); });
+  r.fwdMs = t.forwardMs;
+  r.bwdMs = t.backwardMs;
+  r.copyMs = t.copyMs;
   size_t count = (size_t)in.shape.numElements();
   r.yDiff = maxRelDiff(y.data(), in.actY, count);
   r.dxDiff = maxRelDiff(dx.data(), in.actDx, count);

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,9 @@ struct PeerInput {
   const float *x = nullptr, *dy = nullptr;
   std::vector<const float *> params;
   const float *actY = nullptr, *actDx = nullptr; ///< act's forward y and backward dx
-  double memcpyMs = 0; ///< memcpy of the forward's bytes, measured in this run
+  /// Times one memcpy of the forward's bytes on act's buffers (milliseconds): each
+  /// in-process peer's rounds run it next to the peer's forward and backward.
+  std::function<double()> copyMs;
 };
 
 struct PeerResult {

@@ -139,34 +139,19 @@ double CpuRun::forwardBytes() const {
   return (double)y.size() * sizeof(float) * (double)(inputs.size() + 1);
 }
 
-CpuRun::Times CpuRun::measure(int reps) {
-  using Clock = std::chrono::steady_clock;
-  auto time = [](auto &&fn) {
-    auto start = Clock::now();
-    fn();
-    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-  };
-  auto copyOnce = [&] {
-    parallelMemcpy(copy.data(), inputs[0].data(), copy.size() * sizeof(float));
-  };
+double CpuRun::copyOnceMs() {
+  auto start = std::chrono::steady_clock::now();
+  parallelMemcpy(copy.data(), inputs[0].data(), copy.size() * sizeof(float));
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                  .count();
+  // One copy reads and writes y's bytes; the forward reads every input and writes y.
+  return ms * (double)(inputs.size() + 1) / 2.0;
+}
+
+RoundTimes CpuRun::measure(int reps) {
   auto forward = [&] { activation.forward(shape, in.data(), y.data(), pp.data()); };
   auto backward = [&] {
     activation.backward(shape, in.data(), dy.data(), din.data(), dp.data(), pp.data());
   };
-  copyOnce(); // warm-up
-  forward();
-  backward();
-  std::vector<double> c, f, b;
-  for (int i = 0; i < reps; ++i) {
-    c.push_back(time(copyOnce));
-    f.push_back(time(forward));
-    b.push_back(time(backward));
-  }
-  auto median = [](std::vector<double> &v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
-  // One copy reads and writes y's bytes; the forward reads every input and writes y.
-  double copyMs = median(c) * (double)(inputs.size() + 1) / 2.0;
-  return Times{copyMs, median(f), median(b)};
+  return timeRounds(reps, [&] { return copyOnceMs(); }, forward, backward);
 }

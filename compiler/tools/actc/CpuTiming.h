@@ -11,19 +11,35 @@
 
 namespace actc {
 
-/// Median of `reps` timed runs of fn (after one warm-up), in milliseconds.
-template <typename Fn>
-double medianMs(int reps, Fn &&fn) {
+/// Median times of `reps` rounds, each running copy (which times itself: memcpy of
+/// the forward's bytes), forward and backward one after the other after one warm-up
+/// round, so that the three see the same machine (a shared VM's memory bandwidth
+/// drifts by tens of percent between seconds). Milliseconds.
+struct RoundTimes {
+  double copyMs, forwardMs, backwardMs;
+};
+template <typename Copy, typename Fwd, typename Bwd>
+RoundTimes timeRounds(int reps, Copy &&copy, Fwd &&forward, Bwd &&backward) {
   using Clock = std::chrono::steady_clock;
-  fn();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
+  auto time = [](auto &&fn) {
     auto start = Clock::now();
     fn();
-    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  };
+  copy();
+  forward();
+  backward();
+  std::vector<double> c, f, b;
+  for (int i = 0; i < reps; ++i) {
+    c.push_back(copy());
+    f.push_back(time(forward));
+    b.push_back(time(backward));
   }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  auto median = [](std::vector<double> &v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  return RoundTimes{median(c), median(f), median(b)};
 }
 
 /// memcpy split into act::numThreads() contiguous slices copied at once: the
@@ -60,14 +76,11 @@ using AlignedFloats = std::vector<float, CacheLineAllocator<float>>;
 struct CpuRun {
   CpuRun(const act::Activation &a, const act::TensorShape &shape, double lo, double hi);
 
-  /// Median times in milliseconds over `reps` rounds, each round running memcpy of
-  /// the forward's bytes (inputs read and y written), forward, and backward (dx and
-  /// parameter gradients, no y) one after the other, so that all three see the same
-  /// machine (a shared VM's memory bandwidth drifts by tens of percent).
-  struct Times {
-    double memcpyMs, forwardMs, backwardMs;
-  };
-  Times measure(int reps);
+  /// timeRounds of memcpy, act's forward and act's backward (dx and parameter
+  /// gradients, no y).
+  RoundTimes measure(int reps);
+  /// One memcpy of the forward's bytes (inputs read, y written), timed: milliseconds.
+  double copyOnceMs();
   /// Bytes the forward moves: every input read, y written.
   double forwardBytes() const;
 

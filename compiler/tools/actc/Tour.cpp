@@ -97,9 +97,9 @@ constexpr int64_t kTimedChannels = 16, kTimedPositions = 65536;
 /// written), measured together on 1M float32 elements, as `actc bench` does.
 std::string speedRatios(const act::Activation &a) {
   CpuRun run(a, act::TensorShape{1, kTimedChannels, kTimedPositions, act::Layout::NCS}, -6, 6);
-  CpuRun::Times t = run.measure(/*reps=*/5);
-  return fmt::format("{:>7.2f}x {:>7.2f}x", t.forwardMs / t.memcpyMs,
-                     t.backwardMs / t.memcpyMs);
+  RoundTimes t = run.measure(/*reps=*/5);
+  return fmt::format("{:>7.2f}x {:>7.2f}x", t.forwardMs / t.copyMs,
+                     t.backwardMs / t.copyMs);
 }
 
 /// f, f', f'' on [-6, 6] in float64, parameters as in sampleValues, extra inputs at 0.
