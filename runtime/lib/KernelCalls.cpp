@@ -203,15 +203,20 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
       learnable.push_back(p);
       accIndex.push_back(call.add(nullptr, impl.params[p].numValues(shape)));
     }
-  Chunks chunks(shape, /*maxChunks=*/64);
-  // Every chunk's accumulators, one block per chunk in a buffer kept per calling
-  // thread across calls: allocated and freed per call (up to 64 chunks of C values
-  // a parameter), they were returned to the system each time and faulted back in,
-  // which made channels-last backward at C = 2048 three times slower.
   std::vector<size_t> offset(learnable.size() + 1, 0);
   for (size_t j = 0; j < learnable.size(); ++j)
     offset[j + 1] = offset[j] + (size_t)impl.params[learnable[j]].numValues(shape);
   const size_t perChunk = offset.back();
+  // At most 64 chunks, and fewer (down to 4) where their accumulators would pass
+  // kAccumulatorBytes: 64 chunks of pwlu's 21 C doubles at C = 4096 were 44 MB to
+  // zero and sum per call. The count depends on the shape alone, as the cut must.
+  constexpr size_t kAccumulatorBytes = size_t(8) << 20;
+  size_t chunkBytes = std::max<size_t>(1, perChunk * sizeof(double));
+  Chunks chunks(shape, (int64_t)std::clamp<size_t>(kAccumulatorBytes / chunkBytes, 4, 64));
+  // Every chunk's accumulators, one block per chunk in a buffer kept per calling
+  // thread across calls: allocated and freed per call, they were returned to the
+  // system each time and faulted back in, which made channels-last backward at
+  // C = 2048 three times slower.
   thread_local std::vector<double> scratch;
   double *accs = chunkAccumulators(scratch, (size_t)chunks.count * perChunk);
   detail::PackedKernel fn = impl.getKernel(
