@@ -212,6 +212,65 @@ TEST_CASE("table parameter [C,K] selects the channel's row in both layouts",
                });
 }
 
+TEST_CASE("per-channel tables over many channels (the unstaged channels-last loop)",
+          "[runtime][layout]") {
+  // At 84 bytes of parameters a channel in f32 (168 in f64), C = 401 passes the
+  // 32 KiB above which channels-last rows run an unstaged copy of their vector loop;
+  // C = 16 stays staged. 401 also leaves a masked remainder of one channel.
+  act::Module m = compileOne("act f(x; y[C,17], bl[C], br[C], kl[C], kr[C]) = "
+                             "pwl(x; y, bl, br, kl, kr)");
+  const act::Activation &f = m.get("f");
+  auto run = [&](auto zero, int64_t channels, Layout layout) {
+    using T = decltype(zero);
+    constexpr bool f32 = std::is_same<T, float>::value;
+    INFO("C = " << channels << " " << layoutName(layout) << " " << (f32 ? "f32" : "f64"));
+    TensorShape sh{2, channels, 3, layout};
+    std::vector<std::vector<T>> p(5);
+    for (int64_t c = 0; c < channels; ++c) {
+      for (int k = 0; k <= 16; ++k)
+        p[0].push_back((T)(2.0 * std::sin(0.37 * (double)(c * 17 + k))));
+      p[1].push_back((T)(-3.0 + 0.3 * std::sin((double)c)));
+      p[2].push_back((T)(3.0 + 0.3 * std::cos((double)c)));
+      p[3].push_back((T)(0.25 + 0.001 * (double)c));
+      p[4].push_back((T)(-0.5 - 0.002 * (double)c));
+    }
+    std::vector<T> x((size_t)sh.numElements()), y(x.size(), (T)NAN);
+    for (size_t i = 0; i < x.size(); ++i) // in [-3.6, 3.6): left, inside and right
+      x[i] = (T)(-3.6 + 7.2 * std::fmod(0.6180339887 * (double)i, 1.0));
+    std::vector<const T *> pp;
+    for (auto &v : p)
+      pp.push_back(v.data());
+    const T *in[1] = {x.data()};
+    f.forward(sh, in, y.data(), pp.data());
+    int bad = 0;
+    for (int64_t n = 0; n < sh.n; ++n)
+      for (int64_t c = 0; c < channels; ++c)
+        for (int64_t s = 0; s < sh.s; ++s) {
+          size_t at = (size_t)offsetOf(sh, n, c, s);
+          double yk[17];
+          for (int k = 0; k <= 16; ++k)
+            yk[k] = (double)p[0][(size_t)(c * 17 + k)];
+          double want = pwlRef((double)x[at], yk, 16, (double)p[1][(size_t)c],
+                               (double)p[2][(size_t)c], (double)p[3][(size_t)c],
+                               (double)p[4][(size_t)c]);
+          // f32: the knot bl + i d and x - knot round at |x| ~ 3, divided by d ~ 0.375
+          // and multiplied by a segment's rise of up to 4: about 5e-6.
+          double tol = (f32 ? 1e-5 : 1e-12) * std::max(1.0, std::fabs(want));
+          if (!(std::fabs((double)y[at] - want) <= tol) && bad++ < 5) {
+            INFO("n=" << n << " c=" << c << " s=" << s << " x=" << (double)x[at]
+                      << " want=" << want << " got=" << (double)y[at]);
+            CHECK(std::fabs((double)y[at] - want) <= tol);
+          }
+        }
+    CHECK(bad == 0);
+  };
+  for (int64_t channels : {16, 401})
+    for (Layout l : {Layout::NCS, Layout::NSC}) {
+      run(0.0f, channels, l);
+      run(0.0, channels, l);
+    }
+}
+
 TEST_CASE("table parameter [K] without C is shared by every channel", "[runtime][layout]") {
   act::Module m = compileOne("act f(x; y[4], lo = -1, hi = 2) = pwl(x; y, lo, hi, 0.5, -1)");
   const act::Activation &f = m.get("f");

@@ -93,6 +93,9 @@ private:
   /// Channels-last rows with per-channel parameters run together in runs of
   /// max(1, kRunElements / C) rows: one stage tile (16 vectors of 16 floats).
   static constexpr int64_t kRunElements = 256;
+  /// Per-channel parameter bytes of a channels-last row above which its vector loop
+  /// runs unstaged (VectorRow::unstaged; 32 KiB: pwlu from C = 512 on).
+  static constexpr int64_t kStagedParamBytes = 32768;
 
   /// Whether a row-constant table of `k` entries is looked up by permutes: f32
   /// lanes on AVX-512 (vpermps / vpermi2ps take 16 or 32 entries in one
@@ -161,6 +164,9 @@ private:
     /// and `tableStart` too; each step prefetches its buffers kRowBlock rows ahead
     /// (at most at columnsLast). Null along a row.
     Value rowStride;
+    /// Along a channels-last row: true where the per-channel parameters pass
+    /// kStagedParamBytes, and the row runs an unstaged copy of its vector loop.
+    Value unstaged;
     /// Per learnable: its first register accumulator, or -1 (one for a parameter,
     /// one per entry for a table).
     SmallVector<int> slot;
