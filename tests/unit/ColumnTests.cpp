@@ -1,8 +1,9 @@
 // Channels-last gradients by columns: when C fills the vectors (4 C >= 3 * lanes *
 // ceil(C / lanes)), nsc backward kernels run each group of channels down blocks of
 // rows. Checked against float64 references written out here, for float and double,
-// with C a multiple of the lanes, with a masked last group, and too narrow for
-// columns (C = 17 at 16 lanes: along rows); bitwise the same on 1 and 7 threads.
+// with C a multiple of the lanes, with a masked last group, too narrow for columns
+// (C = 17 at 16 lanes: along rows), and past 4M elements (the unstaged column loop);
+// bitwise the same on 1 and 7 threads.
 #include "act/act.h"
 
 #include <catch2/catch.hpp>
@@ -17,7 +18,9 @@ namespace {
 const std::vector<act::TensorShape> kShapes = {
     {3, 12, 37, act::Layout::NSC},  {2, 24, 101, act::Layout::NSC}, {3, 60, 19, act::Layout::NSC},
     {2, 64, 33, act::Layout::NSC},  {1, 200, 45, act::Layout::NSC}, {2, 17, 50, act::Layout::NSC},
-    {40, 16, 3, act::Layout::NSC}};
+    {40, 16, 3, act::Layout::NSC},
+    // Past 4M elements (kStreamingElements) the column steps run their unstaged loop.
+    {1, 48, 87382, act::Layout::NSC}};
 
 template <typename T> bool sameBits(const std::vector<T> &a, const std::vector<T> &b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;

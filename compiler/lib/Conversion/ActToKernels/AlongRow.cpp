@@ -205,10 +205,10 @@ LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value
   };
   // Staged, or, where the row's per-channel parameters pass kStagedParamBytes, both
   // loops and a run-time choice on C. Measured side by side in one process (16.7M
-  // floats, two threads): pwlu nsc forward (84 bytes of parameters a channel) at
-  // C = 512, 1024, 4096 took 10.5, 10.5, 9.8-11.1 ms staged and 7.2-7.9 unstaged,
-  // at C = 64 and 256 5.4-6.0 staged against 5.7-6.6 unstaged; acon_c (12 bytes)
-  // moved within 3% at C = 4096 on 16.7M floats but lost 20% unstaged in cache.
+  // floats, two threads, initial parameter values): pwlu nsc forward (84 bytes of
+  // parameters a channel) at C = 512, 1024, 4096 took 9.8, 9.9, 9.8 ms staged and
+  // 7.6, 7.6, 8.1 unstaged, at C = 64 7.1 staged against 7.5; in cache (1M floats,
+  // one thread) staging won at C = 64 (0.63 ms against 0.76) and tied from 512 on.
   auto emitLoop = [&](Value from, Value to, ValueRange accs) -> FailureOr<SmallVector<Value>> {
     if (!row.unstaged) {
       FailureOr<scf::ForOp> loop = emitOneLoop(from, to, accs, /*staged=*/true);
