@@ -83,6 +83,55 @@ void KernelEmitter::holdRowTable(unsigned p, Value pos, SmallVector<Value> &tabl
   rowTableRegs[p] = {part(0), part(width)};
 }
 
+FailureOr<scf::ForOp> KernelEmitter::emitStepLoop(const VectorRow &row, Value from, Value to,
+                                                 Value mask, ValueRange accs, bool staged,
+                                                 int64_t tiled) {
+  Location loc = act.getLoc();
+  auto loop = builder.create<scf::ForOp>(loc, from, to,
+                                         builder.create<arith::ConstantIndexOp>(loc, width), accs);
+  if (staged)
+    loop->setAttr("act.stage", builder.getUnitAttr());
+  if (tiled)
+    loop->setAttr("act.tiled", builder.getI64IntegerAttr(tiled));
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(loop.getBody());
+  FailureOr<SmallVector<Value>> next = emitVectorStep(
+      row, loop.getInductionVar(), mask,
+      SmallVector<Value>(loop.getRegionIterArgs().begin(), loop.getRegionIterArgs().end()));
+  if (failed(next))
+    return failure();
+  if (!next->empty())
+    builder.create<scf::YieldOp>(loc, *next);
+  return loop;
+}
+
+FailureOr<SmallVector<Value>> KernelEmitter::emitStepLoops(const VectorRow &row, Value from,
+                                                           Value to, Value mask, ValueRange accs,
+                                                           Value unstaged, int64_t tiled) {
+  if (!unstaged) {
+    FailureOr<scf::ForOp> loop = emitStepLoop(row, from, to, mask, accs, /*staged=*/true, tiled);
+    if (failed(loop))
+      return failure();
+    return SmallVector<Value>(loop->getResults());
+  }
+  Location loc = act.getLoc();
+  auto choice = builder.create<scf::IfOp>(loc, TypeRange(accs), unstaged,
+                                          /*addThenBlock=*/true, /*addElseBlock=*/true);
+  for (bool staged : {false, true}) {
+    OpBuilder::InsertionGuard guard(builder);
+    Block *block = staged ? &choice.getElseRegion().front() : &choice.getThenRegion().front();
+    builder.setInsertionPointToStart(block);
+    FailureOr<scf::ForOp> loop = emitStepLoop(row, from, to, mask, accs, staged, tiled);
+    if (failed(loop))
+      return failure();
+    if (block->mightHaveTerminator())
+      block->getTerminator()->setOperands(loop->getResults());
+    else
+      builder.create<scf::YieldOp>(loc, loop->getResults());
+  }
+  return SmallVector<Value>(choice.getResults());
+}
+
 LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value base, Value rowLen,
                                            Value dimC) {
   Location loc = act.getLoc();
@@ -183,54 +232,15 @@ LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value
     }
     return out;
   };
-  // The unmasked loops are marked for act-stage-loops (`act.tiled = N`: at most N
-  // vectors long), unless `staged` is false.
-  auto emitOneLoop = [&](Value from, Value to, ValueRange accs,
-                         bool staged) -> FailureOr<scf::ForOp> {
-    auto loop = builder.create<scf::ForOp>(loc, from, to, w, accs);
-    if (staged)
-      loop->setAttr("act.stage", builder.getUnitAttr());
-    if (row.partial)
-      loop->setAttr("act.tiled", builder.getI64IntegerAttr(kBlock));
-    OpBuilder::InsertionGuard guard(builder);
-    builder.setInsertionPointToStart(loop.getBody());
-    FailureOr<SmallVector<Value>> next = emitVectorStep(
-        row, loop.getInductionVar(), Value(),
-        SmallVector<Value>(loop.getRegionIterArgs().begin(), loop.getRegionIterArgs().end()));
-    if (failed(next))
-      return failure();
-    if (!next->empty())
-      builder.create<scf::YieldOp>(loc, *next);
-    return loop;
-  };
   // Staged, or, where the row's per-channel parameters pass kStagedParamBytes, both
   // loops and a run-time choice on C. Measured side by side in one process (16.7M
   // floats, two threads, initial parameter values): pwlu nsc forward (84 bytes of
   // parameters a channel) at C = 512, 1024, 4096 took 9.8, 9.9, 9.8 ms staged and
   // 7.6, 7.6, 8.1 unstaged, at C = 64 7.1 staged against 7.5; in cache (1M floats,
   // one thread) staging won at C = 64 (0.63 ms against 0.76) and tied from 512 on.
-  auto emitLoop = [&](Value from, Value to, ValueRange accs) -> FailureOr<SmallVector<Value>> {
-    if (!row.unstaged) {
-      FailureOr<scf::ForOp> loop = emitOneLoop(from, to, accs, /*staged=*/true);
-      if (failed(loop))
-        return failure();
-      return SmallVector<Value>(loop->getResults());
-    }
-    auto choice = builder.create<scf::IfOp>(loc, TypeRange(accs), row.unstaged,
-                                            /*addThenBlock=*/true, /*addElseBlock=*/true);
-    for (bool staged : {false, true}) {
-      OpBuilder::InsertionGuard guard(builder);
-      Block *block = staged ? &choice.getElseRegion().front() : &choice.getThenRegion().front();
-      builder.setInsertionPointToStart(block);
-      FailureOr<scf::ForOp> loop = emitOneLoop(from, to, accs, staged);
-      if (failed(loop))
-        return failure();
-      if (block->mightHaveTerminator())
-        block->getTerminator()->setOperands(loop->getResults());
-      else
-        builder.create<scf::YieldOp>(loc, loop->getResults());
-    }
-    return SmallVector<Value>(choice.getResults());
+  auto emitLoop = [&](Value from, Value to, ValueRange accs) {
+    return emitStepLoops(row, from, to, Value(), accs, row.unstaged,
+                         row.partial ? kBlock : 0);
   };
   SmallVector<Value> accs;
   if (!row.partial) {

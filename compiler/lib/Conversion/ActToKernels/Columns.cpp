@@ -222,39 +222,11 @@ LogicalResult KernelEmitter::emitColumnGroup(Value n, Value rowStart, Value rows
   // Down the rows: step i is row i / width (a loop in vectors, so act-stage-loops
   // can tile it like a row's), staged, and unstaged where the tensor streams from
   // memory (columnsStreaming).
-  Value w = constant(width);
-  Value steps = builder.create<arith::MulIOp>(loc, rows, w);
-  auto emitLoop = [&](bool staged) -> FailureOr<scf::ForOp> {
-    auto loop = builder.create<scf::ForOp>(loc, constant(0), steps, w, init);
-    if (staged)
-      loop->setAttr("act.stage", builder.getUnitAttr());
-    loop->setAttr("act.tiled", builder.getI64IntegerAttr(kRowBlock));
-    OpBuilder::InsertionGuard inLoop(builder);
-    builder.setInsertionPointToStart(loop.getBody());
-    FailureOr<SmallVector<Value>> next = emitVectorStep(
-        row, loop.getInductionVar(), mask,
-        SmallVector<Value>(loop.getRegionIterArgs().begin(), loop.getRegionIterArgs().end()));
-    if (failed(next))
-      return failure();
-    if (!next->empty())
-      builder.create<scf::YieldOp>(loc, *next);
-    return loop;
-  };
-  auto choice = builder.create<scf::IfOp>(loc, TypeRange(ValueRange(init)), columnsStreaming,
-                                          /*addThenBlock=*/true, /*addElseBlock=*/true);
-  for (bool staged : {false, true}) {
-    OpBuilder::InsertionGuard inChoice(builder);
-    Block *block = staged ? &choice.getElseRegion().front() : &choice.getThenRegion().front();
-    builder.setInsertionPointToStart(block);
-    FailureOr<scf::ForOp> loop = emitLoop(staged);
-    if (failed(loop))
-      return failure();
-    if (block->mightHaveTerminator())
-      block->getTerminator()->setOperands(loop->getResults());
-    else
-      builder.create<scf::YieldOp>(loc, loop->getResults());
-  }
-  ValueRange sums = choice.getResults();
+  FailureOr<SmallVector<Value>> sums =
+      emitStepLoops(row, constant(0), builder.create<arith::MulIOp>(loc, rows, constant(width)),
+                    mask, init, columnsStreaming, kRowBlock);
+  if (failed(sums))
+    return failure();
 
   // The group's sums: per-channel ones added lane for lane to their channels'
   // gradients (a table's to its [K][C] buffer), the others reduced in lane order.
@@ -264,7 +236,7 @@ LogicalResult KernelEmitter::emitColumnGroup(Value n, Value rowStart, Value rows
     bool table = pairCounts[j] > 0;
     int64_t entries = table ? act.getTableLength(p) : 1;
     for (int64_t e = 0; e < entries; ++e) {
-      Value sum = widen(sums[row.slot[j] + e]);
+      Value sum = widen((*sums)[row.slot[j] + e]);
       if (act.isPerChannel(p)) {
         Value buffer = table ? tableGrads[j] : dparams[j];
         Value at = table ? builder.create<arith::AddIOp>(

@@ -201,6 +201,16 @@ private:
   /// input is clamped too). Unknown: the whole int32 range.
   static std::pair<int64_t, int64_t> indexRange(Value index);
 
+  /// A loop over vectors [from, to) carrying `accs`, each step emitVectorStep(row, i,
+  /// mask, accs): marked for act-stage-loops when `staged`, `act.tiled = tiled` when
+  /// tiled is not 0.
+  FailureOr<scf::ForOp> emitStepLoop(const VectorRow &row, Value from, Value to, Value mask,
+                                     ValueRange accs, bool staged, int64_t tiled);
+  /// That loop staged; where `unstaged` is given, an unstaged copy too and the run-time
+  /// choice between them (unstaged where it holds). The chosen loop's results.
+  FailureOr<SmallVector<Value>> emitStepLoops(const VectorRow &row, Value from, Value to,
+                                              Value mask, ValueRange accs, Value unstaged,
+                                              int64_t tiled);
   /// Elements [i, i + width) of the row (those `mask` enables, when given): loads,
   /// the body on vectors, stores, and gradient contributions added to `accs`.
   FailureOr<SmallVector<Value>> emitVectorStep(const VectorRow &row, Value i, Value mask,
