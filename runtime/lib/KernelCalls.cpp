@@ -110,19 +110,11 @@ struct Chunks {
 };
 
 
-/// `count` doubles of `scratch`, grown as needed (never shrunk here).
-double *chunkAccumulators(std::vector<double> &scratch, size_t count) {
-  if (scratch.size() < count)
-    scratch.resize(count);
-  return scratch.data();
-}
-
-/// Keeps a thread's accumulator buffer between calls up to 16 MiB; a larger one (a
-/// long table per channel over many channels) is given back.
-void releaseLargeScratch(std::vector<double> &scratch) {
-  if (scratch.size() * sizeof(double) > (size_t(16) << 20))
-    std::vector<double>().swap(scratch);
-}
+/// Backward's chunk accumulators: at most this many bytes for 64 chunks (fewer chunks,
+/// down to 4, beyond it), and a calling thread keeps a buffer of up to kKeptBytes
+/// between calls (a larger one, a long per-channel table over many channels, is
+/// given back).
+constexpr size_t kAccumulatorBytes = size_t(8) << 20, kKeptBytes = size_t(16) << 20;
 
 /// Adds every parameter buffer; parameters left null take their initial values,
 /// materialised (rounded to `dtype`) in `defaults`.
@@ -210,7 +202,6 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
   // At most 64 chunks, and fewer (down to 4) where their accumulators would pass
   // kAccumulatorBytes: 64 chunks of pwlu's 21 C doubles at C = 4096 were 44 MB to
   // zero and sum per call. The count depends on the shape alone, as the cut must.
-  constexpr size_t kAccumulatorBytes = size_t(8) << 20;
   size_t chunkBytes = std::max<size_t>(1, perChunk * sizeof(double));
   Chunks chunks(shape, (int64_t)std::clamp<size_t>(kAccumulatorBytes / chunkBytes, 4, 64));
   // Every chunk's accumulators, one block per chunk in a buffer kept per calling
@@ -218,7 +209,9 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
   // system each time and faulted back in, which made channels-last backward at
   // C = 2048 three times slower.
   thread_local std::vector<double> scratch;
-  double *accs = chunkAccumulators(scratch, (size_t)chunks.count * perChunk);
+  if (scratch.size() < (size_t)chunks.count * perChunk)
+    scratch.resize((size_t)chunks.count * perChunk);
+  double *accs = scratch.data();
   detail::PackedKernel fn = impl.getKernel(
       dtype, shape.layout, y ? Activation::Impl::ForwardBackward : Activation::Impl::Backward);
   detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
@@ -239,7 +232,8 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
       for (size_t k = offset[j]; k < offset[j + 1]; ++k)
         storeAs(dtype, out, k - offset[j], accs[k]);
   }
-  releaseLargeScratch(scratch);
+  if (scratch.size() * sizeof(double) > kKeptBytes)
+    std::vector<double>().swap(scratch);
 }
 } // namespace
 

@@ -107,15 +107,15 @@ FailureOr<scf::ForOp> KernelEmitter::emitStepLoop(const VectorRow &row, Value fr
 
 FailureOr<SmallVector<Value>> KernelEmitter::emitStepLoops(const VectorRow &row, Value from,
                                                            Value to, Value mask, ValueRange accs,
-                                                           Value unstaged, int64_t tiled) {
-  if (!unstaged) {
+                                                           int64_t tiled) {
+  if (!row.unstaged) {
     FailureOr<scf::ForOp> loop = emitStepLoop(row, from, to, mask, accs, /*staged=*/true, tiled);
     if (failed(loop))
       return failure();
     return SmallVector<Value>(loop->getResults());
   }
   Location loc = act.getLoc();
-  auto choice = builder.create<scf::IfOp>(loc, TypeRange(accs), unstaged,
+  auto choice = builder.create<scf::IfOp>(loc, TypeRange(accs), row.unstaged,
                                           /*addThenBlock=*/true, /*addElseBlock=*/true);
   for (bool staged : {false, true}) {
     OpBuilder::InsertionGuard guard(builder);
@@ -239,8 +239,7 @@ LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value
   // 7.6, 7.6, 8.1 unstaged, at C = 64 7.1 staged against 7.5; in cache (1M floats,
   // one thread) staging won at C = 64 (0.63 ms against 0.76) and tied from 512 on.
   auto emitLoop = [&](Value from, Value to, ValueRange accs) {
-    return emitStepLoops(row, from, to, Value(), accs, row.unstaged,
-                         row.partial ? kBlock : 0);
+    return emitStepLoops(row, from, to, Value(), accs, row.partial ? kBlock : 0);
   };
   SmallVector<Value> accs;
   if (!row.partial) {

@@ -154,6 +154,7 @@ LogicalResult KernelEmitter::emitColumnGroup(Value n, Value rowStart, Value rows
   row.base = builder.create<arith::AddIOp>(loc, builder.create<arith::MulIOp>(loc, rowStart, dimC),
                                            c0);
   row.rowStride = dimC;
+  row.unstaged = columnsStreaming;
   row.value.assign(numParams, Value());
   row.tableStart.assign(numParams, Value());
   rowTableScalar.assign(numParams, Value());
@@ -224,7 +225,7 @@ LogicalResult KernelEmitter::emitColumnGroup(Value n, Value rowStart, Value rows
   // memory (columnsStreaming).
   FailureOr<SmallVector<Value>> sums =
       emitStepLoops(row, constant(0), builder.create<arith::MulIOp>(loc, rows, constant(width)),
-                    mask, init, columnsStreaming, kRowBlock);
+                    mask, init, kRowBlock);
   if (failed(sums))
     return failure();
 

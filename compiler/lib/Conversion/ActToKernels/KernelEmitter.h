@@ -170,8 +170,9 @@ private:
     /// and `tableStart` too; each step prefetches its buffers kRowBlock rows ahead
     /// (at most at columnsLast). Null along a row.
     Value rowStride;
-    /// Along a channels-last row: true where the per-channel parameters pass
-    /// kStagedParamBytes, and the row runs an unstaged copy of its vector loop.
+    /// Where this holds at run time the steps' loop runs an unstaged copy
+    /// (emitStepLoops); null: staged only. Along a channels-last row: the per-channel
+    /// parameters pass kStagedParamBytes; down a column: columnsStreaming.
     Value unstaged;
     /// Per learnable: its first register accumulator, or -1 (one for a parameter,
     /// one per entry for a table).
@@ -206,11 +207,10 @@ private:
   /// tiled is not 0.
   FailureOr<scf::ForOp> emitStepLoop(const VectorRow &row, Value from, Value to, Value mask,
                                      ValueRange accs, bool staged, int64_t tiled);
-  /// That loop staged; where `unstaged` is given, an unstaged copy too and the run-time
-  /// choice between them (unstaged where it holds). The chosen loop's results.
+  /// That loop staged; where `row.unstaged` is given, an unstaged copy too and the
+  /// run-time choice between them. The chosen loop's results.
   FailureOr<SmallVector<Value>> emitStepLoops(const VectorRow &row, Value from, Value to,
-                                              Value mask, ValueRange accs, Value unstaged,
-                                              int64_t tiled);
+                                              Value mask, ValueRange accs, int64_t tiled);
   /// Elements [i, i + width) of the row (those `mask` enables, when given): loads,
   /// the body on vectors, stores, and gradient contributions added to `accs`.
   FailureOr<SmallVector<Value>> emitVectorStep(const VectorRow &row, Value i, Value mask,
