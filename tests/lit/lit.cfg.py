@@ -15,3 +15,12 @@ config.environment["PATH"] = os.pathsep.join(
 # The JIT's kernel cache stays in the build tree (never the user's ~/.cache).
 config.environment["ACT_CACHE_DIR"] = config.act_cache_dir
 config.substitutions.append(("%examples", os.path.join(config.act_source_dir, "examples")))
+
+# Kernels only an AVX-512 host gets (table permutes, channels-last tiles): their
+# tests say REQUIRES: avx512.
+try:
+    with open("/proc/cpuinfo") as cpuinfo:
+        if " avx512f" in cpuinfo.read():
+            config.available_features.add("avx512")
+except OSError:
+    pass

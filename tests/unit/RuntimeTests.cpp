@@ -212,19 +212,24 @@ TEST_CASE("table parameter [C,K] selects the channel's row in both layouts",
                });
 }
 
-TEST_CASE("per-channel tables over many channels (the unstaged channels-last loop)",
+TEST_CASE("per-channel tables over many channels (the unstaged channels-last loop, "
+          "transposed tiles)",
           "[runtime][layout]") {
   // At 84 bytes of parameters a channel in f32 (168 in f64), C = 401 passes the
   // 32 KiB above which channels-last rows run an unstaged copy of their vector loop;
-  // C = 16 stays staged. 401 also leaves a masked remainder of one channel.
+  // C = 16 stays staged. 401 also leaves a masked remainder of one channel. With 16
+  // rows or more, f32 channels-last forward kernels on AVX-512 go by transposed tiles
+  // of 16 rows: 2 x 19 rows are two tiles and six rows along rows, C = 37 two whole
+  // groups of channels and a masked one of five.
   act::Module m = compileOne("act f(x; y[C,17], bl[C], br[C], kl[C], kr[C]) = "
                              "pwl(x; y, bl, br, kl, kr)");
   const act::Activation &f = m.get("f");
-  auto run = [&](auto zero, int64_t channels, Layout layout) {
+  auto run = [&](auto zero, int64_t channels, int64_t rows, Layout layout) {
     using T = decltype(zero);
     constexpr bool f32 = std::is_same<T, float>::value;
-    INFO("C = " << channels << " " << layoutName(layout) << " " << (f32 ? "f32" : "f64"));
-    TensorShape sh{2, channels, 3, layout};
+    INFO("C = " << channels << " S = " << rows << " " << layoutName(layout) << " "
+                << (f32 ? "f32" : "f64"));
+    TensorShape sh{2, channels, rows, layout};
     std::vector<std::vector<T>> p(5);
     for (int64_t c = 0; c < channels; ++c) {
       for (int k = 0; k <= 16; ++k)
@@ -264,10 +269,11 @@ TEST_CASE("per-channel tables over many channels (the unstaged channels-last loo
         }
     CHECK(bad == 0);
   };
-  for (int64_t channels : {16, 401})
+  for (auto [channels, rows] : {std::pair<int64_t, int64_t>{16, 3}, {401, 3}, {16, 19},
+                                {37, 19}, {401, 19}, {64, 300}})
     for (Layout l : {Layout::NCS, Layout::NSC}) {
-      run(0.0f, channels, l);
-      run(0.0, channels, l);
+      run(0.0f, channels, rows, l);
+      run(0.0, channels, rows, l);
     }
 }
 

@@ -101,6 +101,14 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   channelRun.assign(numParams, Value());
   tableRowRun.assign(numParams, Value());
   tableEntryRun.assign(numParams, {});
+  // Channels-last forward with a per-channel table: whole tiles of rows transposed
+  // (emitTiles), the rows after them as below.
+  if (tilesApply()) {
+    FailureOr<Value> tileEnd = emitTiles(dimC, rowBegin, rowEnd);
+    if (failed(tileEnd))
+      return failure();
+    rowBegin = *tileEnd;
+  }
   // Channels-last gradients of per-channel parameters: by columns (emitColumns) when
   // C fills the vectors well, else along runs of rows as below.
   Block *rowsBlock = entry;

@@ -142,6 +142,24 @@ private:
   /// permutesTable, the table in registers (rowTableRegs).
   void holdRowTable(unsigned p, Value pos, SmallVector<Value> &tableStart);
 
+  /// Channels-last forward kernels that look a per-channel table up (pwlu), on
+  /// AVX-512 with f32 buffers and tables permutesTable takes, and no parameter
+  /// varying along N: by transposed tiles (emitTiles).
+  bool tilesApply();
+  /// Rows [rowBegin, rowEnd) in tiles of kTileRows rows and `width` channels, when
+  /// C fills vectors well (columnsFit): each tile loaded, transposed in registers so
+  /// a vector holds one channel's rows, computed as a ncs row of one vector (the
+  /// channel's parameters broadcast, its table in registers: a lookup is a permute,
+  /// not a gather), transposed back and stored. Returns the end of the whole tiles:
+  /// the rows after it go along rows.
+  FailureOr<Value> emitTiles(Value dimC, Value rowBegin, Value rowEnd);
+  /// Transposes kTileRows vectors of kTileRows lanes in place (64 shuffles).
+  void transposeTile(MutableArrayRef<Value> rows);
+  /// Rows (and channels) of a transposed tile: 16 f32 lanes on AVX-512.
+  static constexpr int64_t kTileRows = 16;
+  /// A tile group prefetches the lines of the group this many groups on.
+  static constexpr int64_t kTileGroupsAhead = 4;
+
   /// One element at a time along the row (vector-bits=1).
   LogicalResult emitScalarRow(IRMapping &mapping, Value n, Value base, Value rowLen,
                               Value dimC);
