@@ -153,12 +153,15 @@ TEST_CASE("f16 and bf16 kernels equal the float32 kernels rounded once", "[half]
   static const act::Module m = act::Module::compileFile(ACT_EXAMPLES_DIR "/seeds.act");
   for (const HalfType *t : {&kF16, &kBF16}) {
     std::vector<uint16_t> xs = halfInputs(*t);
-    for (auto [name, layout] : namesAndLayouts(m)) {
+    for (auto [name, layout] : namesAndLayouts(m))
+      for (int64_t channels : {2, 16}) {
       const act::Activation &a = m.get(name);
-      INFO(t->name << " " << name << " " << act_test::layoutName(layout));
+      INFO(t->name << " " << name << " " << act_test::layoutName(layout) << " C = " << channels);
       // Two channels with their own values, so per-channel parameters matter
-      // (channels-last: rows run together, the parameters repeated in half buffers).
-      act::TensorShape shape{1, 2, (int64_t)xs.size(), layout};
+      // (channels-last: rows run together, the parameters repeated in half buffers);
+      // 16 channels of 48 rows, channels-last: forward kernels with a per-channel
+      // table (pwlu) go by transposed tiles of 16 rows, backward ones by columns.
+      act::TensorShape shape{1, channels, channels == 2 ? (int64_t)xs.size() : 48, layout};
       size_t count = (size_t)shape.numElements();
       std::vector<uint16_t> x16(count), dy16(count);
       std::vector<float> x32(count), dy32(count);

@@ -277,6 +277,67 @@ TEST_CASE("per-channel tables over many channels (the unstaged channels-last loo
     }
 }
 
+TEST_CASE("f16 and bf16 per-channel tables by transposed tiles against float64",
+          "[runtime][layout][half]") {
+  // Channels-last forward kernels with a per-channel table transpose their tiles as
+  // stored (16-bit lanes) and compute in f32: 2 x 19 rows are two tiles and six rows
+  // along rows, C = 37 two whole groups of channels and a masked one. Inputs and
+  // parameters are half values; the reference computes on them in double, and the
+  // result may differ by its rounding to the half type plus f32's few ulps.
+  act::Module m = compileOne("act f(x; y[C,17], bl[C], br[C], kl[C], kr[C]) = "
+                             "pwl(x; y, bl, br, kl, kr)");
+  const act::Activation &f = m.get("f");
+  struct Half {
+    act::DType dtype;
+    const char *name;
+    uint16_t (*round)(double);
+    double (*widen)(uint16_t);
+    double halfUlp; // relative, of a rounding to the type
+  };
+  for (Half t : {Half{act::DType::F16, "f16", act::toFloat16, act::fromFloat16, 0x1p-11},
+                 Half{act::DType::BF16, "bf16", act::toBFloat16, act::fromBFloat16, 0x1p-8}}) {
+    INFO(t.name);
+    int64_t channels = 37;
+    TensorShape sh{2, channels, 19, Layout::NSC};
+    std::vector<std::vector<uint16_t>> p(5);
+    for (int64_t c = 0; c < channels; ++c) {
+      for (int k = 0; k <= 16; ++k)
+        p[0].push_back(t.round(2.0 * std::sin(0.37 * (double)(c * 17 + k))));
+      p[1].push_back(t.round(-3.0 + 0.3 * std::sin((double)c)));
+      p[2].push_back(t.round(3.0 + 0.3 * std::cos((double)c)));
+      p[3].push_back(t.round(0.25 + 0.001 * (double)c));
+      p[4].push_back(t.round(-0.5 - 0.002 * (double)c));
+    }
+    std::vector<uint16_t> x((size_t)sh.numElements()), y(x.size());
+    for (size_t i = 0; i < x.size(); ++i)
+      x[i] = t.round(-3.6 + 7.2 * std::fmod(0.6180339887 * (double)i, 1.0));
+    std::vector<const void *> pp;
+    for (auto &v : p)
+      pp.push_back(v.data());
+    const void *in[1] = {x.data()};
+    f.forward(t.dtype, sh, in, y.data(), pp.data());
+    int bad = 0;
+    for (int64_t n = 0; n < sh.n; ++n)
+      for (int64_t c = 0; c < channels; ++c)
+        for (int64_t s = 0; s < sh.s; ++s) {
+          size_t at = (size_t)offsetOf(sh, n, c, s);
+          double yk[17];
+          for (int k = 0; k <= 16; ++k)
+            yk[k] = t.widen(p[0][(size_t)(c * 17 + k)]);
+          double want = pwlRef(t.widen(x[at]), yk, 16, t.widen(p[1][(size_t)c]),
+                               t.widen(p[2][(size_t)c]), t.widen(p[3][(size_t)c]),
+                               t.widen(p[4][(size_t)c]));
+          double tol = t.halfUlp * std::fabs(want) + 1e-5 * std::max(1.0, std::fabs(want));
+          double got = t.widen(y[at]);
+          if (!(std::fabs(got - want) <= tol) && bad++ < 5) {
+            INFO("n=" << n << " c=" << c << " s=" << s << " want=" << want << " got=" << got);
+            CHECK(std::fabs(got - want) <= tol);
+          }
+        }
+    CHECK(bad == 0);
+  }
+}
+
 TEST_CASE("table parameter [K] without C is shared by every channel", "[runtime][layout]") {
   act::Module m = compileOne("act f(x; y[4], lo = -1, hi = 2) = pwl(x; y, lo, hi, 0.5, -1)");
   const act::Activation &f = m.get("f");

@@ -143,7 +143,8 @@ private:
   void holdRowTable(unsigned p, Value pos, SmallVector<Value> &tableStart);
 
   /// Channels-last forward kernels that look a per-channel table up (pwlu), on
-  /// AVX-512 with f32 buffers and tables permutesTable takes, and no parameter
+  /// AVX-512 computing in f32 (f32, f16 or bf16 buffers) with tables
+  /// permutesTable takes, and no parameter
   /// varying along N: by transposed tiles (emitTiles).
   bool tilesApply();
   /// Rows [rowBegin, rowEnd) in tiles of kTileRows rows and `width` channels, when
