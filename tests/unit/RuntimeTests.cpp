@@ -277,6 +277,48 @@ TEST_CASE("per-channel tables over many channels (the unstaged channels-last loo
     }
 }
 
+TEST_CASE("a second input goes through the transposed tiles too", "[runtime][layout]") {
+  // Each input is transposed into its own tile buffer; x and t differ per element.
+  act::Module m = compileOne("act f(x, t; y[C,17], bl[C], br[C]) = "
+                             "pwl(x; y, bl, br, 0.5, 2) + 0.25 * t");
+  const act::Activation &f = m.get("f");
+  int64_t channels = 37;
+  TensorShape sh{2, channels, 19, Layout::NSC};
+  std::vector<std::vector<float>> p(3);
+  for (int64_t c = 0; c < channels; ++c) {
+    for (int k = 0; k <= 16; ++k)
+      p[0].push_back((float)std::cos(0.29 * (double)(c * 17 + k)));
+    p[1].push_back((float)(-2.0 - 0.01 * (double)c));
+    p[2].push_back((float)(2.5 + 0.02 * (double)c));
+  }
+  std::vector<float> x((size_t)sh.numElements()), t(x.size()), y(x.size(), NAN);
+  for (size_t i = 0; i < x.size(); ++i) {
+    x[i] = (float)(-3.0 + 6.0 * std::fmod(0.7548776662 * (double)i, 1.0));
+    t[i] = (float)std::sin(0.1 * (double)i);
+  }
+  const float *in[2] = {x.data(), t.data()};
+  const float *pp[3] = {p[0].data(), p[1].data(), p[2].data()};
+  f.forward(sh, in, y.data(), pp);
+  int bad = 0;
+  for (int64_t n = 0; n < sh.n; ++n)
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t s = 0; s < sh.s; ++s) {
+        size_t at = (size_t)offsetOf(sh, n, c, s);
+        double yk[17];
+        for (int k = 0; k <= 16; ++k)
+          yk[k] = (double)p[0][(size_t)(c * 17 + k)];
+        double want = pwlRef((double)x[at], yk, 16, (double)p[1][(size_t)c],
+                             (double)p[2][(size_t)c], 0.5, 2.0) +
+                      0.25 * (double)t[at];
+        double tol = 1e-5 * std::max(1.0, std::fabs(want));
+        if (!(std::fabs((double)y[at] - want) <= tol) && bad++ < 5) {
+          INFO("n=" << n << " c=" << c << " s=" << s << " want=" << want << " got=" << y[at]);
+          CHECK(std::fabs((double)y[at] - want) <= tol);
+        }
+      }
+  CHECK(bad == 0);
+}
+
 TEST_CASE("f16 and bf16 per-channel tables by transposed tiles against float64",
           "[runtime][layout][half]") {
   // Channels-last forward kernels with a per-channel table transpose their tiles as
