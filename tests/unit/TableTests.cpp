@@ -1,7 +1,7 @@
 // Per-channel tables (pwl's y[C,K]) over many channels, channels-last: the unstaged
 // vector loop rows take when their parameters pass 32 KiB, and the transposed tiles
 // forward kernels take on AVX-512 (Tiles.cpp), in f32, f64, f16 and bf16, against
-// act_ref's float64 pwl (Reference.h).
+// act_ref's pwl (Reference.h) on the same parameter values.
 #include "act/act.h"
 
 #include "Reference.h"
@@ -22,10 +22,62 @@ using act_test::compileOne;
 using act_test::layoutName;
 using act_test::offsetOf;
 
-/// pwl with 16 segments (knots yk[0..16]) as act_ref defines it, in double.
-double pwl16(double x, const double *yk, int n, double bl, double br, double kl, double kr) {
-  std::vector<act_ref::LD> y(yk, yk + n + 1);
-  return (double)act_ref::pwlRef(x, y, bl, br, kl, kr);
+/// The source every test here compiles: pwlu with all five parameters per channel.
+constexpr const char *kPwlu = "act f(x; y[C,17], bl[C], br[C], kl[C], kr[C]) = "
+                              "pwl(x; y, bl, br, kl, kr)";
+
+/// pwlu's parameters for `channels` channels, each value stored by `as` (a cast, or a
+/// rounding to a half type): y varied per entry, bl, br, kl and kr per channel.
+template <typename T, typename As>
+std::vector<std::vector<T>> pwluParams(int64_t channels, As as) {
+  std::vector<std::vector<T>> p(5);
+  for (int64_t c = 0; c < channels; ++c) {
+    for (int k = 0; k <= 16; ++k)
+      p[0].push_back(as(2.0 * std::sin(0.37 * (double)(c * 17 + k))));
+    p[1].push_back(as(-3.0 + 0.3 * std::sin((double)c)));
+    p[2].push_back(as(3.0 + 0.3 * std::cos((double)c)));
+    p[3].push_back(as(0.25 + 0.001 * (double)c));
+    p[4].push_back(as(-0.5 - 0.002 * (double)c));
+  }
+  return p;
+}
+
+/// x in [-3.6, 3.6) (left of, inside and right of the knots), every element another.
+template <typename T, typename As>
+std::vector<T> pwluInputs(int64_t count, As as) {
+  std::vector<T> x((size_t)count);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = as(-3.6 + 7.2 * std::fmod(0.6180339887 * (double)i, 1.0));
+  return x;
+}
+
+/// Channel c's pwl of a [C,17] table `y`, its entries read by `widen`, in act_ref's
+/// long double.
+template <typename T, typename Widen>
+double pwlOfChannel(double x, const std::vector<T> &y, int64_t c, double bl, double br, double kl,
+                    double kr, Widen widen) {
+  std::vector<act_ref::LD> knots;
+  for (int k = 0; k <= 16; ++k)
+    knots.push_back(widen(y[(size_t)(c * 17 + k)]));
+  return (double)act_ref::pwlRef(x, knots, bl, br, kl, kr);
+}
+
+/// Every element of `sh`: |got(at) - want(at, c)| <= tol(want), where `at` is the
+/// element's offset; the first five failures are reported with their place.
+template <typename Got, typename Want, typename Tol>
+void checkElements(const TensorShape &sh, Got got, Want want, Tol tol) {
+  int bad = 0;
+  for (int64_t n = 0; n < sh.n; ++n)
+    for (int64_t c = 0; c < sh.c; ++c)
+      for (int64_t s = 0; s < sh.s; ++s) {
+        size_t at = (size_t)offsetOf(sh, n, c, s);
+        double w = want(at, c), g = got(at);
+        if (!(std::fabs(g - w) <= tol(w)) && bad++ < 5) {
+          INFO("n=" << n << " c=" << c << " s=" << s << " want=" << w << " got=" << g);
+          CHECK(std::fabs(g - w) <= tol(w));
+        }
+      }
+  CHECK(bad == 0);
 }
 } // namespace
 
@@ -38,8 +90,7 @@ TEST_CASE("per-channel tables over many channels (the unstaged channels-last loo
   // rows or more, f32 channels-last forward kernels on AVX-512 go by transposed tiles
   // of 16 rows: 2 x 19 rows are two tiles and six rows along rows, C = 37 two whole
   // groups of channels and a masked one of five.
-  act::Module m = compileOne("act f(x; y[C,17], bl[C], br[C], kl[C], kr[C]) = "
-                             "pwl(x; y, bl, br, kl, kr)");
+  act::Module m = compileOne(kPwlu);
   const act::Activation &f = m.get("f");
   auto run = [&](auto zero, int64_t channels, int64_t rows, Layout layout) {
     using T = decltype(zero);
@@ -47,44 +98,24 @@ TEST_CASE("per-channel tables over many channels (the unstaged channels-last loo
     INFO("C = " << channels << " S = " << rows << " " << layoutName(layout) << " "
                 << (f32 ? "f32" : "f64"));
     TensorShape sh{2, channels, rows, layout};
-    std::vector<std::vector<T>> p(5);
-    for (int64_t c = 0; c < channels; ++c) {
-      for (int k = 0; k <= 16; ++k)
-        p[0].push_back((T)(2.0 * std::sin(0.37 * (double)(c * 17 + k))));
-      p[1].push_back((T)(-3.0 + 0.3 * std::sin((double)c)));
-      p[2].push_back((T)(3.0 + 0.3 * std::cos((double)c)));
-      p[3].push_back((T)(0.25 + 0.001 * (double)c));
-      p[4].push_back((T)(-0.5 - 0.002 * (double)c));
-    }
-    std::vector<T> x((size_t)sh.numElements()), y(x.size(), (T)NAN);
-    for (size_t i = 0; i < x.size(); ++i) // in [-3.6, 3.6): left, inside and right
-      x[i] = (T)(-3.6 + 7.2 * std::fmod(0.6180339887 * (double)i, 1.0));
+    auto as = [](double v) { return (T)v; };
+    auto widen = [](T v) { return (double)v; };
+    std::vector<std::vector<T>> p = pwluParams<T>(channels, as);
+    std::vector<T> x = pwluInputs<T>(sh.numElements(), as), y(x.size(), (T)NAN);
     std::vector<const T *> pp;
     for (auto &v : p)
       pp.push_back(v.data());
     const T *in[1] = {x.data()};
     f.forward(sh, in, y.data(), pp.data());
-    int bad = 0;
-    for (int64_t n = 0; n < sh.n; ++n)
-      for (int64_t c = 0; c < channels; ++c)
-        for (int64_t s = 0; s < sh.s; ++s) {
-          size_t at = (size_t)offsetOf(sh, n, c, s);
-          double yk[17];
-          for (int k = 0; k <= 16; ++k)
-            yk[k] = (double)p[0][(size_t)(c * 17 + k)];
-          double want = pwl16((double)x[at], yk, 16, (double)p[1][(size_t)c],
-                               (double)p[2][(size_t)c], (double)p[3][(size_t)c],
-                               (double)p[4][(size_t)c]);
-          // f32: the knot bl + i d and x - knot round at |x| ~ 3, divided by d ~ 0.375
-          // and multiplied by a segment's rise of up to 4: about 5e-6.
-          double tol = (f32 ? 1e-5 : 1e-12) * std::max(1.0, std::fabs(want));
-          if (!(std::fabs((double)y[at] - want) <= tol) && bad++ < 5) {
-            INFO("n=" << n << " c=" << c << " s=" << s << " x=" << (double)x[at]
-                      << " want=" << want << " got=" << (double)y[at]);
-            CHECK(std::fabs((double)y[at] - want) <= tol);
-          }
-        }
-    CHECK(bad == 0);
+    // f32: the knot bl + i d and x - knot round at |x| ~ 3, divided by d ~ 0.375 and
+    // multiplied by a segment's rise of up to 4: about 5e-6.
+    checkElements(
+        sh, [&](size_t at) { return (double)y[at]; },
+        [&](size_t at, int64_t c) {
+          return pwlOfChannel((double)x[at], p[0], c, p[1][(size_t)c], p[2][(size_t)c],
+                              p[3][(size_t)c], p[4][(size_t)c], widen);
+        },
+        [&](double want) { return (f32 ? 1e-5 : 1e-12) * std::max(1.0, std::fabs(want)); });
   };
   for (auto [channels, rows] : {std::pair<int64_t, int64_t>{16, 3}, {401, 3}, {16, 19},
                                 {37, 19}, {401, 19}, {64, 300}})
@@ -96,44 +127,28 @@ TEST_CASE("per-channel tables over many channels (the unstaged channels-last loo
 
 TEST_CASE("a second input goes through the transposed tiles too", "[runtime][layout]") {
   // Each input is transposed into its own tile buffer; x and t differ per element.
-  act::Module m = compileOne("act f(x, t; y[C,17], bl[C], br[C]) = "
-                             "pwl(x; y, bl, br, 0.5, 2) + 0.25 * t");
+  act::Module m = compileOne("act f(x, t; y[C,17], bl[C], br[C], kl[C], kr[C]) = "
+                             "pwl(x; y, bl, br, kl, kr) + 0.25 * t");
   const act::Activation &f = m.get("f");
-  int64_t channels = 37;
-  TensorShape sh{2, channels, 19, Layout::NSC};
-  std::vector<std::vector<float>> p(3);
-  for (int64_t c = 0; c < channels; ++c) {
-    for (int k = 0; k <= 16; ++k)
-      p[0].push_back((float)std::cos(0.29 * (double)(c * 17 + k)));
-    p[1].push_back((float)(-2.0 - 0.01 * (double)c));
-    p[2].push_back((float)(2.5 + 0.02 * (double)c));
-  }
-  std::vector<float> x((size_t)sh.numElements()), t(x.size()), y(x.size(), NAN);
-  for (size_t i = 0; i < x.size(); ++i) {
-    x[i] = (float)(-3.0 + 6.0 * std::fmod(0.7548776662 * (double)i, 1.0));
+  TensorShape sh{2, 37, 19, Layout::NSC};
+  auto as = [](double v) { return (float)v; };
+  std::vector<std::vector<float>> p = pwluParams<float>(sh.c, as);
+  std::vector<float> x = pwluInputs<float>(sh.numElements(), as), t(x.size()),
+                     y(x.size(), NAN);
+  for (size_t i = 0; i < t.size(); ++i)
     t[i] = (float)std::sin(0.1 * (double)i);
-  }
   const float *in[2] = {x.data(), t.data()};
-  const float *pp[3] = {p[0].data(), p[1].data(), p[2].data()};
+  const float *pp[5] = {p[0].data(), p[1].data(), p[2].data(), p[3].data(), p[4].data()};
   f.forward(sh, in, y.data(), pp);
-  int bad = 0;
-  for (int64_t n = 0; n < sh.n; ++n)
-    for (int64_t c = 0; c < channels; ++c)
-      for (int64_t s = 0; s < sh.s; ++s) {
-        size_t at = (size_t)offsetOf(sh, n, c, s);
-        double yk[17];
-        for (int k = 0; k <= 16; ++k)
-          yk[k] = (double)p[0][(size_t)(c * 17 + k)];
-        double want = pwl16((double)x[at], yk, 16, (double)p[1][(size_t)c],
-                             (double)p[2][(size_t)c], 0.5, 2.0) +
-                      0.25 * (double)t[at];
-        double tol = 1e-5 * std::max(1.0, std::fabs(want));
-        if (!(std::fabs((double)y[at] - want) <= tol) && bad++ < 5) {
-          INFO("n=" << n << " c=" << c << " s=" << s << " want=" << want << " got=" << y[at]);
-          CHECK(std::fabs((double)y[at] - want) <= tol);
-        }
-      }
-  CHECK(bad == 0);
+  checkElements(
+      sh, [&](size_t at) { return (double)y[at]; },
+      [&](size_t at, int64_t c) {
+        return pwlOfChannel((double)x[at], p[0], c, p[1][(size_t)c], p[2][(size_t)c],
+                            p[3][(size_t)c], p[4][(size_t)c],
+                            [](float v) { return (double)v; }) +
+               0.25 * (double)t[at];
+      },
+      [](double want) { return 1e-5 * std::max(1.0, std::fabs(want)); });
 }
 
 TEST_CASE("f16 and bf16 per-channel tables by transposed tiles against float64",
@@ -141,10 +156,9 @@ TEST_CASE("f16 and bf16 per-channel tables by transposed tiles against float64",
   // Channels-last forward kernels with a per-channel table transpose their tiles as
   // stored (16-bit lanes) and compute in f32: 2 x 19 rows are two tiles and six rows
   // along rows, C = 37 two whole groups of channels and a masked one. Inputs and
-  // parameters are half values; the reference computes on them in double, and the
-  // result may differ by its rounding to the half type plus f32's few ulps.
-  act::Module m = compileOne("act f(x; y[C,17], bl[C], br[C], kl[C], kr[C]) = "
-                             "pwl(x; y, bl, br, kl, kr)");
+  // parameters are half values; the reference computes on them, and the result may
+  // differ by its rounding to the half type plus f32's few ulps.
+  act::Module m = compileOne(kPwlu);
   const act::Activation &f = m.get("f");
   struct Half {
     act::DType dtype;
@@ -156,43 +170,23 @@ TEST_CASE("f16 and bf16 per-channel tables by transposed tiles against float64",
   for (Half t : {Half{act::DType::F16, "f16", act::toFloat16, act::fromFloat16, 0x1p-11},
                  Half{act::DType::BF16, "bf16", act::toBFloat16, act::fromBFloat16, 0x1p-8}}) {
     INFO(t.name);
-    int64_t channels = 37;
-    TensorShape sh{2, channels, 19, Layout::NSC};
-    std::vector<std::vector<uint16_t>> p(5);
-    for (int64_t c = 0; c < channels; ++c) {
-      for (int k = 0; k <= 16; ++k)
-        p[0].push_back(t.round(2.0 * std::sin(0.37 * (double)(c * 17 + k))));
-      p[1].push_back(t.round(-3.0 + 0.3 * std::sin((double)c)));
-      p[2].push_back(t.round(3.0 + 0.3 * std::cos((double)c)));
-      p[3].push_back(t.round(0.25 + 0.001 * (double)c));
-      p[4].push_back(t.round(-0.5 - 0.002 * (double)c));
-    }
-    std::vector<uint16_t> x((size_t)sh.numElements()), y(x.size());
-    for (size_t i = 0; i < x.size(); ++i)
-      x[i] = t.round(-3.6 + 7.2 * std::fmod(0.6180339887 * (double)i, 1.0));
+    TensorShape sh{2, 37, 19, Layout::NSC};
+    std::vector<std::vector<uint16_t>> p = pwluParams<uint16_t>(sh.c, t.round);
+    std::vector<uint16_t> x = pwluInputs<uint16_t>(sh.numElements(), t.round), y(x.size());
     std::vector<const void *> pp;
     for (auto &v : p)
       pp.push_back(v.data());
     const void *in[1] = {x.data()};
     f.forward(t.dtype, sh, in, y.data(), pp.data());
-    int bad = 0;
-    for (int64_t n = 0; n < sh.n; ++n)
-      for (int64_t c = 0; c < channels; ++c)
-        for (int64_t s = 0; s < sh.s; ++s) {
-          size_t at = (size_t)offsetOf(sh, n, c, s);
-          double yk[17];
-          for (int k = 0; k <= 16; ++k)
-            yk[k] = t.widen(p[0][(size_t)(c * 17 + k)]);
-          double want = pwl16(t.widen(x[at]), yk, 16, t.widen(p[1][(size_t)c]),
-                               t.widen(p[2][(size_t)c]), t.widen(p[3][(size_t)c]),
-                               t.widen(p[4][(size_t)c]));
-          double tol = t.halfUlp * std::fabs(want) + 1e-5 * std::max(1.0, std::fabs(want));
-          double got = t.widen(y[at]);
-          if (!(std::fabs(got - want) <= tol) && bad++ < 5) {
-            INFO("n=" << n << " c=" << c << " s=" << s << " want=" << want << " got=" << got);
-            CHECK(std::fabs(got - want) <= tol);
-          }
-        }
-    CHECK(bad == 0);
+    checkElements(
+        sh, [&](size_t at) { return t.widen(y[at]); },
+        [&](size_t at, int64_t c) {
+          return pwlOfChannel(t.widen(x[at]), p[0], c, t.widen(p[1][(size_t)c]),
+                              t.widen(p[2][(size_t)c]), t.widen(p[3][(size_t)c]),
+                              t.widen(p[4][(size_t)c]), t.widen);
+        },
+        [&](double want) {
+          return t.halfUlp * std::fabs(want) + 1e-5 * std::max(1.0, std::fabs(want));
+        });
   }
 }
