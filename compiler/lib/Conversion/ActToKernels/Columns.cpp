@@ -28,6 +28,32 @@ Value KernelEmitter::columnsFit(Value dimC) {
                                        builder.create<arith::MulIOp>(loc, padded, constant(3)));
 }
 
+LogicalResult KernelEmitter::forChannelGroups(
+    Value dimC, function_ref<LogicalResult(Value c0, Value count, Value mask)> fn) {
+  Location loc = act.getLoc();
+  OpBuilder::InsertionGuard guard(builder);
+  Value zero = builder.create<arith::ConstantIndexOp>(loc, 0);
+  Value w = builder.create<arith::ConstantIndexOp>(loc, width);
+  Value vecEnd =
+      builder.create<arith::SubIOp>(loc, dimC, builder.create<arith::RemUIOp>(loc, dimC, w));
+  auto groups = builder.create<scf::ForOp>(loc, zero, vecEnd, w);
+  {
+    OpBuilder::InsertionGuard inGroups(builder);
+    builder.setInsertionPointToStart(groups.getBody());
+    if (failed(fn(groups.getInductionVar(), w, Value())))
+      return failure();
+  }
+  // The channels past the last whole vector: one group with its lanes past C off.
+  auto rest = builder.create<scf::IfOp>(
+      loc, builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, vecEnd, dimC),
+      /*withElseRegion=*/false);
+  builder.setInsertionPointToStart(rest.thenBlock());
+  Value count = builder.create<arith::SubIOp>(loc, dimC, vecEnd);
+  Value mask =
+      builder.create<vector::CreateMaskOp>(loc, vec(builder.getI1Type()), ValueRange{count});
+  return fn(vecEnd, count, mask);
+}
+
 std::tuple<Value, Value, Value> KernelEmitter::enterSamples(Value dimS, Value rowBegin,
                                                             Value rowEnd) {
   Location loc = act.getLoc();
@@ -87,25 +113,9 @@ LogicalResult KernelEmitter::emitColumns(Value dimC, Value dimS, Value rowBegin,
     Value rowStart = blocks.getInductionVar();
     Value rows = builder.create<arith::MinUIOp>(
         loc, block, builder.create<arith::SubIOp>(loc, to, rowStart));
-    Value w = constant(width);
-    Value vecEnd =
-        builder.create<arith::SubIOp>(loc, dimC, builder.create<arith::RemUIOp>(loc, dimC, w));
-    auto groups = builder.create<scf::ForOp>(loc, zero, vecEnd, w);
-    {
-      OpBuilder::InsertionGuard inGroups(builder);
-      builder.setInsertionPointToStart(groups.getBody());
-      if (failed(emitColumnGroup(n, rowStart, rows, groups.getInductionVar(), Value(), dimC,
-                                 tableGrads)))
-        return failure();
-    }
-    // The channels past the last whole vector: one group with its lanes past C off.
-    auto rest = builder.create<scf::IfOp>(
-        loc, builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, vecEnd, dimC),
-        /*withElseRegion=*/false);
-    builder.setInsertionPointToStart(rest.thenBlock());
-    Value mask = builder.create<vector::CreateMaskOp>(
-        loc, vec(builder.getI1Type()), ValueRange{builder.create<arith::SubIOp>(loc, dimC, vecEnd)});
-    if (failed(emitColumnGroup(n, rowStart, rows, vecEnd, mask, dimC, tableGrads)))
+    if (failed(forChannelGroups(dimC, [&](Value c0, Value, Value mask) {
+          return emitColumnGroup(n, rowStart, rows, c0, mask, dimC, tableGrads);
+        })))
       return failure();
   }
   // The tables' sums reach the gradient (entry c K + e of channel c) after each

@@ -134,6 +134,11 @@ private:
   /// [K][C] buffer of a per-channel table's gradient (else null).
   LogicalResult emitColumnGroup(Value n, Value rowStart, Value rows, Value c0, Value mask,
                                 Value dimC, ArrayRef<Value> tableGrads);
+  /// fn(c0, count, mask) for each whole group of `width` channels from c0 (count
+  /// `width`, mask null), then, when C is not a multiple of the width, for the last
+  /// channels [c0, C) with the lanes past C off by `mask` (columns, tiles).
+  LogicalResult forChannelGroups(Value dimC,
+                                 function_ref<LogicalResult(Value c0, Value count, Value mask)> fn);
   /// Opens a loop over the samples the rows [rowBegin, rowEnd) touch and leaves the
   /// builder in its body; returns the sample n and its rows [from, to).
   std::tuple<Value, Value, Value> enterSamples(Value dimS, Value rowBegin, Value rowEnd);
@@ -143,9 +148,8 @@ private:
   void holdRowTable(unsigned p, Value pos, SmallVector<Value> &tableStart);
 
   /// Channels-last forward kernels that look a per-channel table up (pwlu), on
-  /// AVX-512 computing in f32 (f32, f16 or bf16 buffers) with tables
-  /// permutesTable takes, and no parameter
-  /// varying along N: by transposed tiles (emitTiles).
+  /// AVX-512 computing in f32 (f32, f16 or bf16 buffers) with tables permutesTable
+  /// takes, and no parameter varying along N: by transposed tiles (emitTiles).
   bool tilesApply();
   /// Rows [rowBegin, rowEnd) in tiles of kTileRows rows and `width` channels, when
   /// C fills vectors well (columnsFit): each tile loaded, transposed in registers so

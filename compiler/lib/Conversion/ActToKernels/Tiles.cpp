@@ -20,7 +20,7 @@ using namespace mlir;
 namespace act {
 
 bool KernelEmitter::tilesApply() {
-  if (kind != KernelKind::Forward || !channelsLast || width != 16 || !elemType.isF32())
+  if (kind != KernelKind::Forward || !channelsLast || width != kTileRows || !elemType.isF32())
     return false;
   bool anyTable = false;
   for (unsigned p = 0; p < act.getNumParams(); ++p) {
@@ -117,8 +117,6 @@ FailureOr<Value> KernelEmitter::emitTiles(Value dimC, Value rowBegin, Value rowE
   builder.setInsertionPointToStart(tiles.getBody());
   Value r0 = tiles.getInductionVar();
   Value w = constant(width);
-  Value vecEnd =
-      builder.create<arith::SubIOp>(loc, dimC, builder.create<arith::RemUIOp>(loc, dimC, w));
   // C rounded up to whole groups, and the last element the kernel was given
   // (prefetches stop there).
   Value padded = builder.create<arith::MulIOp>(
@@ -212,22 +210,7 @@ FailureOr<Value> KernelEmitter::emitTiles(Value dimC, Value rowBegin, Value rowE
     }
     return success();
   };
-  auto groups = builder.create<scf::ForOp>(loc, zero, vecEnd, w);
-  {
-    OpBuilder::InsertionGuard inGroups(builder);
-    builder.setInsertionPointToStart(groups.getBody());
-    if (failed(group(groups.getInductionVar(), w, Value())))
-      return failure();
-  }
-  // The channels past the last whole vector: one group, its lanes past C off.
-  auto rest = builder.create<scf::IfOp>(
-      loc, builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, vecEnd, dimC),
-      /*withElseRegion=*/false);
-  builder.setInsertionPointToStart(rest.thenBlock());
-  Value restCount = builder.create<arith::SubIOp>(loc, dimC, vecEnd);
-  Value mask =
-      builder.create<vector::CreateMaskOp>(loc, vec(builder.getI1Type()), ValueRange{restCount});
-  if (failed(group(vecEnd, restCount, mask)))
+  if (failed(forChannelGroups(dimC, group)))
     return failure();
   return tileEnd;
 }
