@@ -2,8 +2,8 @@
 // ceil(C / lanes)), nsc backward kernels run each group of channels down blocks of
 // rows. Checked against float64 references written out here, for float and double,
 // with C a multiple of the lanes, with a masked last group, too narrow for columns
-// (C = 17 at 16 lanes: along rows), and past 4M elements (the unstaged column loop);
-// bitwise the same on 1 and 7 threads.
+// (C = 17 at 16 lanes: along rows), and past 4M elements (the unstaged column loop,
+// wide steps of 4 groups); bitwise the same on 1 and 7 threads.
 #include "act/act.h"
 
 #include <catch2/catch.hpp>
@@ -19,8 +19,12 @@ const std::vector<act::TensorShape> kShapes = {
     {3, 12, 37, act::Layout::NSC},  {2, 24, 101, act::Layout::NSC}, {3, 60, 19, act::Layout::NSC},
     {2, 64, 33, act::Layout::NSC},  {1, 200, 45, act::Layout::NSC}, {2, 17, 50, act::Layout::NSC},
     {40, 16, 3, act::Layout::NSC},
-    // Past 4M elements (kStreamingElements) the column steps run their unstaged loop.
-    {1, 48, 87382, act::Layout::NSC}};
+    // Past 4M elements (kStreamingElements) the column steps run their unstaged loop,
+    // and without tables whole runs of 4 groups go as one wide step: none at C = 48
+    // in float (three groups; one wide step and two groups in double), one and two
+    // groups and a masked one at C = 100, and for two samples at C = 64.
+    {1, 48, 87382, act::Layout::NSC}, {1, 100, 41944, act::Layout::NSC},
+    {2, 64, 32769, act::Layout::NSC}};
 
 template <typename T> bool sameBits(const std::vector<T> &a, const std::vector<T> &b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
@@ -239,4 +243,71 @@ TEST_CASE("channels-last gradients by columns: per-channel and shared tables",
           "[threads][layout]") {
   tables<float>();
   tables<double>();
+}
+
+TEST_CASE("channels-last wide column steps in f16 and bf16: dx float32 rounded once, gradients float64",
+          "[half][layout]") {
+  // Past 4M elements, C = 96: one wide step of 64 channels and two groups, reading
+  // 16-bit buffers; dx is float32's rounded once, the gradients float64's within the
+  // half type's rounding.
+  act::Module mod = act::Module::compile(
+      "act h(x; a[C] = 1.0, m[N,C] = 0.5) = a * x * sigmoid(m * x)");
+  const act::Activation &h = mod.get("h");
+  const act::TensorShape shape{2, 96, 21846, act::Layout::NSC};
+  const size_t count = (size_t)shape.numElements(), C = 96;
+  struct Half {
+    act::DType dtype;
+    uint16_t (*round)(double);
+    double (*widen)(uint16_t);
+  };
+  for (Half t : {Half{act::DType::F16, act::toFloat16, act::fromFloat16},
+                 Half{act::DType::BF16, act::toBFloat16, act::fromBFloat16}}) {
+    std::vector<uint16_t> x16(count), dy16(count), a16(C), m16(2 * C);
+    std::vector<float> x32(count), dy32(count), a32(C), m32(2 * C);
+    for (size_t i = 0; i < count; ++i) {
+      x16[i] = t.round(3.0 * std::sin(0.37 * (double)i));
+      dy16[i] = t.round(0.75 + 0.25 * std::cos(0.11 * (double)i)); // sums that do not cancel
+      x32[i] = (float)t.widen(x16[i]);
+      dy32[i] = (float)t.widen(dy16[i]);
+    }
+    for (size_t k = 0; k < 2 * C; ++k) {
+      if (k < C) {
+        a16[k] = t.round(1.0 + 0.125 * (double)(k % 7));
+        a32[k] = (float)t.widen(a16[k]);
+      }
+      m16[k] = t.round(0.25 * (double)(k % 5) + 0.5);
+      m32[k] = (float)t.widen(m16[k]);
+    }
+    std::vector<uint16_t> dx16(count), da16(C), dm16(2 * C);
+    std::vector<float> dx32(count), da32(C), dm32(2 * C);
+    void *in16[] = {x16.data()}, *in32[] = {x32.data()};
+    void *p16[] = {a16.data(), m16.data()}, *p32[] = {a32.data(), m32.data()};
+    void *d16[] = {dx16.data()}, *d32[] = {dx32.data()};
+    void *dp16[] = {da16.data(), dm16.data()}, *dp32[] = {da32.data(), dm32.data()};
+    h.backward(t.dtype, shape, in16, dy16.data(), d16, dp16, p16);
+    h.backward(act::DType::F32, shape, in32, dy32.data(), d32, dp32, p32);
+    size_t bad = 0;
+    for (size_t i = 0; i < count; ++i)
+      bad += dx16[i] != t.round(dx32[i]);
+    CHECK(bad == 0);
+    // The gradients against float64 sums over the same (half) values: within the
+    // half type's rounding of the result (2^-8 relative for bf16, 2^-11 for f16).
+    std::vector<double> wantA(C), magA(C), wantM(2 * C), magM(2 * C);
+    for (size_t i = 0; i < count; ++i) {
+      size_t c = i % C, nc = i / (count / 2) * C + c;
+      double x = x32[i], g = dy32[i], s = 1 / (1 + std::exp(-m32[nc] * x));
+      double ta = g * x * s, tm = g * a32[c] * x * x * s * (1 - s);
+      wantA[c] += ta;
+      magA[c] += std::fabs(ta);
+      wantM[nc] += tm;
+      magM[nc] += std::fabs(tm);
+    }
+    double rel = t.dtype == act::DType::BF16 ? 1.0 / 128 : 1.0 / 1024;
+    size_t badGrad = 0;
+    for (size_t c = 0; c < C; ++c)
+      badGrad += std::fabs(t.widen(da16[c]) - wantA[c]) > rel * magA[c];
+    for (size_t k = 0; k < 2 * C; ++k)
+      badGrad += std::fabs(t.widen(dm16[k]) - wantM[k]) > rel * magM[k];
+    CHECK(badGrad == 0);
+  }
 }

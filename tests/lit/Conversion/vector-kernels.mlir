@@ -33,10 +33,26 @@
 // i / 8), a's 8 values loaded once and both gradients in registers (float32 sums
 // over the block's rows). Each step prefetches x, dy and dx 16 rows ahead. After the group a's sums are added lane for lane to its
 // channels' double gradients, b's reduced in lane order. A last group, masked,
-// takes the channels past the last whole vector.
+// takes the channels past the last whole vector. Past 4M elements (streaming from
+// memory, no tables) the groups run unstaged, and whole runs of 4 groups first go
+// as one wide group of 32 lanes, each step prefetching both lines it reads of x,
+// dy and dx; in cache (the else branch) the groups run staged.
 // CHECK-LABEL: func.func @scaled__bwd_f32_nsc(
 // CHECK: %[[FITS:.*]] = arith.cmpi uge
 // CHECK: scf.if %[[FITS]] {
+// CHECK: scf.if %{{.*}} {
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c16 {
+// CHECK: scf.for %[[W0:.*]] = %c0 to %[[WEND:.*]] step %c32 {
+// CHECK: vector.load %{{.*}}[%[[W0]]] : memref<?xf32>, vector<32xf32>
+// CHECK: scf.for {{.*}} step %c32 iter_args({{.*}}) -> (vector<32xf32>, vector<32xf32>) {
+// CHECK-COUNT-4: memref.prefetch %{{.*}}, read, locality<3>, data : memref<?xf32>
+// CHECK-COUNT-2: memref.prefetch %{{.*}}, write, locality<3>, data : memref<?xf32>
+// CHECK: } {act.tiled = 16 : i64}
+// CHECK: vector.store %{{.*}}, %{{.*}}[%[[W0]]] : memref<?xf64>, vector<32xf64>
+// CHECK: scf.for %{{.*}} = %[[WEND]] to %{{.*}} step %c8 {
+// CHECK-NOT: act.stage
+// CHECK: } {act.tiled = 16 : i64}
+// CHECK: } else {
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c16 {
 // CHECK: scf.for %[[C0:.*]] = %c0 to %{{.*}} step %c8 {
 // CHECK: %[[A:.*]] = vector.load %{{.*}}[%[[C0]]] : memref<?xf32>, vector<8xf32>

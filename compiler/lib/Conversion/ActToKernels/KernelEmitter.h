@@ -134,11 +134,20 @@ private:
   /// [K][C] buffer of a per-channel table's gradient (else null).
   LogicalResult emitColumnGroup(Value n, Value rowStart, Value rows, Value c0, Value mask,
                                 Value dimC, ArrayRef<Value> tableGrads);
-  /// fn(c0, count, mask) for each whole group of `width` channels from c0 (count
-  /// `width`, mask null), then, when C is not a multiple of the width, for the last
-  /// channels [c0, C) with the lanes past C off by `mask` (columns, tiles).
+  /// fn(c0, count, mask) for each whole group of `width` channels from `from` (0 when
+  /// null; count `width`, mask null), then, when C - from is not a multiple of the
+  /// width, for the last channels [c0, C) with the lanes past C off by `mask`
+  /// (columns, tiles).
   LogicalResult forChannelGroups(Value dimC,
-                                 function_ref<LogicalResult(Value c0, Value count, Value mask)> fn);
+                                 function_ref<LogicalResult(Value c0, Value count, Value mask)> fn,
+                                 Value from = Value());
+  /// Column blocks [from, to) of sample n: each block's channel groups down its
+  /// rows. `wide`: whole runs of kWideGroups groups first go as one group of
+  /// kWideGroups * width lanes (emitColumns says when).
+  LogicalResult emitColumnBlocks(Value n, Value from, Value to, Value dimC,
+                                 ArrayRef<Value> tableGrads, bool wide);
+  /// Groups a wide column step spans (emitColumnBlocks).
+  static constexpr unsigned kWideGroups = 4;
   /// Opens a loop over the samples the rows [rowBegin, rowEnd) touch and leaves the
   /// builder in its body; returns the sample n and its rows [from, to).
   std::tuple<Value, Value, Value> enterSamples(Value dimS, Value rowBegin, Value rowEnd);
