@@ -34,6 +34,11 @@ RoundTimes timeRounds(int reps, Copy &&copy, Fwd &&forward, Bwd &&backward) {
     c.push_back(copy());
     f.push_back(time(forward));
     b.push_back(time(backward));
+    // Untimed: the next round's memcpy then follows a memcpy, whatever backward left
+    // behind. A peer's backward that writes hundreds of MB (Halide's adjoint
+    // buffers) left dirty lines whose write-back slowed the memcpy after it, which
+    // made that peer's ratios look 15-35% better than its times.
+    copy();
   }
   auto median = [](std::vector<double> &v) {
     std::sort(v.begin(), v.end());
