@@ -97,6 +97,7 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   Value one = builder.create<arith::ConstantIndexOp>(loc, 1);
   Value zero = builder.create<arith::ConstantIndexOp>(loc, 0);
   columnEntry.assign(numParams, {});
+  rowsBelowC = 0;
   channelPartial.assign(learnable.size(), Value());
   channelRun.assign(numParams, Value());
   tableRowRun.assign(numParams, Value());
@@ -131,6 +132,8 @@ LogicalResult KernelEmitter::emit(StringRef name) {
       return failure();
     rowsBlock = byColumns.elseBlock();
     builder.setInsertionPointToStart(rowsBlock);
+    // C fails columnsFit only below 3 W (C = k W + r with k >= 3 always fits).
+    rowsBelowC = 3 * (int64_t)width;
   }
   auto isVarying = [&](unsigned p) { return act.isPerChannel(p) || act.isPerSample(p); };
   // Channels-last with no parameter that varies along C or N (swish's scalar beta,

@@ -69,6 +69,9 @@ private:
   /// Columns: whether the tensor (N C S elements) passes kStreamingElements, and
   /// the column steps run their unstaged loop.
   Value columnsStreaming;
+  /// Where gradients go by columns when C fits (columnsFit), the rows path runs only
+  /// for C below this (3 * width), else 0 (any C).
+  int64_t rowsBelowC = 0;
   /// The run position of the vector step being emitted (reads of tableEntryRun).
   Value stepRunPos;
   SmallVector<int64_t> pairCounts;
