@@ -5,6 +5,7 @@
 #include "KernelEmitter.h"
 
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Matchers.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -108,8 +109,12 @@ FailureOr<scf::ForOp> KernelEmitter::emitStepLoop(const VectorRow &row, Value fr
 FailureOr<SmallVector<Value>> KernelEmitter::emitStepLoops(const VectorRow &row, Value from,
                                                            Value to, Value mask, ValueRange accs,
                                                            int64_t tiled) {
-  if (!row.unstaged) {
-    FailureOr<scf::ForOp> loop = emitStepLoop(row, from, to, mask, accs, /*staged=*/true, tiled);
+  // One loop where the choice is known: staged (no choice), or unstaged (a constant
+  // true, as in wide column groups' branch).
+  bool onlyUnstaged = row.unstaged && matchPattern(row.unstaged, m_One());
+  if (!row.unstaged || onlyUnstaged) {
+    FailureOr<scf::ForOp> loop =
+        emitStepLoop(row, from, to, mask, accs, /*staged=*/!onlyUnstaged, tiled);
     if (failed(loop))
       return failure();
     return SmallVector<Value>(loop->getResults());

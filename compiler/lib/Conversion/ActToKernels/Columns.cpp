@@ -112,9 +112,11 @@ LogicalResult KernelEmitter::emitColumns(Value dimC, Value dimS, Value rowBegin,
   // groups. A wide step reads kWideGroups consecutive vectors of a row, so at C =
   // 64 the walk is sequential, where a group's steps read one line a row; its
   // vector<4Wxf32> operations keep four independent chains in flight, which the
-  // unstaged loop lacks. Side by side on 16.7M floats, two threads, C = 64: nsc
-  // backward acon_c 6.78 -> 5.90 ms, meta_acon_c 6.60 -> 5.89, prelu 3.95 -> 3.16,
-  // acon_b 5.42 -> 4.22; at C = 4096 acon_c 12.3 -> 9.7, prelu 8.6 -> 5.3. With a
+  // unstaged loop lacks. Side by side on 16.7M floats, two threads (fastest of 11
+  // runs), nsc backward at C = 64: acon_c 7.0 -> 5.0 ms, meta_acon_c 6.8 -> 4.9,
+  // prelu 4.3 -> 3.6; C = 100 (a wide group, two groups and a masked one): acon_c
+  // 7.8 -> 7.2; C = 1024: 8.8 -> 8.1 (medians of an earlier run: acon_b 5.4 -> 4.2
+  // at C = 64, acon_c 12.3 -> 9.7 and prelu 8.6 -> 5.3 at C = 4096). With a
   // table (pwlu) wide steps were slower (11.7 -> 13.8 ms: 4x the table's
   // accumulators and gathers), and in cache the staged groups stay faster (acon_c
   // 0.47 ms on 1M floats against 0.66 for wide staged steps).
@@ -129,7 +131,8 @@ LogicalResult KernelEmitter::emitColumns(Value dimC, Value dimS, Value rowBegin,
     for (bool wide : {true, false}) {
       OpBuilder::InsertionGuard inChoice(builder);
       builder.setInsertionPointToStart(wide ? choice.thenBlock() : choice.elseBlock());
-      // Each branch knows which loops it runs: the steps' loops need no choice.
+      // Each branch knows which loops it runs: unstaged (emitStepLoops emits only
+      // that loop for a constant true), or staged.
       columnsStreaming = wide ? builder.create<arith::ConstantIntOp>(loc, 1, 1).getResult() : Value();
       if (failed(emitColumnBlocks(n, from, to, dimC, tableGrads, wide)))
         return failure();
