@@ -459,6 +459,35 @@ TEST_CASE("compile latency figures", "[.latency]") {
                 median(times), *std::max_element(times.begin(), times.end()));
   }
 
+  {
+    // Per-channel parameters (ACON-C's form): channels-last backward kernels hold
+    // every variant chosen at run time (columns from memory and in cache, rows), so
+    // they compile slower than channels-first ones.
+    std::string source;
+    for (int i = 0; i < kCount; ++i)
+      source += "act p" + std::to_string(i) + "(x; p1[C] = 1.0, p2[C] = 0." + std::to_string(i % 7) +
+                ", beta[C] = 1.0) = smooth_max(p1 * x, p2 * x; beta)\n";
+    act::Module m = act::Module::compile(source, "<latency>", off);
+    for (act::Layout layout : {act::Layout::NCS, act::Layout::NSC}) {
+      const act::TensorShape shape{1, 64, 16, layout};
+      std::vector<float> x(1024, 0.5f), y(1024), dy(1024, 1.0f), dx(1024);
+      std::vector<std::vector<float>> p(3, std::vector<float>(64, 1.0f)), dp = p;
+      const float *in[] = {x.data()}, *pp[] = {p[0].data(), p[1].data(), p[2].data()};
+      float *din[] = {dx.data()}, *dpp[] = {dp[0].data(), dp[1].data(), dp[2].data()};
+      std::vector<double> times;
+      for (int i = 0; i < kCount; ++i) {
+        const act::Activation &a = m.get("p" + std::to_string(i));
+        auto t = std::chrono::steady_clock::now();
+        a.forward(shape, in, y.data(), pp);
+        a.backward(shape, in, dy.data(), din, dpp, pp);
+        times.push_back(msSince(t));
+      }
+      std::printf("cache off, per-channel parameters, %s: kernels (fwd+bwd, f32) per "
+                  "activation: median %.2f ms\n",
+                  layout == act::Layout::NCS ? "ncs" : "nsc", median(times));
+    }
+  }
+
   for (int n : {20, 200}) {
     std::string batchSource = latencySource(n, "b" + std::to_string(n) + "_");
     act::Module m = act::Module::compile(batchSource, "<batch>", off);
