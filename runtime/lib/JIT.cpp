@@ -384,8 +384,9 @@ std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
     auto t0 = std::chrono::steady_clock::now();
     OwningOpRef<ModuleOp> groupModule =
         g + 1 < groups.size() ? OwningOpRef<ModuleOp>(module->clone()) : std::move(module);
-    if (failed(lowerToKernels(*groupModule, KernelOptions{{dtypeName(dtype)}, groups[g].layouts,
-                                                         groups[g].kinds, quick ? 1u : 0u})) ||
+    KernelOptions options{{dtypeName(dtype)}, groups[g].layouts, groups[g].kinds, quick ? 1u : 0u};
+    options.columnClass = columnClassIn(what);
+    if (failed(lowerToKernels(*groupModule, options)) ||
         failed(lowerToLLVMDialect(*groupModule)))
       throw CompileError(diags);
     auto llvmContext = std::make_unique<llvm::LLVMContext>();

@@ -26,6 +26,11 @@ enum KindBit : unsigned { kForward = 16, kBackward = 32, kForwardBackward = 64 }
 /// for kernels called on a few hundred points (search screening).
 constexpr unsigned kQuick = 128;
 constexpr unsigned kAllKinds = kForward | kBackward | kForwardBackward;
+/// Channels-last gradient kernels for one column class (act/Conversion/ColumnClass.h):
+/// bits 8-9 hold the class + 1; 0, every path chosen at run time from the shape.
+constexpr unsigned kColumnClassShift = 8;
+constexpr unsigned columnClassBits(int cls) { return unsigned(cls + 1) << kColumnClassShift; }
+constexpr int columnClassIn(unsigned parts) { return int((parts >> kColumnClassShift) & 3u) - 1; }
 constexpr unsigned kEverything = kBothLayouts | kAllKinds;
 
 /// Machine code linked into the process: one object file in its own JITDylib of the

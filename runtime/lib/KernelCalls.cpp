@@ -7,6 +7,9 @@
 #include "ModuleImpl.h"
 #include "ThreadPool.h"
 
+#include "act/Conversion/ColumnClass.h"
+#include "act/Conversion/Passes.h"
+
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -150,6 +153,16 @@ void addParams(KernelCall &call, const Activation::Impl &impl, DType dtype,
   }
 }
 
+/// The column class of `shape`'s channels-last gradient kernels (-1 where none
+/// applies): the kernels compiled for it hold that path alone.
+static int columnClassFor(const Activation::Impl &impl, DType dtype, const TensorShape &shape) {
+  if (shape.layout != Layout::NSC || !impl.perChannelLearnable)
+    return -1;
+  int64_t lanes = hostVectorBits() / (dtype == DType::F64 ? 64 : 32);
+  if (lanes <= 1)
+    return -1;
+  return (int)columnClassOf(shape.n, shape.c, shape.s, lanes);
+}
 
 void runForward(Activation::Impl &impl, DType dtype, const TensorShape &callerShape,
                 const void *const *inputs, void *y, const void *const *params) {
@@ -164,7 +177,8 @@ void runForward(Activation::Impl &impl, DType dtype, const TensorShape &callerSh
   call.add(y, shape.numElements());
   std::vector<std::vector<char>> defaults;
   addParams(call, impl, dtype, shape, params, defaults);
-  detail::PackedKernel fn = impl.getKernel(dtype, shape.layout, Activation::Impl::Forward);
+  detail::PackedKernel fn = impl.getKernel(dtype, shape.layout, Activation::Impl::Forward,
+                                           columnClassFor(impl, dtype, shape));
   Chunks chunks(shape, /*maxChunks=*/1 << 20);
   detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
     call.run(fn, shape, chunks.begin((int64_t)i), chunks.end((int64_t)i));
@@ -221,7 +235,8 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
     scratch.resize((size_t)chunks.count * perChunk);
   double *accs = scratch.data();
   detail::PackedKernel fn = impl.getKernel(
-      dtype, shape.layout, y ? Activation::Impl::ForwardBackward : Activation::Impl::Backward);
+      dtype, shape.layout, y ? Activation::Impl::ForwardBackward : Activation::Impl::Backward,
+      columnClassFor(impl, dtype, shape));
   detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
     double *mine = accs + i * perChunk;
     std::fill(mine, mine + perChunk, 0.0);

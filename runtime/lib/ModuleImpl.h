@@ -44,8 +44,15 @@ struct Activation::Impl {
   /// each compiled on its first use: a forward pass never waits for derivatives. A
   /// batch fills every slot with one set. Guarded by compiled->mutex.
   enum Kind { Forward, Backward, ForwardBackward, kNumKinds };
-  std::shared_ptr<detail::KernelSet> kernels[kNumDTypes][2][kNumKinds];
-  std::atomic<detail::PackedKernel> ready[kNumDTypes][2][kNumKinds] = {};
+  /// Gradient kernels per slot: 0 holds every path chosen at run time (a batch's),
+  /// 1 + c one column class c's (channels-last, per-channel parameters: compiled for
+  /// the class of the shapes called with, a third of the code each). Forward kernels
+  /// use slot 0 only.
+  static constexpr int kNumSlots = 4;
+  std::shared_ptr<detail::KernelSet> kernels[kNumDTypes][2][kNumKinds][kNumSlots];
+  std::atomic<detail::PackedKernel> ready[kNumDTypes][2][kNumKinds][kNumSlots] = {};
+  /// Whether a learnable parameter varies along C (column classes apply).
+  bool perChannelLearnable = false;
   std::once_flag gpuBuilt;
   std::unique_ptr<detail::GpuKernelSet> gpu;
   std::mutex higherMutex;
@@ -57,18 +64,28 @@ struct Activation::Impl {
                               : detail::kForwardBackward;
   }
 
-  detail::PackedKernel getKernel(DType dtype, Layout layout, Kind kind) {
-    int d = (int)dtype, l = layout == Layout::NSC;
-    if (detail::PackedKernel fn = ready[d][l][kind].load(std::memory_order_acquire))
+  /// The slot of `kind`'s kernels for column class `cls` (-1: none applies).
+  static int slotOf(int kind, int cls) { return kind == Forward ? 0 : cls + 1; }
+
+  /// `kind`'s kernel for `layout`; gradient kernels for column class `cls` (-1 where
+  /// none applies), or the every-path ones a batch compiled.
+  detail::PackedKernel getKernel(DType dtype, Layout layout, Kind kind, int cls = -1) {
+    int d = (int)dtype, l = layout == Layout::NSC, slot = slotOf(kind, cls);
+    if (detail::PackedKernel fn = ready[d][l][kind][slot].load(std::memory_order_acquire))
+      return fn;
+    if (detail::PackedKernel fn = ready[d][l][kind][0].load(std::memory_order_acquire))
       return fn;
     std::lock_guard<std::mutex> lock(compiled->mutex);
-    if (!kernels[d][l][kind]) {
-      unsigned parts = detail::layoutBit(layout) | kindBit(kind);
-      // Forward and backward together (CompileOptions::lazyBackward); a forward
-      // whose derivative cannot be built still compiles alone.
-      unsigned pair = detail::layoutBit(layout) | kindBit(Forward) | kindBit(Backward);
+    if (!kernels[d][l][kind][slot] && !kernels[d][l][kind][0]) {
+      unsigned classBits = detail::columnClassBits(cls);
+      unsigned parts = detail::layoutBit(layout) | kindBit(kind) | classBits;
+      // Forward and backward together (CompileOptions::lazyBackward) while the
+      // forward kernel is missing; a forward whose derivative cannot be built still
+      // compiles alone.
+      unsigned pair =
+          detail::layoutBit(layout) | kindBit(Forward) | kindBit(Backward) | classBits;
       std::shared_ptr<detail::KernelSet> set;
-      if (!options.lazyBackward && kind != ForwardBackward) {
+      if (!options.lazyBackward && kind != ForwardBackward && !kernels[d][l][Forward][0]) {
         try {
           set = detail::KernelSet::build(*compiled->module, name, dtype, 1, pair,
                                          detail::cacheDirectory(options));
@@ -83,13 +100,15 @@ struct Activation::Impl {
                                        detail::cacheDirectory(options));
       setKernels(dtype, parts, std::move(set));
     }
-    return ready[d][l][kind].load(std::memory_order_acquire);
+    if (detail::PackedKernel fn = ready[d][l][kind][slot].load(std::memory_order_acquire))
+      return fn;
+    return ready[d][l][kind][0].load(std::memory_order_acquire);
   }
 
-  /// Installs order-1 kernels for `dtype` in the slots `parts` names; the caller
-  /// holds compiled->mutex.
+  /// Installs order-1 kernels for `dtype` in the slots `parts` names (gradient
+  /// kernels in their column class's); the caller holds compiled->mutex.
   void setKernels(DType dtype, unsigned parts, std::shared_ptr<detail::KernelSet> set) {
-    int d = (int)dtype;
+    int d = (int)dtype, cls = detail::columnClassIn(parts);
     for (int l = 0; l < 2; ++l) {
       if (!(parts & (1u << l)))
         continue;
@@ -97,11 +116,12 @@ struct Activation::Impl {
       for (int k = 0; k < kNumKinds; ++k) {
         if (!(parts & kindBit(k)))
           continue;
-        kernels[d][l][k] = set;
+        int slot = slotOf(k, cls);
+        kernels[d][l][k][slot] = set;
         detail::PackedKernel fn = k == Forward    ? set->forward(layout)
                                   : k == Backward ? set->backward(layout, false)
                                                   : set->backward(layout, true);
-        ready[d][l][k].store(fn, std::memory_order_release);
+        ready[d][l][k][slot].store(fn, std::memory_order_release);
       }
     }
   }
@@ -109,7 +129,8 @@ struct Activation::Impl {
   bool hasKernels(DType dtype, unsigned parts) const {
     for (int l = 0; l < 2; ++l)
       for (int k = 0; k < kNumKinds; ++k)
-        if ((parts & (1u << l)) && (parts & kindBit(k)) && !kernels[(int)dtype][l][k])
+        if ((parts & (1u << l)) && (parts & kindBit(k)) &&
+            !kernels[(int)dtype][l][k][slotOf(k, detail::columnClassIn(parts))])
           return false;
     return true;
   }

@@ -148,6 +148,7 @@ LogicalResult lowerToKernels(ModuleOp module, const KernelOptions &opts) {
   kernelOpts.layouts = opts.layouts;
   kernelOpts.kinds = opts.kinds;
   kernelOpts.vectorBits = opts.vectorBits;
+  kernelOpts.columnClass = opts.columnClass;
   pm.addPass(createConvertActToKernels(kernelOpts));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

@@ -38,6 +38,10 @@ def ConvertActToKernels : Pass<"convert-act-to-kernels", "mlir::ModuleOp"> {
                "tensor layouts to emit kernels for (ncs, nsc)">,
     ListOption<"kinds", "kinds", "std::string",
                "kernel kinds to emit (fwd, bwd, fwdbwd, derivs); all when empty">,
+    Option<"columnClass", "column-class", "int", "-1",
+           "channels-last gradient kernels with per-channel parameters hold one "
+           "path: 0 along rows, 1 columns in cache (staged), 2 columns from memory "
+           "(wide, unstaged); -1 (default): all, chosen at run time from the shape">,
   ];
   let dependentDialects = ["mlir::func::FuncDialect", "mlir::scf::SCFDialect",
                            "mlir::memref::MemRefDialect", "mlir::arith::ArithDialect",

@@ -68,6 +68,9 @@ struct KernelOptions {
   /// The vector loops' width in bits (convert-act-to-kernels' vector-bits); 0: the
   /// host's, 1: scalar loops only.
   unsigned vectorBits = 0;
+  /// Channels-last gradient kernels with per-channel parameters: the one path they
+  /// hold (act::ColumnClass), or -1 for all, chosen at run time.
+  int columnClass = -1;
 };
 
 /// act-expand then convert-act-to-kernels: func/scf/memref/arith/math kernels

@@ -113,8 +113,24 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   // Channels-last gradients of per-channel parameters: by columns (emitColumns) when
   // C fills the vectors well, else along runs of rows as below.
   Block *rowsBlock = entry;
-  if (grad && channelsLast && width > 1 &&
-      llvm::any_of(learnable, [&](unsigned p) { return act.isPerChannel(p); })) {
+  bool columnsApply = grad && channelsLast && width > 1 &&
+                      llvm::any_of(learnable, [&](unsigned p) { return act.isPerChannel(p); });
+  // C fails columnsFit only below 3 W (C = k W + r with k >= 3 always fits), and the
+  // runtime picks the rows class for C failing it.
+  if (columnsApply && columnClass == (int)ColumnClass::Rows)
+    rowsBelowC = 3 * (int64_t)width;
+  if (columnsApply && columnClass != (int)ColumnClass::Rows) {
+    // A kernel for one class of shapes (column-class) holds that path alone.
+    if (columnClass == (int)ColumnClass::InCache || columnClass == (int)ColumnClass::Streaming) {
+      columnsStreaming = columnClass == (int)ColumnClass::Streaming
+                             ? builder.create<arith::ConstantIntOp>(loc, 1, 1).getResult()
+                             : Value();
+      if (failed(emitColumns(dimC, dimS, rowBegin, rowEnd)))
+        return failure();
+      builder.setInsertionPointToEnd(entry);
+      builder.create<func::ReturnOp>(loc);
+      return success();
+    }
     // Column steps run staged in cache, but from memory the stages' buffer traffic
     // cost more than their overlap gained. Measured side by side in one process on
     // 16.7M floats, two threads, initial parameter values: acon_c nsc backward at
@@ -132,7 +148,6 @@ LogicalResult KernelEmitter::emit(StringRef name) {
       return failure();
     rowsBlock = byColumns.elseBlock();
     builder.setInsertionPointToStart(rowsBlock);
-    // C fails columnsFit only below 3 W (C = k W + r with k >= 3 always fits).
     rowsBelowC = 3 * (int64_t)width;
   }
   auto isVarying = [&](unsigned p) { return act.isPerChannel(p) || act.isPerSample(p); };
@@ -416,22 +431,22 @@ struct ConvertActToKernelsPass
     if (!of) {
       if (!wanted("fwd"))
         return success();
-      return KernelEmitter(act, type, storage, nsc, KernelKind::Forward, bits)
+      return KernelEmitter(act, type, storage, nsc, KernelKind::Forward, bits, columnClass)
           .emit(kernelName(act.getSymName(), "fwd", dt, lt));
     }
     auto order = act->getAttrOfType<IntegerAttr>("act.grad_order");
     if (order && order.getInt() != 1) {
       if (!wanted("derivs"))
         return success();
-      return KernelEmitter(act, type, storage, nsc, KernelKind::Derivatives, bits)
+      return KernelEmitter(act, type, storage, nsc, KernelKind::Derivatives, bits, columnClass)
           .emit(kernelName(of.getValue(), "derivs" + std::to_string(order.getInt()), dt, lt));
     }
-    if (wanted("bwd") && failed(KernelEmitter(act, type, storage, nsc, KernelKind::Backward, bits)
+    if (wanted("bwd") && failed(KernelEmitter(act, type, storage, nsc, KernelKind::Backward, bits, columnClass)
                                     .emit(kernelName(of.getValue(), "bwd", dt, lt))))
       return failure();
     if (!wanted("fwdbwd"))
       return success();
-    return KernelEmitter(act, type, storage, nsc, KernelKind::ForwardBackward, bits)
+    return KernelEmitter(act, type, storage, nsc, KernelKind::ForwardBackward, bits, columnClass)
         .emit(kernelName(of.getValue(), "fwdbwd", dt, lt));
   }
 

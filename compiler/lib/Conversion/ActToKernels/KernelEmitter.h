@@ -4,6 +4,7 @@
 // (one vector step: loads, the body on vectors, stores, gradient accumulators).
 #pragma once
 
+#include "act/Conversion/ColumnClass.h"
 #include "act/Conversion/Passes.h"
 #include "act/Dialect/ActOps.h"
 
@@ -34,9 +35,9 @@ enum class KernelKind { Forward, Backward, ForwardBackward, Derivatives };
 class KernelEmitter : ElementBody {
 public:
   KernelEmitter(ActivationOp act, FloatType elemType, FloatType storageType,
-                bool channelsLast, KernelKind kind, unsigned vectorBits)
+                bool channelsLast, KernelKind kind, unsigned vectorBits, int columnClass = -1)
       : ElementBody(act, elemType, storageType), channelsLast(channelsLast), kind(kind),
-        width(vectorBits / elemType.getWidth()) {}
+        width(vectorBits / elemType.getWidth()), columnClass(columnClass) {}
 
   LogicalResult emit(StringRef name);
 
@@ -44,6 +45,9 @@ private:
   bool channelsLast;
   KernelKind kind;
   unsigned width; ///< vector lanes (<= 1: scalar loop only)
+  /// Channels-last gradient kernels with per-channel parameters: the one path a
+  /// kernel holds (ColumnClass), or -1 for all of them chosen at run time.
+  int columnClass;
   bool grad = false;
   ValueRange inputs, outputs, dinputs, dparams;
   Value dy;
@@ -98,7 +102,7 @@ private:
   static constexpr int64_t kRowBlock = 16;
   /// Tensors of more elements than this stream from memory: their column steps run
   /// unstaged (columnsStreaming). 4M elements, 16 MiB of float32 an array.
-  static constexpr int64_t kStreamingElements = int64_t(1) << 22;
+  static constexpr int64_t kStreamingElements = kColumnStreamingElements;
   /// Channels-last rows with per-channel parameters run together in runs of
   /// max(1, kRunElements / C) rows: one stage tile (16 vectors of 16 floats).
   static constexpr int64_t kRunElements = 256;

@@ -1,0 +1,35 @@
+//===- ColumnClass.h - which path a channels-last gradient takes -*- C++ -*-===//
+//
+// Channels-last gradient kernels with per-channel parameters choose at run time,
+// from the shape, between three paths (KernelEmitter.h): along rows when C fills
+// the vectors poorly, by columns staged when the tensor fits in cache, by wide
+// columns unstaged when it streams from memory. A kernel compiled for one class
+// (convert-act-to-kernels' column-class) holds that path alone, and is correct
+// for any shape; the runtime compiles the class of the shapes it is called with.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include <cstdint>
+
+namespace act {
+
+enum class ColumnClass { Rows = 0, InCache = 1, Streaming = 2 };
+
+/// Tensors of more elements than this stream from memory (columns run unstaged).
+constexpr int64_t kColumnStreamingElements = int64_t(1) << 22;
+
+/// Whether C channels in vectors of `lanes` waste at most a quarter of them: 4 C >=
+/// 3 lanes ceil(C / lanes) (KernelEmitter::columnsFit builds the same test in IR).
+inline bool columnsFit(int64_t c, int64_t lanes) {
+  return 4 * c >= 3 * lanes * ((c + lanes - 1) / lanes);
+}
+
+/// The class of an {n, c, s} tensor for vectors of `lanes`.
+inline ColumnClass columnClassOf(int64_t n, int64_t c, int64_t s, int64_t lanes) {
+  if (!columnsFit(c, lanes))
+    return ColumnClass::Rows;
+  return n * c * s > kColumnStreamingElements ? ColumnClass::Streaming : ColumnClass::InCache;
+}
+
+} // namespace act
