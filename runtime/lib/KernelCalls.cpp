@@ -156,7 +156,10 @@ void addParams(KernelCall &call, const Activation::Impl &impl, DType dtype,
 /// The column class of `shape`'s channels-last gradient kernels (-1 where none
 /// applies): the kernels compiled for it hold that path alone.
 static int columnClassFor(const Activation::Impl &impl, DType dtype, const TensorShape &shape) {
-  if (shape.layout != Layout::NSC || !impl.perChannelLearnable)
+  bool perChannelLearnable =
+      std::any_of(impl.params.begin(), impl.params.end(),
+                  [](const ParamInfo &p) { return p.perChannel && !p.isConst; });
+  if (shape.layout != Layout::NSC || !perChannelLearnable)
     return -1;
   int64_t lanes = hostVectorBits() / (dtype == DType::F64 ? 64 : 32);
   if (lanes <= 1)

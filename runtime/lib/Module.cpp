@@ -129,11 +129,9 @@ Module Module::compile(std::string_view source, std::string filename,
     a.impl->formula = def.text;
     for (const ast::Input &in : def.inputs)
       a.impl->inputs.push_back(in.name);
-    for (const ast::Param &p : def.params) {
+    for (const ast::Param &p : def.params)
       a.impl->params.push_back(ParamInfo{p.name, p.shape.perSample, p.shape.perChannel,
                                          p.shape.tableLen, p.isConst, p.init});
-      a.impl->perChannelLearnable |= p.shape.perChannel && !p.isConst;
-    }
     impl->names.push_back(def.name);
     impl->activations.push_back(std::move(a));
   }

@@ -51,8 +51,6 @@ struct Activation::Impl {
   static constexpr int kNumSlots = 4;
   std::shared_ptr<detail::KernelSet> kernels[kNumDTypes][2][kNumKinds][kNumSlots];
   std::atomic<detail::PackedKernel> ready[kNumDTypes][2][kNumKinds][kNumSlots] = {};
-  /// Whether a learnable parameter varies along C (column classes apply).
-  bool perChannelLearnable = false;
   std::once_flag gpuBuilt;
   std::unique_ptr<detail::GpuKernelSet> gpu;
   std::mutex higherMutex;

@@ -16,7 +16,8 @@ namespace act {
 
 enum class ColumnClass { Rows = 0, InCache = 1, Streaming = 2 };
 
-/// Tensors of more elements than this stream from memory (columns run unstaged).
+/// Tensors of more elements than this stream from memory: their column steps run
+/// unstaged. 4M elements, 16 MiB of float32 an array.
 constexpr int64_t kColumnStreamingElements = int64_t(1) << 22;
 
 /// Whether C channels in vectors of `lanes` waste at most a quarter of them: 4 C >=

@@ -115,13 +115,13 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   Block *rowsBlock = entry;
   bool columnsApply = grad && channelsLast && width > 1 &&
                       llvm::any_of(learnable, [&](unsigned p) { return act.isPerChannel(p); });
-  // C fails columnsFit only below 3 W (C = k W + r with k >= 3 always fits), and the
-  // runtime picks the rows class for C failing it.
-  if (columnsApply && columnClass == (int)ColumnClass::Rows)
+  // Where columns apply, the rows path runs only for C failing columnsFit: below 3 W
+  // (C = k W + r with k >= 3 always fits; the runtime's rows class is the same test).
+  if (columnsApply)
     rowsBelowC = 3 * (int64_t)width;
   if (columnsApply && columnClass != (int)ColumnClass::Rows) {
-    // A kernel for one class of shapes (column-class) holds that path alone.
-    if (columnClass == (int)ColumnClass::InCache || columnClass == (int)ColumnClass::Streaming) {
+    // A kernel for one class of columns (column-class) holds that path alone.
+    if (columnClass > (int)ColumnClass::Rows) {
       columnsStreaming = columnClass == (int)ColumnClass::Streaming
                              ? builder.create<arith::ConstantIntOp>(loc, 1, 1).getResult()
                              : Value();
@@ -141,14 +141,13 @@ LogicalResult KernelEmitter::emit(StringRef name) {
         loc, arith::CmpIPredicate::ugt,
         builder.create<arith::MulIOp>(loc, builder.create<arith::MulIOp>(loc, dims[0], dimC),
                                       dimS),
-        builder.create<arith::ConstantIndexOp>(loc, kStreamingElements));
+        builder.create<arith::ConstantIndexOp>(loc, kColumnStreamingElements));
     auto byColumns = builder.create<scf::IfOp>(loc, columnsFit(dimC), /*withElseRegion=*/true);
     builder.setInsertionPointToStart(byColumns.thenBlock());
     if (failed(emitColumns(dimC, dimS, rowBegin, rowEnd)))
       return failure();
     rowsBlock = byColumns.elseBlock();
     builder.setInsertionPointToStart(rowsBlock);
-    rowsBelowC = 3 * (int64_t)width;
   }
   auto isVarying = [&](unsigned p) { return act.isPerChannel(p) || act.isPerSample(p); };
   // Channels-last with no parameter that varies along C or N (swish's scalar beta,
@@ -441,8 +440,9 @@ struct ConvertActToKernelsPass
       return KernelEmitter(act, type, storage, nsc, KernelKind::Derivatives, bits, columnClass)
           .emit(kernelName(of.getValue(), "derivs" + std::to_string(order.getInt()), dt, lt));
     }
-    if (wanted("bwd") && failed(KernelEmitter(act, type, storage, nsc, KernelKind::Backward, bits, columnClass)
-                                    .emit(kernelName(of.getValue(), "bwd", dt, lt))))
+    if (wanted("bwd") &&
+        failed(KernelEmitter(act, type, storage, nsc, KernelKind::Backward, bits, columnClass)
+                   .emit(kernelName(of.getValue(), "bwd", dt, lt))))
       return failure();
     if (!wanted("fwdbwd"))
       return success();

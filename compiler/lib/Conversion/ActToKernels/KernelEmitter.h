@@ -70,7 +70,7 @@ private:
   /// Columns: the last element of the rows the kernel was given (prefetches stop
   /// there).
   Value columnsLast;
-  /// Columns: whether the tensor (N C S elements) passes kStreamingElements, and
+  /// Columns: whether the tensor (N C S elements) passes kColumnStreamingElements (ColumnClass.h), and
   /// the column steps run their unstaged loop.
   Value columnsStreaming;
   /// Where gradients go by columns when C fits (columnsFit), the rows path runs only
@@ -100,9 +100,6 @@ private:
   /// or a column group's registers) before they are added to the double ones: the
   /// same bound of 16 roundings.
   static constexpr int64_t kRowBlock = 16;
-  /// Tensors of more elements than this stream from memory: their column steps run
-  /// unstaged (columnsStreaming). 4M elements, 16 MiB of float32 an array.
-  static constexpr int64_t kStreamingElements = kColumnStreamingElements;
   /// Channels-last rows with per-channel parameters run together in runs of
   /// max(1, kRunElements / C) rows: one stage tile (16 vectors of 16 floats).
   static constexpr int64_t kRunElements = 256;
