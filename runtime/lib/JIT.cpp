@@ -27,6 +27,7 @@
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
+#include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
@@ -202,43 +203,82 @@ std::string printActivation(ModuleOp actModule, const std::string &name) {
   return text;
 }
 
-/// LLVM IR optimisation level before code generation. The MLIR pipeline has already
+/// LLVM IR passes before code generation. The MLIR pipeline has already
 /// vectorised, canonicalised, CSE'd and hoisted the kernels; for most activations the
 /// inner loops that -O1 gives are no shorter than without it (e.g. 42 vs 43
 /// instructions for swish forward, 229 both for acon_c backward), while it costs
-/// about a third of the compile time: level 0. Activations with a table parameter
-/// (pwlu) get level 2: their permute lookups and per-entry gradient registers come
-/// out 10-15% faster (pwlu forward 2.56 -> 2.20 ms, backward 11.1 -> 10.0 ms on
-/// 16.7M floats). ACT_JIT_OPT=0..3 sets one level for every build (experiments);
-/// the level is part of the cache key.
-unsigned irOptLevel(ModuleOp actModule, const std::vector<std::string> &names) {
+/// about a third of the compile time: none. Activations with a table parameter
+/// (pwlu) get loop rotation and instcombine: their gradient loops carry one register
+/// a table entry, and in the unrotated loops the register allocator moved 40 of
+/// them a vector step (pwlu ncs backward 0.745 -> 0.681 ms on 1M floats in cache,
+/// where -O2 gave 0.656, for 3 ms of compile time where -O2 took 25-90).
+/// ACT_JIT_OPT=0..3 sets LLVM's -O0..-O3 pipeline for every build (experiments);
+/// the choice is part of the cache key.
+enum class IrPasses { None, RotateLoops, O1, O2, O3 };
+
+IrPasses irPasses(ModuleOp actModule, const std::vector<std::string> &names) {
   static const int forced = [] {
     const char *e = std::getenv("ACT_JIT_OPT");
     return e && *e ? std::clamp(std::atoi(e), 0, 3) : -1;
   }();
   if (forced >= 0)
-    return (unsigned)forced;
+    return forced == 0 ? IrPasses::None : IrPasses((int)IrPasses::O1 + forced - 1);
   for (const std::string &name : names)
     if (auto act = dyn_cast_or_null<ActivationOp>(actModule.lookupSymbol(name)))
       for (unsigned i = 0, n = act.getParamNames().size(); i < n; ++i)
         if (act.getTableLength(i) > 0)
-          return 2;
-  return 0;
+          return IrPasses::RotateLoops;
+  return IrPasses::None;
 }
 
-/// Packs `module`'s kernels, runs the IR pipeline of `optLevel` and generates an
-/// object file.
+const char *irPassesName(IrPasses passes) {
+  switch (passes) {
+  case IrPasses::None: return "O0";
+  case IrPasses::RotateLoops: return "rotate";
+  case IrPasses::O1: return "O1";
+  case IrPasses::O2: return "O2";
+  case IrPasses::O3: return "O3";
+  }
+  return "?";
+}
+
+/// Runs `passes` over `module` for `tm`.
+void runIrPasses(llvm::Module &module, IrPasses passes, llvm::TargetMachine *tm) {
+  if (passes == IrPasses::None)
+    return;
+  if (passes != IrPasses::RotateLoops) {
+    unsigned level = (unsigned)passes - (unsigned)IrPasses::O1 + 1;
+    if (llvm::Error err = makeOptimizingTransformer(level, 0, tm)(&module))
+      throw Error("optimising the kernels failed: " + llvm::toString(std::move(err)));
+    return;
+  }
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder pb(tm);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  llvm::ModulePassManager mpm;
+  if (llvm::Error err = pb.parsePassPipeline(mpm, "function(loop-rotate,instcombine)"))
+    throw Error("internal: " + llvm::toString(std::move(err)));
+  mpm.run(module, mam);
+}
+
+/// Packs `module`'s kernels, runs `passes` and generates an object file.
 std::unique_ptr<llvm::MemoryBuffer> optimizeAndGenerate(llvm::Module &module,
                                                         BuildStats &stats, bool quick,
-                                                        unsigned optLevel) {
+                                                        IrPasses passes) {
   auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<llvm::TargetMachine> tm = tmPool().take();
   module.setDataLayout(tm->createDataLayout());
   module.setTargetTriple(tm->getTargetTriple().str());
   packFunctionArguments(module);
   if (!quick)
-    if (llvm::Error err = makeOptimizingTransformer(optLevel, 0, tm.get())(&module))
-      throw Error("optimising the kernels failed: " + llvm::toString(std::move(err)));
+    runIrPasses(module, passes, tm.get());
   stats.optMs += msSince(t0);
   llvm::CodeGenOptLevel level = tm->getOptLevel();
   if (quick)
@@ -346,7 +386,7 @@ std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
                                                     DType dtype, unsigned order,
                                                     unsigned what, BuildStats &stats) {
   auto start = std::chrono::steady_clock::now();
-  const unsigned optLevel = irOptLevel(actModule, names);
+  const IrPasses passes = irPasses(actModule, names);
   const bool quick = what & kQuick;
   MLIRContext *ctx = actModule.getContext();
   std::vector<Diagnostic> diags;
@@ -398,7 +438,7 @@ std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
     auto generate = [&, g, context = std::move(llvmContext),
                      kernels = std::move(llvmModule)]() mutable {
       try {
-        objects[g] = optimizeAndGenerate(*kernels, groupStats[g], quick, optLevel);
+        objects[g] = optimizeAndGenerate(*kernels, groupStats[g], quick, passes);
       } catch (const std::exception &e) {
         errors[g] = e.what();
       }
@@ -487,7 +527,7 @@ KernelSet::buildUnit(ModuleOp actModule, const std::vector<std::string> &names, 
   if (!cacheDir.empty()) {
     CacheKey hasher(h.triple, h.cpu, h.features);
     // The vector width is the host's unless ACT_VECTOR_BITS narrows it.
-    hasher.add("cpu-kernels O" + std::to_string(irOptLevel(actModule, names)))
+    hasher.add(std::string("cpu-kernels ") + irPassesName(irPasses(actModule, names)))
         .add(dtypeName(dtype))
         .add(order)
         .add(parts)

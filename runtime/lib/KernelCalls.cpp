@@ -153,8 +153,9 @@ void addParams(KernelCall &call, const Activation::Impl &impl, DType dtype,
   }
 }
 
-/// The column class of `shape`'s channels-last gradient kernels (-1 where none
-/// applies): the kernels compiled for it hold that path alone.
+/// The column class of `shape`'s channels-last kernels (-1 where none applies):
+/// gradient kernels, and forward kernels that go by transposed tiles, compiled for
+/// it hold that path alone.
 static int columnClassFor(const Activation::Impl &impl, DType dtype, const TensorShape &shape) {
   bool perChannelLearnable =
       std::any_of(impl.params.begin(), impl.params.end(),

@@ -9,6 +9,7 @@
 #include "JIT.h"
 #include "KernelCache.h"
 
+#include "act/Conversion/ColumnClass.h"
 #include "act/Pipeline/Pipeline.h"
 #include "act/cuda.h"
 
@@ -44,10 +45,10 @@ struct Activation::Impl {
   /// each compiled on its first use: a forward pass never waits for derivatives. A
   /// batch fills every slot with one set. Guarded by compiled->mutex.
   enum Kind { Forward, Backward, ForwardBackward, kNumKinds };
-  /// Gradient kernels per slot: 0 holds every path chosen at run time (a batch's),
-  /// 1 + c one column class c's (channels-last, per-channel parameters: compiled for
-  /// the class of the shapes called with, a third of the code each). Forward kernels
-  /// use slot 0 only.
+  /// Kernels per slot: 0 holds every path chosen at run time (a batch's), 1 + c one
+  /// column class c's (channels-last, per-channel learnable parameters: compiled for
+  /// the class of the shapes called with, a third of the code each). A forward
+  /// kernel is the same for both columns classes: it takes class InCache's slot.
   static constexpr int kNumSlots = 4;
   std::shared_ptr<detail::KernelSet> kernels[kNumDTypes][2][kNumKinds][kNumSlots];
   std::atomic<detail::PackedKernel> ready[kNumDTypes][2][kNumKinds][kNumSlots] = {};
@@ -63,7 +64,11 @@ struct Activation::Impl {
   }
 
   /// The slot of `kind`'s kernels for column class `cls` (-1: none applies).
-  static int slotOf(int kind, int cls) { return kind == Forward ? 0 : cls + 1; }
+  static int slotOf(int kind, int cls) {
+    if (kind == Forward && cls == (int)ColumnClass::Streaming)
+      cls = (int)ColumnClass::InCache;
+    return cls + 1;
+  }
 
   /// `kind`'s kernel for `layout`; gradient kernels for column class `cls` (-1 where
   /// none applies), or the every-path ones a batch compiled.
@@ -83,7 +88,8 @@ struct Activation::Impl {
       unsigned pair =
           detail::layoutBit(layout) | kindBit(Forward) | kindBit(Backward) | classBits;
       std::shared_ptr<detail::KernelSet> set;
-      if (!options.lazyBackward && kind != ForwardBackward && !kernels[d][l][Forward][0]) {
+      if (!options.lazyBackward && kind != ForwardBackward &&
+          !kernels[d][l][Forward][slotOf(Forward, cls)] && !kernels[d][l][Forward][0]) {
         try {
           set = detail::KernelSet::build(*compiled->module, name, dtype, 1, pair,
                                          detail::cacheDirectory(options));

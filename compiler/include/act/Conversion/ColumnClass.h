@@ -3,9 +3,11 @@
 // Channels-last gradient kernels with per-channel parameters choose at run time,
 // from the shape, between three paths (KernelEmitter.h): along rows when C fills
 // the vectors poorly, by columns staged when the tensor fits in cache, by wide
-// columns unstaged when it streams from memory. A kernel compiled for one class
-// (convert-act-to-kernels' column-class) holds that path alone, and is correct
-// for any shape; the runtime compiles the class of the shapes it is called with.
+// columns unstaged when it streams from memory. Forward kernels that go by
+// transposed tiles (a per-channel table) choose between rows and tiles by the same
+// test. A kernel compiled for one class (convert-act-to-kernels' column-class)
+// holds that path alone, and is correct for any shape; the runtime compiles the
+// class of the shapes it is called with.
 //
 //===----------------------------------------------------------------------===//
 #pragma once

@@ -41,7 +41,9 @@ def ConvertActToKernels : Pass<"convert-act-to-kernels", "mlir::ModuleOp"> {
     Option<"columnClass", "column-class", "int", "-1",
            "channels-last gradient kernels with per-channel parameters hold one "
            "path: 0 along rows, 1 columns in cache (staged), 2 columns from memory "
-           "(wide, unstaged); -1 (default): all, chosen at run time from the shape">,
+           "(wide, unstaged); forward kernels by transposed tiles: 0 rows alone, 1 and "
+           "2 tiles (the rows after them unstaged); -1 (default): all, chosen at run "
+           "time from the shape">,
   ];
   let dependentDialects = ["mlir::func::FuncDialect", "mlir::scf::SCFDialect",
                            "mlir::memref::MemRefDialect", "mlir::arith::ArithDialect",

@@ -103,12 +103,21 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   tableRowRun.assign(numParams, Value());
   tableEntryRun.assign(numParams, {});
   // Channels-last forward with a per-channel table: whole tiles of rows transposed
-  // (emitTiles), the rows after them as below.
+  // (emitTiles), the rows after them as below. A kernel for one column class holds
+  // one path: the rows class (C fills vectors poorly: below 3 W, where the
+  // parameters never pass kStagedParamBytes) rows alone, staged; the others tiles,
+  // and for the few rows after the last whole tile the unstaged loop alone.
+  rowsUnstagedOnly = false;
   if (tilesApply()) {
-    FailureOr<Value> tileEnd = emitTiles(dimC, rowBegin, rowEnd);
-    if (failed(tileEnd))
-      return failure();
-    rowBegin = *tileEnd;
+    if (columnClass == (int)ColumnClass::Rows) {
+      rowsBelowC = 3 * (int64_t)width;
+    } else {
+      FailureOr<Value> tileEnd = emitTiles(dimC, rowBegin, rowEnd);
+      if (failed(tileEnd))
+        return failure();
+      rowBegin = *tileEnd;
+      rowsUnstagedOnly = columnClass > (int)ColumnClass::Rows;
+    }
   }
   // Channels-last gradients of per-channel parameters: by columns (emitColumns) when
   // C fills the vectors well, else along runs of rows as below.

@@ -205,12 +205,30 @@ FailureOr<Value> KernelEmitter::emitTiles(Value dimC, Value rowBegin, Value rowE
         rows.push_back(builder.create<vector::LoadOp>(loc, vec(storageType), tileOut[k],
                                                       ValueRange{constant(c * width)}));
       transposeTile(rows);
-      for (int64_t r = 0; r < kTileRows; ++r)
-        storeVec(rows[r], outputs[k], at(r), mask);
+      // Plain stores but in the last group of a C that is not a multiple of the
+      // width: masked stores are slow on some CPUs (KernelEmitter.h, emitVectorRow).
+      auto whole = builder.create<scf::IfOp>(
+          loc, builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, count, w),
+          /*withElseRegion=*/true);
+      for (bool masked : {false, true}) {
+        OpBuilder::InsertionGuard inBranch(builder);
+        builder.setInsertionPointToStart(masked ? whole.elseBlock() : whole.thenBlock());
+        for (int64_t r = 0; r < kTileRows; ++r)
+          storeVec(rows[r], outputs[k], at(r), masked ? mask : Value());
+      }
     }
     return success();
   };
-  if (failed(forChannelGroups(dimC, group)))
+  // Every group, the last one's lanes past C off, in one copy of the code (the
+  // loads masked in every group: a masked load costs what a load does): the
+  // transposes are most of a tiled kernel's code generation time.
+  auto groups = builder.create<scf::ForOp>(loc, zero, padded, w);
+  builder.setInsertionPointToStart(groups.getBody());
+  Value c0 = groups.getInductionVar();
+  Value count = builder.create<arith::MinUIOp>(loc, w, builder.create<arith::SubIOp>(loc, dimC, c0));
+  Value mask =
+      builder.create<vector::CreateMaskOp>(loc, vec(builder.getI1Type()), ValueRange{count});
+  if (failed(group(c0, count, mask)))
     return failure();
   return tileEnd;
 }

@@ -12,6 +12,7 @@
 #include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Transforms/DialectConversion.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -38,6 +39,28 @@ struct MathToLibmPass : impl::MathToLibmBase<MathToLibmPass> {
                         math::TanhOp>();
     if (failed(applyPartialConversion(getOperation(), target, std::move(patterns))))
       signalPassFailure();
+  }
+};
+
+/// arith.maxnumf/minnumf as llvm.intr.maxnum/minnum. arith-expand-ops would write
+/// them as two compares and two selects (NaN tests), which the x86 backend keeps
+/// as such without LLVM's IR optimisation; the intrinsics become one vmaxps/vminps
+/// where an operand is a constant, as pwl's segment index clamp has.
+struct NumMinMaxToIntrinsicsPass
+    : PassWrapper<NumMinMaxToIntrinsicsPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(NumMinMaxToIntrinsicsPass)
+  void runOnOperation() override {
+    getOperation().walk([](Operation *op) {
+      if (!isa<arith::MaxNumFOp, arith::MinNumFOp>(op))
+        return;
+      OpBuilder b(op);
+      Value a = op->getOperand(0), c = op->getOperand(1);
+      Value r = isa<arith::MaxNumFOp>(op)
+                    ? b.create<LLVM::MaxNumOp>(op->getLoc(), a.getType(), a, c).getResult()
+                    : b.create<LLVM::MinNumOp>(op->getLoc(), a.getType(), a, c).getResult();
+      op->getResult(0).replaceAllUsesWith(r);
+      op->erase();
+    });
   }
 };
 
@@ -82,6 +105,7 @@ void act::buildKernelsToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   // bf16 <-> f32 as integer code (round to nearest even, NaN kept): LLVM would call
   // __truncsfbf2, which Debian 12's libgcc lacks. f16 uses F16C or libgcc.
+  pm.addPass(std::make_unique<act::NumMinMaxToIntrinsicsPass>());
   arith::ArithExpandOpsPassOptions expand;
   expand.includeBf16 = true;
   pm.addPass(arith::createArithExpandOpsPass(expand));
