@@ -97,6 +97,8 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   Value one = builder.create<arith::ConstantIndexOp>(loc, 1);
   Value zero = builder.create<arith::ConstantIndexOp>(loc, 0);
   columnEntry.assign(numParams, {});
+  columnTable.assign(numParams, {});
+  columnTableT.assign(numParams, Value());
   rowsBelowC = 0;
   channelPartial.assign(learnable.size(), Value());
   channelRun.assign(numParams, Value());

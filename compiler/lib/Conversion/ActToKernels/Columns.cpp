@@ -97,6 +97,33 @@ LogicalResult KernelEmitter::emitColumns(Value dimC, Value dimS, Value rowBegin,
         loc, builder.create<arith::ConstantOp>(loc, builder.getF64FloatAttr(0.0)), tableGrads[j],
         ValueRange{fill.getInductionVar()});
   }
+  // Per-channel tables (constant along N) transposed to [K][C]: a column group
+  // loads each entry of its channels as one vector, and a lookup selects among
+  // them instead of gathering (pwlu nsc backward on 1M floats in cache, one
+  // thread: two 8-lane 64-bit gathers a step cost 0.40 of its 1.38 ms).
+  columnTableT.assign(act.getNumParams(), Value());
+  for (unsigned p = 0; p < act.getNumParams(); ++p) {
+    int64_t k = act.getTableLength(p);
+    if (!k || !act.isPerChannel(p) || act.isPerSample(p) || k > kMaxRegisterTable)
+      continue;
+    Value size = builder.create<arith::MulIOp>(loc, dimC, constant(k));
+    Value t = builder.create<memref::AllocOp>(
+        loc, MemRefType::get({ShapedType::kDynamic}, storageType), ValueRange{size},
+        builder.getI64IntegerAttr(64));
+    columnTableT[p] = t;
+    auto channels = builder.create<scf::ForOp>(loc, zero, dimC, one);
+    OpBuilder::InsertionGuard inChannels(builder);
+    builder.setInsertionPointToStart(channels.getBody());
+    Value c = channels.getInductionVar();
+    Value rowStart = builder.create<arith::MulIOp>(loc, c, constant(k));
+    for (int64_t e = 0; e < k; ++e)
+      builder.create<memref::StoreOp>(
+          loc,
+          builder.create<memref::LoadOp>(
+              loc, params[p], ValueRange{builder.create<arith::AddIOp>(loc, rowStart, constant(e))}),
+          t, ValueRange{builder.create<arith::AddIOp>(
+                 loc, builder.create<arith::MulIOp>(loc, dimC, constant(e)), c)});
+  }
   bool perSample = llvm::any_of(llvm::seq(0u, act.getNumParams()),
                                 [&](unsigned p) { return act.isPerSample(p); });
   Value n = zero, from = rowBegin, to = rowEnd;
@@ -168,6 +195,10 @@ LogicalResult KernelEmitter::emitColumns(Value dimC, Value dimS, Value rowBegin,
   for (Value buffer : tableGrads)
     if (buffer)
       builder.create<memref::DeallocOp>(loc, buffer);
+  for (Value buffer : columnTableT)
+    if (buffer)
+      builder.create<memref::DeallocOp>(loc, buffer);
+  columnTableT.assign(act.getNumParams(), Value());
   return success();
 }
 
@@ -227,6 +258,7 @@ LogicalResult KernelEmitter::emitColumnGroup(Value n, Value rowStart, Value rows
   rowTableScalar.assign(numParams, Value());
   rowTableRegs.assign(numParams, {});
   columnEntry.assign(numParams, {});
+  columnTable.assign(numParams, {});
   Value allLanes = builder.create<arith::ConstantOp>(
       loc, DenseElementsAttr::get(vec(builder.getI1Type()), true));
   // Each parameter's position for the group's first channel: [C] c0, [N,C] n C + c0,
@@ -249,6 +281,16 @@ LogicalResult KernelEmitter::emitColumnGroup(Value n, Value rowStart, Value rows
     }
     // A per-channel table: lane l's row starts at (position + l) K.
     row.tableStart[p] = laneTableStarts(pos[p], c0, dimC, mask, k);
+    // Transposed: each entry of the group's channels, one vector load.
+    if (Value t = columnTableT[p]) {
+      for (int64_t e = 0; e < k; ++e) {
+        Value at = builder.create<arith::AddIOp>(
+            loc, builder.create<arith::MulIOp>(loc, dimC, constant(e)), c0);
+        columnTable[p].push_back(toCompute(loadVec(storageType, t, at, mask)));
+        columnEntry[p][e] = columnTable[p].back();
+      }
+      continue;
+    }
     // The fixed entries the body reads (pwl's y[0] and y[n]): one gather per group.
     Value start = builder.create<arith::IndexCastOp>(loc, vec(i32), row.tableStart[p]);
     for (Operation &op : body) {
@@ -323,6 +365,7 @@ LogicalResult KernelEmitter::emitColumnGroup(Value n, Value rowStart, Value rows
     }
   }
   columnEntry.assign(numParams, {}); // the group's: not for the rows path's steps
+  columnTable.assign(numParams, {});
   return success();
 }
 

@@ -67,6 +67,12 @@ private:
   /// Per table varying along C, in a column group: per fixed entry k the body reads,
   /// each lane's channel's entry k, gathered once for the group (else empty).
   SmallVector<std::map<int64_t, Value>> columnEntry;
+  /// Per table varying along C (not N) of at most kMaxRegisterTable entries, in
+  /// column steps: the table transposed to [K][C] for the kernel call (else null),
+  /// and in a column group each lane's channel's entries 0..K-1, so a lookup is a
+  /// tree of selects instead of a gather (else empty).
+  SmallVector<Value> columnTableT;
+  SmallVector<SmallVector<Value>> columnTable;
   /// Columns: the last element of the rows the kernel was given (prefetches stop
   /// there).
   Value columnsLast;
@@ -263,6 +269,10 @@ private:
   /// of pairs (64 bits for f32 entries) and two shuffles. On Zen 5 two 8-lane 64-bit
   /// gathers cost 17-24 cycles, two 16-lane 32-bit ones 33-38.
   std::pair<Value, Value> gatherPairs(Value table, Value at, Value mask);
+  /// Entry `index` + `shift` of `entries` (each lane's entries 0..K-1) where the
+  /// index lies in [lo, hi]: a tree of selects on the bits of index - lo.
+  Value selectEntry(ArrayRef<Value> entries, Value index, int64_t lo, int64_t hi,
+                    int64_t shift);
 
   /// Clones the scalar body on vectors of `width` lanes: floats become vectors of
   /// the compute type, integers and indices vectors of themselves, constants splats,

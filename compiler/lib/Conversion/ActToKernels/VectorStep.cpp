@@ -277,6 +277,31 @@ std::pair<Value, Value> KernelEmitter::gatherPairs(Value table, Value at, Value 
           builder.create<vector::ShuffleOp>(loc, both, both, odd)};
 }
 
+Value KernelEmitter::selectEntry(ArrayRef<Value> entries, Value index, int64_t lo, int64_t hi,
+                                 int64_t shift) {
+  Location loc = index.getLoc();
+  Type i32 = builder.getI32Type();
+  auto splatI32 = [&](int64_t v) -> Value {
+    return builder.create<arith::ConstantOp>(
+        loc, DenseElementsAttr::get(vec(i32), builder.getI32IntegerAttr((int32_t)v)));
+  };
+  Value rel = lo ? builder.create<arith::SubIOp>(loc, index, splatI32(lo)).getResult() : index;
+  SmallVector<Value> level(entries.begin() + lo + shift, entries.begin() + hi + shift + 1);
+  for (int64_t bit = 1; level.size() > 1; bit <<= 1) {
+    // Lanes whose index has this bit take the odd candidate of each pair.
+    Value odd = builder.create<arith::CmpIOp>(
+        loc, arith::CmpIPredicate::ne, builder.create<arith::AndIOp>(loc, rel, splatI32(bit)),
+        splatI32(0));
+    SmallVector<Value> next;
+    for (size_t j = 0; j < level.size(); j += 2)
+      next.push_back(j + 1 < level.size()
+                         ? builder.create<arith::SelectOp>(loc, odd, level[j + 1], level[j]).getResult()
+                         : level[j]);
+    level = std::move(next);
+  }
+  return level.front();
+}
+
 FailureOr<SmallVector<Value>>
 KernelEmitter::cloneBodyVector(IRMapping &mapping, ArrayRef<Value> tableStart, Value laneMask) {
   unsigned numIn = act.getNumInputs();
@@ -372,6 +397,16 @@ KernelEmitter::cloneBodyVector(IRMapping &mapping, ArrayRef<Value> tableStart, V
         if (mapping.contains(ld.getResult())) // gathered with its pair
           continue;
         auto [low, high] = pair->second;
+        // A column group's table in registers: selects, where the index is bounded.
+        if (!columnTable[p].empty()) {
+          Value idx = mapping.lookup(low.getIndices()[0]);
+          auto [lo, hi] = indexRange(idx);
+          if (lo >= 0 && hi + 1 < (int64_t)columnTable[p].size()) {
+            mapping.map(low.getResult(), selectEntry(columnTable[p], idx, lo, hi, 0));
+            mapping.map(high.getResult(), selectEntry(columnTable[p], idx, lo, hi, 1));
+            continue;
+          }
+        }
         Value at = builder.create<arith::AddIOp>(loc, start, mapping.lookup(low.getIndices()[0]));
         auto [lowEntries, highEntries] = gatherPairs(params[p], at, mask);
         mapping.map(low.getResult(), toCompute(lowEntries));
