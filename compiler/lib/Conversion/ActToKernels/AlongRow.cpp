@@ -96,6 +96,7 @@ FailureOr<scf::ForOp> KernelEmitter::emitStepLoop(const VectorRow &row, Value fr
     loop->setAttr("act.tiled", builder.getI64IntegerAttr(tiled));
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToStart(loop.getBody());
+  stepsStaged = staged;
   FailureOr<SmallVector<Value>> next = emitVectorStep(
       row, loop.getInductionVar(), mask,
       SmallVector<Value>(loop.getRegionIterArgs().begin(), loop.getRegionIterArgs().end()));

@@ -73,6 +73,11 @@ private:
   /// tree of selects instead of a gather (else empty).
   SmallVector<Value> columnTableT;
   SmallVector<SmallVector<Value>> columnTable;
+  /// Whether the vector steps being emitted are in a staged loop (emitStepLoop):
+  /// column tables are looked up by selects there. Unstaged (tensors from memory)
+  /// the selects measured no faster than the gathers, 16.7M floats, two threads,
+  /// and the table's registers join the accumulators in one loop.
+  bool stepsStaged = false;
   /// Columns: the last element of the rows the kernel was given (prefetches stop
   /// there).
   Value columnsLast;

@@ -398,7 +398,7 @@ KernelEmitter::cloneBodyVector(IRMapping &mapping, ArrayRef<Value> tableStart, V
           continue;
         auto [low, high] = pair->second;
         // A column group's table in registers: selects, where the index is bounded.
-        if (!columnTable[p].empty()) {
+        if (stepsStaged && !columnTable[p].empty()) {
           Value idx = mapping.lookup(low.getIndices()[0]);
           auto [lo, hi] = indexRange(idx);
           if (lo >= 0 && hi + 1 < (int64_t)columnTable[p].size()) {
