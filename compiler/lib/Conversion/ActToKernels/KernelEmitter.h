@@ -155,7 +155,7 @@ private:
   /// fn(c0, count, mask) for each whole group of `width` channels from `from` (0 when
   /// null; count `width`, mask null), then, when C - from is not a multiple of the
   /// width, for the last channels [c0, C) with the lanes past C off by `mask`
-  /// (columns, tiles).
+  /// (columns).
   LogicalResult forChannelGroups(Value dimC,
                                  function_ref<LogicalResult(Value c0, Value count, Value mask)> fn,
                                  Value from = Value());
