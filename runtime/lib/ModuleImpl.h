@@ -47,8 +47,9 @@ struct Activation::Impl {
   enum Kind { Forward, Backward, ForwardBackward, kNumKinds };
   /// Kernels per slot: 0 holds every path chosen at run time (a batch's), 1 + c one
   /// column class c's (channels-last, per-channel learnable parameters: compiled for
-  /// the class of the shapes called with, a third of the code each). A forward
-  /// kernel is the same for both columns classes: it takes class InCache's slot.
+  /// the class of the shapes called with, a third of the code each). Forward kernels
+  /// differ by class only with a per-channel table (transposed tiles), and then are
+  /// the same for both columns classes: they take class InCache's slot.
   static constexpr int kNumSlots = 4;
   std::shared_ptr<detail::KernelSet> kernels[kNumDTypes][2][kNumKinds][kNumSlots];
   std::atomic<detail::PackedKernel> ready[kNumDTypes][2][kNumKinds][kNumSlots] = {};
@@ -64,9 +65,16 @@ struct Activation::Impl {
   }
 
   /// The slot of `kind`'s kernels for column class `cls` (-1: none applies).
-  static int slotOf(int kind, int cls) {
-    if (kind == Forward && cls == (int)ColumnClass::Streaming)
-      cls = (int)ColumnClass::InCache;
+  int slotOf(int kind, int cls) const {
+    if (kind == Forward) {
+      bool perChannelTable = std::any_of(params.begin(), params.end(), [](const ParamInfo &p) {
+        return p.perChannel && p.tableLength > 0;
+      });
+      if (!perChannelTable)
+        return 0;
+      if (cls == (int)ColumnClass::Streaming)
+        cls = (int)ColumnClass::InCache;
+    }
     return cls + 1;
   }
 
