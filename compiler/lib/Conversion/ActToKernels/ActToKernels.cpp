@@ -98,7 +98,6 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   Value zero = builder.create<arith::ConstantIndexOp>(loc, 0);
   columnEntry.assign(numParams, {});
   columnTable.assign(numParams, {});
-  columnTableT.assign(numParams, Value());
   rowsBelowC = 0;
   channelPartial.assign(learnable.size(), Value());
   channelRun.assign(numParams, Value());
@@ -109,7 +108,6 @@ LogicalResult KernelEmitter::emit(StringRef name) {
   // one path: the rows class (C fills vectors poorly: below 3 W, where the
   // parameters never pass kStagedParamBytes) rows alone, staged; the others tiles,
   // and for the few rows after the last whole tile the unstaged loop alone.
-  rowsUnstagedOnly = false;
   if (tilesApply()) {
     if (columnClass == (int)ColumnClass::Rows) {
       rowsBelowC = 3 * (int64_t)width;
@@ -118,7 +116,6 @@ LogicalResult KernelEmitter::emit(StringRef name) {
       if (failed(tileEnd))
         return failure();
       rowBegin = *tileEnd;
-      rowsUnstagedOnly = columnClass > (int)ColumnClass::Rows;
     }
   }
   // Channels-last gradients of per-channel parameters: by columns (emitColumns) when

@@ -179,7 +179,9 @@ LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value
   // kernel that takes C from 3 W on by columns (one copy of the loop fewer to
   // compile: acon_c's nsc backward kernel 718 -> 657 lines of IR).
   bool canPass = !rowsBelowC || (rowsBelowC - 1) * bytesPerChannel > kStagedParamBytes;
-  if (rowsUnstagedOnly)
+  // The few rows after a forward kernel's whole tiles, in a kernel for a columns
+  // class: the unstaged loop alone.
+  if (tilesApply() && columnClass > (int)ColumnClass::Rows)
     row.unstaged = builder.create<arith::ConstantIntOp>(loc, 1, 1);
   else if (bytesPerChannel > 0 && canPass)
     row.unstaged = builder.create<arith::CmpIOp>(

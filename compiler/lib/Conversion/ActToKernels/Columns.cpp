@@ -198,7 +198,6 @@ LogicalResult KernelEmitter::emitColumns(Value dimC, Value dimS, Value rowBegin,
   for (Value buffer : columnTableT)
     if (buffer)
       builder.create<memref::DeallocOp>(loc, buffer);
-  columnTableT.assign(act.getNumParams(), Value());
   return success();
 }
 

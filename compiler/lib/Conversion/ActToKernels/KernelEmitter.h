@@ -87,9 +87,6 @@ private:
   /// Where gradients go by columns when C fits (columnsFit), the rows path runs only
   /// for C below this (3 * width), else 0 (any C).
   int64_t rowsBelowC = 0;
-  /// The rows path runs its unstaged loop alone (the rows after a forward kernel's
-  /// whole tiles, in a kernel for a columns class).
-  bool rowsUnstagedOnly = false;
   /// The run position of the vector step being emitted (reads of tableEntryRun).
   Value stepRunPos;
   SmallVector<int64_t> pairCounts;
