@@ -115,7 +115,7 @@ private:
     // Divisions by the constants d and W become products with their reciprocals,
     // computed once per channel (a per-element division costs as much as several
     // vector products); the partials move by an ulp at most.
-    Value invD = a.div(a.c(1), s.d), invW = a.div(a.c(1), a.sub(br, bl));
+    Value invD = s.invD, invW = a.div(a.c(1), a.sub(br, bl));
     auto region = [&](Value left, Value right, Value inside) {
       return a.select(s.isLeft, left, a.select(s.isRight, right, inside));
     };
@@ -133,9 +133,7 @@ private:
     // The pairs are always (lo, hi = lo + 1): left of bl lo is 0, right of br hi
     // is n (the segment index clamps), so the weights alone pick y[0] or y[n] and
     // a kernel can test one index against each entry for both pairs.
-    // The weights' offset times 1/d, not divided by d: one division a vector fewer
-    // (the forward's division picks the segment; this only rounds once more).
-    Value frac = a.mul(s.offset, invD);
+    Value frac = s.frac;
     Value wFirst = region(a.c(1), zero, a.sub(a.c(1), frac));
     Value wSecond = region(zero, a.c(1), frac);
     auto &pairs = (*tables)[table];

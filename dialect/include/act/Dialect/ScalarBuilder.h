@@ -123,8 +123,8 @@ namespace act {
 /// its right.
 struct PwlSegment {
   mlir::Value t, fi, frac, lo, hi; ///< lo/hi: knot indices (index type)
-  mlir::Value offset;              ///< x - (bl + i d); frac = offset / d
-  mlir::Value d;                   ///< segment width
+  mlir::Value offset;              ///< x - (bl + i d); frac = offset (1 / d)
+  mlir::Value d, invD;             ///< segment width and its reciprocal
   mlir::Value isLeft, isRight;     ///< x < bl, x > br
   int64_t n;
 
@@ -140,7 +140,11 @@ struct PwlSegment {
     // The offset from the segment's left knot, x - (bl + i d), is exact where the
     // knots are (ReLU-like tables): t - i would carry the rounding of x - bl.
     s.offset = a.sub(x, a.add(bl, a.mul(s.fi, s.d)));
-    s.frac = a.div(s.offset, s.d);
+    // The fraction by the reciprocal, constant per channel: one division an element
+    // fewer, rounding once more (the division by d picks the segment). pwlu ncs
+    // forward on 16.7M floats, two threads: 2.41-2.89 -> 2.18-2.37 ms.
+    s.invD = a.div(a.c(1), s.d);
+    s.frac = a.mul(s.offset, s.invD);
     mlir::Value i = a.b.create<mlir::arith::FPToSIOp>(a.loc, a.b.getI64Type(), s.fi);
     s.lo = a.b.create<mlir::arith::IndexCastOp>(a.loc, a.b.getIndexType(), i);
     s.hi = a.b.create<mlir::arith::AddIOp>(
