@@ -429,6 +429,16 @@ std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
     auto t0 = std::chrono::steady_clock::now();
     OwningOpRef<ModuleOp> groupModule =
         g + 1 < groups.size() ? OwningOpRef<ModuleOp>(module->clone()) : std::move(module);
+    // A group lowers only the bodies its kinds are built from: forward kernels from
+    // the activation, the others from its derivative bodies (act-expand and the
+    // canonicalisations after it would otherwise work on both).
+    // (acon_c nsc: the forward group's lowering 0.8 ms shorter).
+    bool forwardKind = llvm::is_contained(groups[g].kinds, "fwd");
+    bool derivativeKind =
+        llvm::any_of(groups[g].kinds, [](const std::string &k) { return k != "fwd"; });
+    for (ActivationOp act : llvm::make_early_inc_range(groupModule->getOps<ActivationOp>()))
+      if (act->hasAttr("act.grad_of") ? !derivativeKind : !forwardKind)
+        act.erase();
     KernelOptions options{{dtypeName(dtype)}, groups[g].layouts, groups[g].kinds, quick ? 1u : 0u};
     options.columnClass = columnClassIn(what);
     if (failed(lowerToKernels(*groupModule, options)) ||

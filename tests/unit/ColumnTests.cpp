@@ -231,7 +231,50 @@ template <typename T> void tables() {
   }
 }
 
+/// The last column group's lanes past C read x = 0 and dy = 0; where a partial is
+/// not finite at 0 (log x), they must add nothing to a shared parameter's sum,
+/// which is reduced over every lane (a per-channel parameter's lanes past C are
+/// never stored).
+template <typename T> void maskedLanes() {
+  act::Module mod = act::Module::compile("act q(x; a[C] = 1.0, s = 0.5) = a * x + s * log(x)");
+  const act::Activation &q = mod.get("q");
+  for (const act::TensorShape &shape :
+       {act::TensorShape{3, 60, 19, act::Layout::NSC}, act::TensorShape{2, 100, 45, act::Layout::NSC}}) {
+    INFO("C=" << shape.c << " bytes " << sizeof(T));
+    size_t count = (size_t)shape.numElements(), C = (size_t)shape.c;
+    std::vector<T> x(count), dy(count);
+    for (size_t i = 0; i < count; ++i) {
+      x[i] = (T)(1.25 + std::sin(0.37 * (double)i));
+      dy[i] = (T)std::cos(0.11 * (double)i);
+    }
+    std::vector<std::vector<T>> params = {std::vector<T>(C), std::vector<T>(1, (T)0.5)};
+    for (size_t c = 0; c < C; ++c)
+      params[0][c] = (T)(1.0 + 0.125 * (double)(c % 7));
+    auto got = backwardOnSevenAndOne(q, shape, x, dy, params);
+    std::vector<double> wantA(C), magA(C);
+    double wantS = 0, magS = 0;
+    for (size_t i = 0; i < count; ++i) {
+      double xi = x[i], gi = dy[i];
+      wantA[i % C] += gi * xi;
+      magA[i % C] += std::fabs(gi * xi);
+      wantS += gi * std::log(xi);
+      magS += std::fabs(gi * std::log(xi));
+    }
+    size_t badGrad = 0;
+    for (size_t c = 0; c < C; ++c)
+      badGrad += !(std::fabs(got[2][c] - wantA[c]) <= tolerance<T>() * magA[c]);
+    CHECK(badGrad == 0);
+    CHECK(std::fabs(got[3][0] - wantS) <= tolerance<T>() * magS);
+  }
+}
+
 } // namespace
+
+TEST_CASE("channels-last column groups: lanes past C add nothing to a shared gradient",
+          "[layout]") {
+  maskedLanes<float>();
+  maskedLanes<double>();
+}
 
 TEST_CASE("channels-last gradients by columns: [C], [N,C], [N] and scalar parameters",
           "[threads][layout]") {

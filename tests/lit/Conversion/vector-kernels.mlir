@@ -32,8 +32,10 @@
 // of 16 rows; in a block each group of 8 channels runs down the rows (step i at row
 // i / 8), a's 8 values loaded once and both gradients in registers (float32 sums
 // over the block's rows). Each step prefetches x, dy and dx 16 rows ahead. After the group a's sums are added lane for lane to its
-// channels' double gradients, b's reduced in lane order. A last group, masked,
-// takes the channels past the last whole vector. Past 4M elements (streaming from
+// channels' double gradients, b's reduced in lane order. Every group is one copy
+// of the code with masked loads and stores, the lanes past C off (C = 20: the
+// third group's last 4): a's sums need no select (their lanes past C are never
+// stored), b's do (its sum is reduced over every lane). Past 4M elements (streaming from
 // memory, no tables) the groups run unstaged, and whole runs of 4 groups first go
 // as one wide group of 32 lanes, each step prefetching both lines it reads of x,
 // dy and dx; in cache (the else branch) the groups run staged.
@@ -54,21 +56,28 @@
 // CHECK: } {act.tiled = 16 : i64}
 // CHECK: } else {
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c16 {
-// CHECK: scf.for %[[C0:.*]] = %c0 to %{{.*}} step %c8 {
-// CHECK: %[[A:.*]] = vector.load %{{.*}}[%[[C0]]] : memref<?xf32>, vector<8xf32>
-// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>) {
+// CHECK: scf.for %[[C0:.*]] = %c0 to %[[DIMC:.*]] step %c8 {
+// CHECK: %[[LEFT:.*]] = arith.subi %[[DIMC]], %[[C0]] : index
+// CHECK: %[[COUNT:.*]] = arith.minui %[[LEFT]], %c8 : index
+// CHECK: %[[MASK:.*]] = vector.create_mask %[[COUNT]] : vector<8xi1>
+// CHECK: %[[A:.*]] = vector.maskedload %{{.*}}[%[[C0]]], %[[MASK]]
+// CHECK: scf.for {{.*}} iter_args(%[[SA:.*]] = %{{.*}}, %[[SB:.*]] = %{{.*}}) -> (vector<8xf32>, vector<8xf32>) {
 // CHECK: arith.divui %{{.*}}, %c8 : index
 // CHECK: memref.prefetch %{{.*}}[%{{.*}}], read, locality<3>, data : memref<?xf32>
 // CHECK: memref.prefetch %{{.*}}[%{{.*}}], read, locality<3>, data : memref<?xf32>
 // CHECK: memref.prefetch %{{.*}}[%{{.*}}], write, locality<3>, data : memref<?xf32>
+// CHECK: vector.maskedload %{{.*}}, %[[MASK]]
 // CHECK: arith.mulf %{{.*}}, %[[A]] : vector<8xf32>
-// CHECK: math.fma
+// CHECK: vector.maskedstore %{{.*}}, %[[MASK]]
+// CHECK: %[[NEWA:.*]] = math.fma %{{.*}}, %{{.*}}, %[[SA]] : vector<8xf32>
+// CHECK: %[[FMAB:.*]] = math.fma %{{.*}}, %{{.*}}, %[[SB]] : vector<8xf32>
+// CHECK: %[[NEWB:.*]] = arith.select %[[MASK]], %[[FMAB]], %[[SB]]
+// CHECK: scf.yield %[[NEWA]], %[[NEWB]] : vector<8xf32>, vector<8xf32>
 // CHECK: } {act.stage, act.tiled = 16 : i64}
-// CHECK: %[[OLDA:.*]] = vector.load %[[DA:.*]][%[[C0]]] : memref<?xf64>, vector<8xf64>
-// CHECK: vector.store %{{.*}}, %[[DA]][%[[C0]]] : memref<?xf64>, vector<8xf64>
+// CHECK: %[[OLDA:.*]] = vector.maskedload %[[DA:.*]][%[[C0]]], %[[MASK]]
+// CHECK: vector.maskedstore %[[DA]][%[[C0]]], %[[MASK]]
 // CHECK: vector.reduction <add>, %{{.*}}, %{{.*}} : vector<8xf64> into f64
-// CHECK: vector.create_mask %{{.*}} : vector<8xi1>
-// CHECK: vector.maskedstore %[[DA]]
+// CHECK-NOT: vector.create_mask
 // Else (C = 3 or 17, say) along rows: vectors run along C. Rows run together,
 // max(1, 256 / C) of them at a time, with a's C values repeated over the run in a
 // buffer, so element i of the run reads entry i (a run of one row, C > 128, reads
@@ -168,7 +177,7 @@ act.activation @scaled attributes {input_names = ["x"], param_names = ["a", "b"]
 // CHECK: scf.if
 // CHECK: %[[TABLE:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xf64>
 // CHECK: %[[TRANSPOSED:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xf32>
-// CHECK-COUNT-5: vector.load %[[TRANSPOSED]]
+// CHECK-COUNT-5: vector.maskedload %[[TRANSPOSED]]
 // The column steps twice: unstaged for tensors that stream from memory, then staged.
 // CHECK: scf.if %{{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
@@ -184,7 +193,7 @@ act.activation @scaled attributes {input_names = ["x"], param_names = ["a", "b"]
 // CHECK-COUNT-4: arith.cmpi eq, %{{.*}}, %{{.*}} : vector<8xi32>
 // CHECK-NOT: arith.cmpi eq
 // CHECK: } {act.stage, act.tiled = 16 : i64}
-// CHECK-COUNT-5: vector.store %{{.*}}, %[[TABLE]][%{{.*}}] : memref<?xf64>, vector<8xf64>
+// CHECK-COUNT-5: vector.maskedstore %[[TABLE]][%{{.*}}], %{{.*}}, %{{.*}} : memref<?xf64>, vector<8xi1>, vector<8xf64>
 // CHECK: memref.dealloc %[[TABLE]]
 // CHECK: } else {
 // CHECK: llvm.intr.masked.gather

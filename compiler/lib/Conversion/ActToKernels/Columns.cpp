@@ -35,25 +35,18 @@ LogicalResult KernelEmitter::forChannelGroups(
   if (!from)
     from = builder.create<arith::ConstantIndexOp>(loc, 0);
   Value w = builder.create<arith::ConstantIndexOp>(loc, width);
-  Value vecEnd = builder.create<arith::SubIOp>(
-      loc, dimC,
-      builder.create<arith::RemUIOp>(loc, builder.create<arith::SubIOp>(loc, dimC, from), w));
-  auto groups = builder.create<scf::ForOp>(loc, from, vecEnd, w);
-  {
-    OpBuilder::InsertionGuard inGroups(builder);
-    builder.setInsertionPointToStart(groups.getBody());
-    if (failed(fn(groups.getInductionVar(), w, Value())))
-      return failure();
-  }
-  // The channels past the last whole vector: one group with its lanes past C off.
-  auto rest = builder.create<scf::IfOp>(
-      loc, builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, vecEnd, dimC),
-      /*withElseRegion=*/false);
-  builder.setInsertionPointToStart(rest.thenBlock());
-  Value count = builder.create<arith::SubIOp>(loc, dimC, vecEnd);
+  // One copy of the group's code for every group, the last one's lanes past C off:
+  // whole groups and a masked last one as two copies made the column path half of
+  // a gradient kernel's code (acon_c nsc backward: 363 -> 209 lines of IR, its
+  // fwd+bwd compile 1-3 ms shorter; in cache 1-5% slower).
+  auto groups = builder.create<scf::ForOp>(loc, from, dimC, w);
+  builder.setInsertionPointToStart(groups.getBody());
+  Value c0 = groups.getInductionVar();
+  Value count =
+      builder.create<arith::MinUIOp>(loc, w, builder.create<arith::SubIOp>(loc, dimC, c0));
   Value mask =
       builder.create<vector::CreateMaskOp>(loc, vec(builder.getI1Type()), ValueRange{count});
-  return fn(vecEnd, count, mask);
+  return fn(c0, count, mask);
 }
 
 std::tuple<Value, Value, Value> KernelEmitter::enterSamples(Value dimS, Value rowBegin,

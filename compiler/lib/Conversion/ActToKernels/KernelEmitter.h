@@ -149,10 +149,8 @@ private:
   /// [K][C] buffer of a per-channel table's gradient (else null).
   LogicalResult emitColumnGroup(Value n, Value rowStart, Value rows, Value c0, Value mask,
                                 Value dimC, ArrayRef<Value> tableGrads);
-  /// fn(c0, count, mask) for each whole group of `width` channels from `from` (0 when
-  /// null; count `width`, mask null), then, when C - from is not a multiple of the
-  /// width, for the last channels [c0, C) with the lanes past C off by `mask`
-  /// (columns).
+  /// fn(c0, count, mask) once, in a loop over the groups of `width` channels from
+  /// `from` (0 when null): count min(width, C - c0), `mask` its lanes (columns).
   LogicalResult forChannelGroups(Value dimC,
                                  function_ref<LogicalResult(Value c0, Value count, Value mask)> fn,
                                  Value from = Value());

@@ -144,18 +144,24 @@ FailureOr<SmallVector<Value>> KernelEmitter::emitVectorStep(const VectorRow &row
   Value zeros = builder.create<arith::ConstantOp>(
       loc, DenseElementsAttr::get(vec(f64), builder.getF64FloatAttr(0.0)));
   // A masked-off lane contributes exactly 0 (its inputs read as 0, but its
-  // partials need not be finite).
-  auto contribution = [&](Value partial) -> Value {
+  // partials need not be finite), except to a column group's per-channel sums:
+  // those reach the gradient lane for lane through masked stores, so the lanes
+  // past C are never read (no select a step and accumulator).
+  auto laneMask = [&](unsigned p) {
+    return row.rowStride && act.isPerChannel(p) ? Value() : mask;
+  };
+  auto contribution = [&](Value partial, Value mask) -> Value {
     Value c = builder.create<arith::MulFOp>(loc, g64, widen(partial));
     return mask ? builder.create<arith::SelectOp>(loc, mask, c, zeros) : c;
   };
   size_t at = 1 + numIn;
   for (auto [j, p] : llvm::enumerate(learnable)) {
+    Value accMask = laneMask(p);
     if (pairCounts[j] == 0) {
       if (row.slot[j] >= 0 && row.partial) { // acc + g * partial, one fma
         Value &acc = accs[row.slot[j]];
         Value sum = builder.create<math::FmaOp>(loc, g, (*results)[at++], acc);
-        acc = mask ? builder.create<arith::SelectOp>(loc, mask, sum, acc) : sum;
+        acc = accMask ? builder.create<arith::SelectOp>(loc, accMask, sum, acc) : sum;
         continue;
       }
       if (Value buffer = channelPartial[j]) { // nsc, f32: partial += g * partial
@@ -164,7 +170,7 @@ FailureOr<SmallVector<Value>> KernelEmitter::emitVectorStep(const VectorRow &row
                  varyingBase[p], mask);
         continue;
       }
-      Value c = contribution((*results)[at++]);
+      Value c = contribution((*results)[at++], row.slot[j] >= 0 ? accMask : mask);
       if (row.slot[j] >= 0) {
         accs[row.slot[j]] = builder.create<arith::AddFOp>(loc, accs[row.slot[j]], c);
         continue;
@@ -181,7 +187,7 @@ FailureOr<SmallVector<Value>> KernelEmitter::emitVectorStep(const VectorRow &row
       for (int64_t q = 0; q < pairCounts[j]; ++q, at += 2) {
         Value entry = (*results)[at];
         Value partial = (*results)[at + 1];
-        Value c = row.partial ? Value() : contribution(partial);
+        Value c = row.partial ? Value() : contribution(partial, accMask);
         // An index base + k is e where base is e - k: pairs (i, i + 1) share
         // their tests (CSE).
         int64_t offset = 0;
@@ -210,8 +216,8 @@ FailureOr<SmallVector<Value>> KernelEmitter::emitVectorStep(const VectorRow &row
                 loc, hit, builder.create<arith::AddFOp>(loc, acc, c), acc);
             continue;
           }
-          if (mask) // a masked-off lane adds nothing
-            hit = builder.create<arith::AndIOp>(loc, hit, mask);
+          if (accMask) // a masked-off lane adds nothing
+            hit = builder.create<arith::AndIOp>(loc, hit, accMask);
           acc = builder.create<arith::SelectOp>(
               loc, hit, builder.create<math::FmaOp>(loc, g, partial, acc), acc);
         }
@@ -221,7 +227,7 @@ FailureOr<SmallVector<Value>> KernelEmitter::emitVectorStep(const VectorRow &row
     for (int64_t q = 0; q < pairCounts[j]; ++q, at += 2) {
       Value entries = builder.create<arith::AddIOp>(
           loc, tableStart[p], builder.create<arith::IndexCastOp>(loc, vec(index), (*results)[at]));
-      Value contributions = contribution((*results)[at + 1]);
+      Value contributions = contribution((*results)[at + 1], mask);
       for (int64_t l = 0; l < (int64_t)width; ++l) // lane order: deterministic
         accumulate(dparams[j], builder.create<vector::ExtractOp>(loc, entries, l),
                    builder.create<vector::ExtractOp>(loc, contributions, l));
