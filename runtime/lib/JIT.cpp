@@ -441,6 +441,7 @@ std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
         act.erase();
     KernelOptions options{{dtypeName(dtype)}, groups[g].layouts, groups[g].kinds, quick ? 1u : 0u};
     options.columnClass = columnClassIn(what);
+    options.forwardRows = forwardRowsIn(what);
     if (failed(lowerToKernels(*groupModule, options)) ||
         failed(lowerToLLVMDialect(*groupModule)))
       throw CompileError(diags);

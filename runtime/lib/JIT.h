@@ -31,6 +31,11 @@ constexpr unsigned kAllKinds = kForward | kBackward | kForwardBackward;
 constexpr unsigned kColumnClassShift = 8;
 constexpr unsigned columnClassBits(int cls) { return unsigned(cls + 1) << kColumnClassShift; }
 constexpr int columnClassIn(unsigned parts) { return int((parts >> kColumnClassShift) & 3u) - 1; }
+/// Channels-last forward kernels along rows for one answer of act::rowsUnstaged:
+/// bits 10-11 hold it + 1; 0, both loops chosen at run time from C.
+constexpr unsigned kForwardRowsShift = 10;
+constexpr unsigned forwardRowsBits(int rows) { return unsigned(rows + 1) << kForwardRowsShift; }
+constexpr int forwardRowsIn(unsigned parts) { return int((parts >> kForwardRowsShift) & 3u) - 1; }
 constexpr unsigned kEverything = kBothLayouts | kAllKinds;
 
 /// Machine code linked into the process: one object file in its own JITDylib of the

@@ -168,6 +168,25 @@ static int columnClassFor(const Activation::Impl &impl, DType dtype, const Tenso
   return (int)columnClassOf(shape.n, shape.c, shape.s, lanes);
 }
 
+/// The rows class of `shape`'s channels-last forward kernel (-1 where none applies):
+/// whether its per-channel parameters (none a table: those go by the column class)
+/// pass kStagedParamBytes a row, as the kernel's own test along rows does.
+static int forwardRowsFor(const Activation::Impl &impl, DType dtype, const TensorShape &shape) {
+  if (shape.layout != Layout::NSC)
+    return -1;
+  int64_t elementBytes = dtype == DType::F64 ? 8 : dtype == DType::F32 ? 4 : 2;
+  int64_t bytesPerChannel = 0;
+  for (const ParamInfo &p : impl.params) {
+    if (p.perChannel && p.tableLength > 0)
+      return -1;
+    if (p.perChannel)
+      bytesPerChannel += elementBytes;
+  }
+  if (bytesPerChannel == 0)
+    return -1;
+  return rowsUnstaged(shape.c, bytesPerChannel) ? 1 : 0;
+}
+
 void runForward(Activation::Impl &impl, DType dtype, const TensorShape &callerShape,
                 const void *const *inputs, void *y, const void *const *params) {
   const TensorShape shape = kernelShape(callerShape);
@@ -182,7 +201,8 @@ void runForward(Activation::Impl &impl, DType dtype, const TensorShape &callerSh
   std::vector<std::vector<char>> defaults;
   addParams(call, impl, dtype, shape, params, defaults);
   detail::PackedKernel fn = impl.getKernel(dtype, shape.layout, Activation::Impl::Forward,
-                                           columnClassFor(impl, dtype, shape));
+                                           columnClassFor(impl, dtype, shape),
+                                           forwardRowsFor(impl, dtype, shape));
   Chunks chunks(shape, /*maxChunks=*/1 << 20);
   detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
     call.run(fn, shape, chunks.begin((int64_t)i), chunks.end((int64_t)i));
@@ -240,7 +260,7 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
   double *accs = scratch.data();
   detail::PackedKernel fn = impl.getKernel(
       dtype, shape.layout, y ? Activation::Impl::ForwardBackward : Activation::Impl::Backward,
-      columnClassFor(impl, dtype, shape));
+      columnClassFor(impl, dtype, shape), forwardRowsFor(impl, dtype, shape));
   detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
     double *mine = accs + i * perChunk;
     std::fill(mine, mine + perChunk, 0.0);

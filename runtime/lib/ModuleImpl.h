@@ -49,7 +49,9 @@ struct Activation::Impl {
   /// column class c's (channels-last, per-channel learnable parameters: compiled for
   /// the class of the shapes called with, a third of the code each). Forward kernels
   /// differ by class only with a per-channel table (transposed tiles), and then are
-  /// the same for both columns classes: they take class InCache's slot.
+  /// the same for both columns classes: they take class InCache's slot. Other
+  /// channels-last forward kernels with per-channel parameters take 1 + r for
+  /// r = act::rowsUnstaged (their one loop along rows).
   static constexpr int kNumSlots = 4;
   std::shared_ptr<detail::KernelSet> kernels[kNumDTypes][2][kNumKinds][kNumSlots];
   std::atomic<detail::PackedKernel> ready[kNumDTypes][2][kNumKinds][kNumSlots] = {};
@@ -64,31 +66,34 @@ struct Activation::Impl {
                               : detail::kForwardBackward;
   }
 
-  /// The slot of `kind`'s kernels for column class `cls` (-1: none applies).
-  int slotOf(int kind, int cls) const {
+  /// The slot of `kind`'s kernels for column class `cls` and forward rows class
+  /// `rows` (-1: none applies).
+  int slotOf(int kind, int cls, int rows) const {
     if (kind == Forward) {
       bool perChannelTable = std::any_of(params.begin(), params.end(), [](const ParamInfo &p) {
         return p.perChannel && p.tableLength > 0;
       });
       if (!perChannelTable)
-        return 0;
+        return rows + 1;
       if (cls == (int)ColumnClass::Streaming)
         cls = (int)ColumnClass::InCache;
     }
     return cls + 1;
   }
 
-  /// `kind`'s kernel for `layout`; gradient kernels for column class `cls` (-1 where
-  /// none applies), or the every-path ones a batch compiled.
-  detail::PackedKernel getKernel(DType dtype, Layout layout, Kind kind, int cls = -1) {
-    int d = (int)dtype, l = layout == Layout::NSC, slot = slotOf(kind, cls);
+  /// `kind`'s kernel for `layout`; gradient kernels for column class `cls`, forward
+  /// ones for rows class `rows` (-1 where none applies), or the every-path ones a
+  /// batch compiled.
+  detail::PackedKernel getKernel(DType dtype, Layout layout, Kind kind, int cls = -1,
+                                 int rows = -1) {
+    int d = (int)dtype, l = layout == Layout::NSC, slot = slotOf(kind, cls, rows);
     if (detail::PackedKernel fn = ready[d][l][kind][slot].load(std::memory_order_acquire))
       return fn;
     if (detail::PackedKernel fn = ready[d][l][kind][0].load(std::memory_order_acquire))
       return fn;
     std::lock_guard<std::mutex> lock(compiled->mutex);
     if (!kernels[d][l][kind][slot] && !kernels[d][l][kind][0]) {
-      unsigned classBits = detail::columnClassBits(cls);
+      unsigned classBits = detail::columnClassBits(cls) | detail::forwardRowsBits(rows);
       unsigned parts = detail::layoutBit(layout) | kindBit(kind) | classBits;
       // Forward and backward together (CompileOptions::lazyBackward) while the
       // forward kernel is missing; a forward whose derivative cannot be built still
@@ -97,7 +102,7 @@ struct Activation::Impl {
           detail::layoutBit(layout) | kindBit(Forward) | kindBit(Backward) | classBits;
       std::shared_ptr<detail::KernelSet> set;
       if (!options.lazyBackward && kind != ForwardBackward &&
-          !kernels[d][l][Forward][slotOf(Forward, cls)] && !kernels[d][l][Forward][0]) {
+          !kernels[d][l][Forward][slotOf(Forward, cls, rows)] && !kernels[d][l][Forward][0]) {
         try {
           set = detail::KernelSet::build(*compiled->module, name, dtype, 1, pair,
                                          detail::cacheDirectory(options));
@@ -120,7 +125,7 @@ struct Activation::Impl {
   /// Installs order-1 kernels for `dtype` in the slots `parts` names (gradient
   /// kernels in their column class's); the caller holds compiled->mutex.
   void setKernels(DType dtype, unsigned parts, std::shared_ptr<detail::KernelSet> set) {
-    int d = (int)dtype, cls = detail::columnClassIn(parts);
+    int d = (int)dtype, cls = detail::columnClassIn(parts), rows = detail::forwardRowsIn(parts);
     for (int l = 0; l < 2; ++l) {
       if (!(parts & (1u << l)))
         continue;
@@ -128,7 +133,7 @@ struct Activation::Impl {
       for (int k = 0; k < kNumKinds; ++k) {
         if (!(parts & kindBit(k)))
           continue;
-        int slot = slotOf(k, cls);
+        int slot = slotOf(k, cls, rows);
         kernels[d][l][k][slot] = set;
         detail::PackedKernel fn = k == Forward    ? set->forward(layout)
                                   : k == Backward ? set->backward(layout, false)
@@ -142,7 +147,8 @@ struct Activation::Impl {
     for (int l = 0; l < 2; ++l)
       for (int k = 0; k < kNumKinds; ++k)
         if ((parts & (1u << l)) && (parts & kindBit(k)) &&
-            !kernels[(int)dtype][l][k][slotOf(k, detail::columnClassIn(parts))])
+            !kernels[(int)dtype][l][k]
+                    [slotOf(k, detail::columnClassIn(parts), detail::forwardRowsIn(parts))])
           return false;
     return true;
   }

@@ -268,7 +268,48 @@ template <typename T> void maskedLanes() {
   }
 }
 
+/// Channels-last forward with per-channel parameters (no table): the runtime
+/// compiles the kernel for whether a row's parameters pass 32 KiB (act::rowsUnstaged:
+/// 12 bytes a channel in float, 24 in double), the loop it needs alone; calls at C
+/// on both sides, and back, each get theirs.
+template <typename T> void forwardRowsClasses() {
+  act::Module mod =
+      act::Module::compile("act r(x; a[C] = 1.0, b[C] = 0.5, c[C] = 0.25) = "
+                           "a * x + b * x * x + c * sigmoid(x)");
+  const act::Activation &r = mod.get("r");
+  for (int64_t channels : {64, 2800, 2731, 64}) {
+    act::TensorShape shape{2, channels, 3, act::Layout::NSC};
+    INFO("C=" << channels << " bytes " << sizeof(T));
+    size_t count = (size_t)shape.numElements(), C = (size_t)channels;
+    std::vector<T> x(count), y(count, (T)NAN), a(C), b(C), c(C);
+    for (size_t i = 0; i < count; ++i)
+      x[i] = (T)(1.5 * std::sin(0.37 * (double)i));
+    for (size_t k = 0; k < C; ++k) {
+      a[k] = (T)(1.0 + 0.125 * (double)(k % 7));
+      b[k] = (T)(0.25 * (double)(k % 5) - 0.5);
+      c[k] = (T)(0.5 * (double)(k % 3));
+    }
+    const T *pp[] = {a.data(), b.data(), c.data()};
+    const T *in[] = {x.data()};
+    r.forward(shape, in, y.data(), pp);
+    size_t bad = 0;
+    for (size_t i = 0; i < count; ++i) {
+      size_t k = i % C;
+      double xi = x[i];
+      double want = a[k] * xi + b[k] * xi * xi + c[k] / (1 + std::exp(-xi));
+      bad += !(std::fabs(y[i] - want) <= tolerance<T>() * std::max(1.0, std::fabs(want)));
+    }
+    CHECK(bad == 0);
+  }
+}
+
 } // namespace
+
+TEST_CASE("channels-last forward kernels for rows whose parameters pass 32 KiB and not",
+          "[layout]") {
+  forwardRowsClasses<float>();
+  forwardRowsClasses<double>();
+}
 
 TEST_CASE("channels-last column groups: lanes past C add nothing to a shared gradient",
           "[layout]") {

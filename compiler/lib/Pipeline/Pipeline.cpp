@@ -149,6 +149,7 @@ LogicalResult lowerToKernels(ModuleOp module, const KernelOptions &opts) {
   kernelOpts.kinds = opts.kinds;
   kernelOpts.vectorBits = opts.vectorBits;
   kernelOpts.columnClass = opts.columnClass;
+  kernelOpts.forwardRows = opts.forwardRows;
   pm.addPass(createConvertActToKernels(kernelOpts));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

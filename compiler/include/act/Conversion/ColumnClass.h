@@ -35,4 +35,18 @@ inline ColumnClass columnClassOf(int64_t n, int64_t c, int64_t s, int64_t lanes)
   return n * c * s > kColumnStreamingElements ? ColumnClass::Streaming : ColumnClass::InCache;
 }
 
+/// Per-channel parameter bytes of a channels-last row above which its vector loop
+/// runs unstaged (32 KiB: a staged tile's parameter loads then miss L1; pwlu from
+/// C = 512 on).
+constexpr int64_t kStagedParamBytes = 32768;
+
+/// Whether channels-last rows of `c` channels with `bytesPerChannel` bytes of
+/// per-channel parameters (a table's every entry, in the buffers' element type) run
+/// their vector loop unstaged. Forward kernels without a per-channel table are
+/// compiled for one answer (convert-act-to-kernels' forward-rows): the loop they
+/// need alone, where a kernel for every C holds both.
+inline bool rowsUnstaged(int64_t c, int64_t bytesPerChannel) {
+  return c * bytesPerChannel > kStagedParamBytes;
+}
+
 } // namespace act

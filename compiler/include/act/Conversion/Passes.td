@@ -44,6 +44,11 @@ def ConvertActToKernels : Pass<"convert-act-to-kernels", "mlir::ModuleOp"> {
            "(wide, unstaged); forward kernels by transposed tiles: 0 rows alone, 1 and "
            "2 tiles (the rows after them unstaged); -1 (default): all, chosen at run "
            "time from the shape">,
+    Option<"forwardRows", "forward-rows", "int", "-1",
+           "channels-last forward kernels along rows with per-channel parameters "
+           "(no per-channel table) hold one loop: 0 staged (the parameters of a row "
+           "fit kStagedParamBytes), 1 unstaged; -1 (default): both, chosen at run "
+           "time from C">,
   ];
   let dependentDialects = ["mlir::func::FuncDialect", "mlir::scf::SCFDialect",
                            "mlir::memref::MemRefDialect", "mlir::arith::ArithDialect",

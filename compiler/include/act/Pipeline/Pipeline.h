@@ -71,6 +71,9 @@ struct KernelOptions {
   /// Channels-last gradient kernels with per-channel parameters: the one path they
   /// hold (act::ColumnClass), or -1 for all, chosen at run time.
   int columnClass = -1;
+  /// Channels-last forward kernels along rows: staged (0) or unstaged (1) alone
+  /// (act::rowsUnstaged), or -1 for both, chosen at run time.
+  int forwardRows = -1;
 };
 
 /// act-expand then convert-act-to-kernels: func/scf/memref/arith/math kernels

@@ -438,7 +438,8 @@ struct ConvertActToKernelsPass
     if (!of) {
       if (!wanted("fwd"))
         return success();
-      return KernelEmitter(act, type, storage, nsc, KernelKind::Forward, bits, columnClass)
+      return KernelEmitter(act, type, storage, nsc, KernelKind::Forward, bits, columnClass,
+                           forwardRows)
           .emit(kernelName(act.getSymName(), "fwd", dt, lt));
     }
     auto order = act->getAttrOfType<IntegerAttr>("act.grad_order");

@@ -35,9 +35,11 @@ enum class KernelKind { Forward, Backward, ForwardBackward, Derivatives };
 class KernelEmitter : ElementBody {
 public:
   KernelEmitter(ActivationOp act, FloatType elemType, FloatType storageType,
-                bool channelsLast, KernelKind kind, unsigned vectorBits, int columnClass = -1)
+                bool channelsLast, KernelKind kind, unsigned vectorBits, int columnClass = -1,
+                int forwardRows = -1)
       : ElementBody(act, elemType, storageType), channelsLast(channelsLast), kind(kind),
-        width(vectorBits / elemType.getWidth()), columnClass(columnClass) {}
+        width(vectorBits / elemType.getWidth()), columnClass(columnClass),
+        forwardRows(forwardRows) {}
 
   LogicalResult emit(StringRef name);
 
@@ -48,6 +50,9 @@ private:
   /// Channels-last gradient kernels with per-channel parameters: the one path a
   /// kernel holds (ColumnClass), or -1 for all of them chosen at run time.
   int columnClass;
+  /// Forward kernels along channels-last rows: the one loop they hold, staged (0)
+  /// or unstaged (1) (act::rowsUnstaged), or -1 for both, chosen at run time.
+  int forwardRows;
   bool grad = false;
   ValueRange inputs, outputs, dinputs, dparams;
   Value dy;
@@ -114,9 +119,6 @@ private:
   /// Channels-last rows with per-channel parameters run together in runs of
   /// max(1, kRunElements / C) rows: one stage tile (16 vectors of 16 floats).
   static constexpr int64_t kRunElements = 256;
-  /// Per-channel parameter bytes of a channels-last row above which its vector loop
-  /// runs unstaged (VectorRow::unstaged; 32 KiB: pwlu from C = 512 on).
-  static constexpr int64_t kStagedParamBytes = 32768;
 
   /// Whether a row-constant table of `k` entries is looked up by permutes: f32
   /// lanes on AVX-512 (vpermps / vpermi2ps take 16 or 32 entries in one
