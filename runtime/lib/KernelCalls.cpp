@@ -153,6 +153,25 @@ void addParams(KernelCall &call, const Activation::Impl &impl, DType dtype,
   }
 }
 
+/// The bytes of an element of `dtype`'s buffers.
+static int64_t elementBytes(DType dtype) {
+  return dtype == DType::F64 ? 8 : dtype == DType::F32 ? 4 : 2;
+}
+
+/// With a per-channel table, the per-channel parameters' bytes a channel (every
+/// table entry), as columnClassOf takes them; else 0.
+static int64_t tableBytesPerChannel(const Activation::Impl &impl, DType dtype) {
+  int64_t bytes = 0;
+  bool table = false;
+  for (const ParamInfo &p : impl.params) {
+    if (!p.perChannel)
+      continue;
+    table |= p.tableLength > 0;
+    bytes += std::max<int64_t>(1, p.tableLength) * elementBytes(dtype);
+  }
+  return table ? bytes : 0;
+}
+
 /// The column class of `shape`'s channels-last kernels (-1 where none applies):
 /// gradient kernels, and forward kernels that go by transposed tiles, compiled for
 /// it hold that path alone.
@@ -165,7 +184,7 @@ static int columnClassFor(const Activation::Impl &impl, DType dtype, const Tenso
   int64_t lanes = hostVectorBits() / (dtype == DType::F64 ? 64 : 32);
   if (lanes <= 1)
     return -1;
-  return (int)columnClassOf(shape.n, shape.c, shape.s, lanes);
+  return (int)columnClassOf(shape.n, shape.c, shape.s, lanes, tableBytesPerChannel(impl, dtype));
 }
 
 /// The rows class of `shape`'s channels-last forward kernel (-1 where none applies):
@@ -174,13 +193,12 @@ static int columnClassFor(const Activation::Impl &impl, DType dtype, const Tenso
 static int forwardRowsFor(const Activation::Impl &impl, DType dtype, const TensorShape &shape) {
   if (shape.layout != Layout::NSC)
     return -1;
-  int64_t elementBytes = dtype == DType::F64 ? 8 : dtype == DType::F32 ? 4 : 2;
   int64_t bytesPerChannel = 0;
   for (const ParamInfo &p : impl.params) {
     if (p.perChannel && p.tableLength > 0)
       return -1;
     if (p.perChannel)
-      bytesPerChannel += elementBytes;
+      bytesPerChannel += elementBytes(dtype);
   }
   if (bytesPerChannel == 0)
     return -1;

@@ -173,7 +173,15 @@ act.activation @scaled attributes {input_names = ["x"], param_names = ["a", "b"]
 // and a group loads each entry of its channels as one vector; a staged step's
 // lookups are then selects on the bits of the index (lo in [0, 3]: two bits), not
 // gathers (unstaged steps, for tensors from memory, still gather).
+// Streaming from memory: past 4M elements, and with a table only where the row's
+// per-channel parameters (y's 5 entries, 20 bytes a channel) pass 64 KiB.
 // CHECK-LABEL: func.func @pwl__bwd_f32_nsc(
+// CHECK-DAG: %[[BYTES:.*]] = arith.constant 20 : index
+// CHECK-DAG: %[[LIMIT:.*]] = arith.constant 65536 : index
+// CHECK: %[[LARGE:.*]] = arith.cmpi ugt, %{{.*}}, %c4194304 : index
+// CHECK: %[[ROW:.*]] = arith.muli %{{.*}}, %[[BYTES]] : index
+// CHECK: %[[WIDE:.*]] = arith.cmpi ugt, %[[ROW]], %[[LIMIT]] : index
+// CHECK: arith.andi %[[LARGE]], %[[WIDE]] : i1
 // CHECK: scf.if
 // CHECK: %[[TABLE:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xf64>
 // CHECK: %[[TRANSPOSED:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xf32>

@@ -41,6 +41,19 @@ std::string kernelName(StringRef activation, StringRef kind, StringRef dtype,
   return (activation + "__" + kind + "_" + dtype + "_" + layout).str();
 }
 
+int64_t KernelEmitter::tableBytesPerChannel() {
+  int64_t bytes = 0;
+  bool table = false;
+  for (unsigned p = 0; p < act.getNumParams(); ++p) {
+    if (!act.isPerChannel(p))
+      continue;
+    table |= act.getTableLength(p) > 0;
+    bytes += std::max<int64_t>(1, act.getTableLength(p)) *
+             (int64_t)storageType.getIntOrFloatBitWidth() / 8;
+  }
+  return table ? bytes : 0;
+}
+
 LogicalResult KernelEmitter::emit(StringRef name) {
   Location loc = act.getLoc();
   unsigned numIn = act.getNumInputs(), numParams = act.getNumParams();
@@ -143,13 +156,22 @@ LogicalResult KernelEmitter::emit(StringRef name) {
     // cost more than their overlap gained. Measured side by side in one process on
     // 16.7M floats, two threads, initial parameter values: acon_c nsc backward at
     // C = 64, 256, 1024, 4096 8.3, 7.5, 9.0, 11.5 ms staged against 6.9, 6.2, 6.4,
-    // 10.2 unstaged, pwlu 13.3, 14.1, 19.6, 20.8 against 11.2, 11.5, 15.1, 18.2; on
-    // 1M floats in cache staging won (acon_c at C = 64 0.45 ms against 0.63).
+    // 10.2 unstaged; on 1M floats in cache staging won (acon_c at C = 64 0.45 ms
+    // against 0.63). With a per-channel table staged steps look entries up by selects
+    // (not gathers) and stay staged while the row's parameters fit
+    // kStagedTableColumnBytes (columnClassOf, the same test).
     columnsStreaming = builder.create<arith::CmpIOp>(
         loc, arith::CmpIPredicate::ugt,
         builder.create<arith::MulIOp>(loc, builder.create<arith::MulIOp>(loc, dims[0], dimC),
                                       dimS),
         builder.create<arith::ConstantIndexOp>(loc, kColumnStreamingElements));
+    if (int64_t bytes = tableBytesPerChannel())
+      columnsStreaming = builder.create<arith::AndIOp>(
+          loc, columnsStreaming,
+          builder.create<arith::CmpIOp>(
+              loc, arith::CmpIPredicate::ugt,
+              builder.create<arith::MulIOp>(loc, dimC, builder.create<arith::ConstantIndexOp>(loc, bytes)),
+              builder.create<arith::ConstantIndexOp>(loc, kStagedTableColumnBytes)));
     auto byColumns = builder.create<scf::IfOp>(loc, columnsFit(dimC), /*withElseRegion=*/true);
     builder.setInsertionPointToStart(byColumns.thenBlock());
     if (failed(emitColumns(dimC, dimS, rowBegin, rowEnd)))

@@ -43,6 +43,10 @@ public:
 
   LogicalResult emit(StringRef name);
 
+  /// With a per-channel table: the per-channel parameters' bytes a channel (every
+  /// table entry, in the storage type), as act::columnClassOf takes them; else 0.
+  int64_t tableBytesPerChannel();
+
 private:
   bool channelsLast;
   KernelKind kind;
