@@ -1,6 +1,6 @@
 // act runtime: lowering activations to machine code and linking it into the process.
 //
-//   act op(s) --differentiate, lowerToKernels, lowerToLLVMDialect--> LLVM dialect
+//   act op(s) --differentiate, lowerToLLVMDialect (kernels, then LLVM)--> LLVM dialect
 //     --translate, pack--> LLVM IR --TargetMachine (codegen -O1)--> object file
 //     --(kernel cache)--> ORC LLJIT (JITLink, process symbols) --> packed entry points
 //
@@ -442,8 +442,7 @@ std::unique_ptr<llvm::MemoryBuffer> compileToObject(ModuleOp actModule,
     KernelOptions options{{dtypeName(dtype)}, groups[g].layouts, groups[g].kinds, quick ? 1u : 0u};
     options.columnClass = columnClassIn(what);
     options.forwardRows = forwardRowsIn(what);
-    if (failed(lowerToKernels(*groupModule, options)) ||
-        failed(lowerToLLVMDialect(*groupModule)))
+    if (failed(lowerToLLVMDialect(*groupModule, options)))
       throw CompileError(diags);
     auto llvmContext = std::make_unique<llvm::LLVMContext>();
     std::unique_ptr<llvm::Module> llvmModule =

@@ -133,9 +133,8 @@ LogicalResult differentiate(ModuleOp module, unsigned order, bool guardZeroAdjoi
   return runStage(pm, module);
 }
 
-LogicalResult lowerToKernels(ModuleOp module, const KernelOptions &opts) {
-  PassManager pm(module.getContext());
-  verifyAtStageEnd(pm);
+/// act-expand, convert-act-to-kernels and the cleanups after them.
+static void addKernelPasses(PassManager &pm, const KernelOptions &opts) {
   ActExpandOptions expand;
   expand.singlePrecision = llvm::none_of(opts.dtypes, [](const std::string &d) {
     return d == "f64";
@@ -154,6 +153,20 @@ LogicalResult lowerToKernels(ModuleOp module, const KernelOptions &opts) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createLoopInvariantCodeMotionPass());
+}
+
+LogicalResult lowerToKernels(ModuleOp module, const KernelOptions &opts) {
+  PassManager pm(module.getContext());
+  verifyAtStageEnd(pm);
+  addKernelPasses(pm, opts);
+  return runStage(pm, module);
+}
+
+LogicalResult lowerToLLVMDialect(ModuleOp module, const KernelOptions &opts) {
+  PassManager pm(module.getContext());
+  verifyAtStageEnd(pm);
+  addKernelPasses(pm, opts);
+  buildKernelsToLLVMPipeline(pm, /*canonical=*/true);
   return runStage(pm, module);
 }
 

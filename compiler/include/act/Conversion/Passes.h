@@ -33,7 +33,9 @@ unsigned hostVectorBits();
 unsigned defaultStageWork();
 
 /// Lowers kernels (func/scf/memref/arith/math) to the LLVM dialect for the CPU.
-void buildKernelsToLLVMPipeline(mlir::OpPassManager &pm);
+/// `canonical`: the kernels come straight from convert-act-to-kernels' canonicalize
+/// and CSE, so the pipeline's own first round is skipped.
+void buildKernelsToLLVMPipeline(mlir::OpPassManager &pm, bool canonical = false);
 
 /// Registers the `act-kernels-to-llvm` pipeline with mlir-opt style drivers.
 void registerKernelsToLLVMPipeline();

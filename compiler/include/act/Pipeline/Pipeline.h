@@ -91,6 +91,11 @@ std::string lowerToPTX(mlir::ModuleOp module, const std::string &chip = "sm_90")
 /// Kernels to the LLVM dialect (act-kernels-to-llvm).
 mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module);
 
+/// lowerToKernels then lowerToLLVMDialect as one stage: one pass manager, the IR
+/// verified once at its end, and no second canonicalize and CSE between them (the
+/// JIT's path).
+mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, const KernelOptions &opts);
+
 /// The LLVM IR of an LLVM-dialect module, optimised at -O2 for the host CPU.
 std::string translateToLLVMIR(mlir::ModuleOp module);
 

@@ -131,9 +131,11 @@ struct WideVectorsPass : PassWrapper<WideVectorsPass, OperationPass<ModuleOp>> {
 } // namespace
 } // namespace act
 
-void act::buildKernelsToLLVMPipeline(OpPassManager &pm) {
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
+void act::buildKernelsToLLVMPipeline(OpPassManager &pm, bool canonical) {
+  if (!canonical) {
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createCSEPass());
+  }
   // float32 exp, expm1, log1p and tanh become vectorisable arithmetic; the other
   // transcendentals go to libm (accurate log1p/expm1; MathToLLVM would expand those
   // as log(1 + x) and exp(x) - 1). What remains (abs, sqrt, floor, fma, ...) maps
