@@ -158,19 +158,16 @@ static int64_t elementBytes(DType dtype) {
   return dtype == DType::F64 ? 8 : dtype == DType::F32 ? 4 : 2;
 }
 
-/// With a per-channel table, the per-channel parameters' bytes a channel (every
-/// table entry), as columnClassOf takes them; else 0.
-static int64_t tableBytesPerChannel(const Activation::Impl &impl, DType dtype) {
+/// The per-channel parameters' bytes a channel (every table entry), as the kernels
+/// count them (rowsUnstaged, columnClassOf).
+static int64_t perChannelBytes(const Activation::Impl &impl, DType dtype) {
   int64_t bytes = 0;
-  bool table = false;
-  for (const ParamInfo &p : impl.params) {
-    if (!p.perChannel)
-      continue;
-    table |= p.tableLength > 0;
-    bytes += std::max<int64_t>(1, p.tableLength) * elementBytes(dtype);
-  }
-  return table ? bytes : 0;
+  for (const ParamInfo &p : impl.params)
+    if (p.perChannel)
+      bytes += std::max<int64_t>(1, p.tableLength) * elementBytes(dtype);
+  return bytes;
 }
+
 
 /// The column class of `shape`'s channels-last kernels (-1 where none applies):
 /// gradient kernels, and forward kernels that go by transposed tiles, compiled for
@@ -184,25 +181,18 @@ static int columnClassFor(const Activation::Impl &impl, DType dtype, const Tenso
   int64_t lanes = hostVectorBits() / (dtype == DType::F64 ? 64 : 32);
   if (lanes <= 1)
     return -1;
-  return (int)columnClassOf(shape.n, shape.c, shape.s, lanes, tableBytesPerChannel(impl, dtype));
+  return (int)columnClassOf(shape.n, shape.c, shape.s, lanes,
+                            impl.hasPerChannelTable() ? perChannelBytes(impl, dtype) : 0);
 }
 
 /// The rows class of `shape`'s channels-last forward kernel (-1 where none applies):
 /// whether its per-channel parameters (none a table: those go by the column class)
 /// pass kStagedParamBytes a row, as the kernel's own test along rows does.
 static int forwardRowsFor(const Activation::Impl &impl, DType dtype, const TensorShape &shape) {
-  if (shape.layout != Layout::NSC)
+  int64_t bytes = perChannelBytes(impl, dtype);
+  if (shape.layout != Layout::NSC || bytes == 0 || impl.hasPerChannelTable())
     return -1;
-  int64_t bytesPerChannel = 0;
-  for (const ParamInfo &p : impl.params) {
-    if (p.perChannel && p.tableLength > 0)
-      return -1;
-    if (p.perChannel)
-      bytesPerChannel += elementBytes(dtype);
-  }
-  if (bytesPerChannel == 0)
-    return -1;
-  return rowsUnstaged(shape.c, bytesPerChannel) ? 1 : 0;
+  return rowsUnstaged(shape.c, bytes) ? 1 : 0;
 }
 
 void runForward(Activation::Impl &impl, DType dtype, const TensorShape &callerShape,

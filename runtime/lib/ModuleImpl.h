@@ -66,14 +66,17 @@ struct Activation::Impl {
                               : detail::kForwardBackward;
   }
 
+  /// Whether a parameter is a per-channel table (pwlu's y[C,K]).
+  bool hasPerChannelTable() const {
+    return std::any_of(params.begin(), params.end(),
+                       [](const ParamInfo &p) { return p.perChannel && p.tableLength > 0; });
+  }
+
   /// The slot of `kind`'s kernels for column class `cls` and forward rows class
   /// `rows` (-1: none applies).
   int slotOf(int kind, int cls, int rows) const {
     if (kind == Forward) {
-      bool perChannelTable = std::any_of(params.begin(), params.end(), [](const ParamInfo &p) {
-        return p.perChannel && p.tableLength > 0;
-      });
-      if (!perChannelTable)
+      if (!hasPerChannelTable())
         return rows + 1;
       if (cls == (int)ColumnClass::Streaming)
         cls = (int)ColumnClass::InCache;

@@ -41,17 +41,20 @@ std::string kernelName(StringRef activation, StringRef kind, StringRef dtype,
   return (activation + "__" + kind + "_" + dtype + "_" + layout).str();
 }
 
-int64_t KernelEmitter::tableBytesPerChannel() {
+int64_t KernelEmitter::perChannelBytes() {
   int64_t bytes = 0;
-  bool table = false;
-  for (unsigned p = 0; p < act.getNumParams(); ++p) {
-    if (!act.isPerChannel(p))
-      continue;
-    table |= act.getTableLength(p) > 0;
-    bytes += std::max<int64_t>(1, act.getTableLength(p)) *
-             (int64_t)storageType.getIntOrFloatBitWidth() / 8;
-  }
-  return table ? bytes : 0;
+  for (unsigned p = 0; p < act.getNumParams(); ++p)
+    if (act.isPerChannel(p))
+      bytes += std::max<int64_t>(1, act.getTableLength(p)) *
+               (int64_t)storageType.getIntOrFloatBitWidth() / 8;
+  return bytes;
+}
+
+int64_t KernelEmitter::tableBytesPerChannel() {
+  bool table = llvm::any_of(llvm::seq(0u, act.getNumParams()), [&](unsigned p) {
+    return act.isPerChannel(p) && act.getTableLength(p) > 0;
+  });
+  return table ? perChannelBytes() : 0;
 }
 
 LogicalResult KernelEmitter::emit(StringRef name) {

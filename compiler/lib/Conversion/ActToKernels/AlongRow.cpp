@@ -170,11 +170,7 @@ LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value
     row.value[p] = splat(elemType, scalar);
   }
 
-  int64_t bytesPerChannel = 0;
-  for (unsigned p = 0; p < numParams; ++p)
-    if (varies(p))
-      bytesPerChannel += std::max<int64_t>(1, act.getTableLength(p)) *
-                         (int64_t)storageType.getIntOrFloatBitWidth() / 8;
+  int64_t bytesPerChannel = channelsLast ? perChannelBytes() : 0;
   // Unstaged only where C can pass kStagedParamBytes: not in the rows path of a
   // kernel that takes C from 3 W on by columns (one copy of the loop fewer to
   // compile: acon_c's nsc backward kernel 718 -> 657 lines of IR).

@@ -43,8 +43,11 @@ public:
 
   LogicalResult emit(StringRef name);
 
-  /// With a per-channel table: the per-channel parameters' bytes a channel (every
-  /// table entry, in the storage type), as act::columnClassOf takes them; else 0.
+  /// The per-channel parameters' bytes a channel (every table entry, in the storage
+  /// type), as act::rowsUnstaged takes them.
+  int64_t perChannelBytes();
+  /// With a per-channel table, perChannelBytes() (as act::columnClassOf takes it);
+  /// else 0.
   int64_t tableBytesPerChannel();
 
 private:
