@@ -159,7 +159,8 @@ private:
   LogicalResult emitColumnGroup(Value n, Value rowStart, Value rows, Value c0, Value mask,
                                 Value dimC, ArrayRef<Value> tableGrads);
   /// fn(c0, count, mask) once, in a loop over the groups of `width` channels from
-  /// `from` (0 when null): count min(width, C - c0), `mask` its lanes (columns).
+  /// `from` (0 when null): count min(width, C - c0), `mask` its lanes (columns,
+  /// transposed tiles).
   LogicalResult forChannelGroups(Value dimC,
                                  function_ref<LogicalResult(Value c0, Value count, Value mask)> fn,
                                  Value from = Value());

@@ -227,13 +227,7 @@ FailureOr<Value> KernelEmitter::emitTiles(Value dimC, Value rowBegin, Value rowE
   // Every group, the last one's lanes past C off, in one copy of the code (the
   // loads masked in every group: a masked load costs what a load does): the
   // transposes are most of a tiled kernel's code generation time.
-  auto groups = builder.create<scf::ForOp>(loc, zero, padded, w);
-  builder.setInsertionPointToStart(groups.getBody());
-  Value c0 = groups.getInductionVar();
-  Value count = builder.create<arith::MinUIOp>(loc, w, builder.create<arith::SubIOp>(loc, dimC, c0));
-  Value mask =
-      builder.create<vector::CreateMaskOp>(loc, vec(builder.getI1Type()), ValueRange{count});
-  if (failed(group(c0, count, mask)))
+  if (failed(forChannelGroups(dimC, group)))
     return failure();
   return tileEnd;
 }

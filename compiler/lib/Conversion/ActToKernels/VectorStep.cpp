@@ -150,9 +150,9 @@ FailureOr<SmallVector<Value>> KernelEmitter::emitVectorStep(const VectorRow &row
   auto laneMask = [&](unsigned p) {
     return row.rowStride && act.isPerChannel(p) ? Value() : mask;
   };
-  auto contribution = [&](Value partial, Value mask) -> Value {
+  auto contribution = [&](Value partial, Value lanes) -> Value {
     Value c = builder.create<arith::MulFOp>(loc, g64, widen(partial));
-    return mask ? builder.create<arith::SelectOp>(loc, mask, c, zeros) : c;
+    return lanes ? builder.create<arith::SelectOp>(loc, lanes, c, zeros) : c;
   };
   size_t at = 1 + numIn;
   for (auto [j, p] : llvm::enumerate(learnable)) {
