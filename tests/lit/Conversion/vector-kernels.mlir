@@ -36,22 +36,27 @@
 // of the code with masked loads and stores, the lanes past C off (C = 20: the
 // third group's last 4): a's sums need no select (their lanes past C are never
 // stored), b's do (its sum is reduced over every lane). Past 4M elements (streaming from
-// memory, no tables) the groups run unstaged, and whole runs of 4 groups first go
-// as one wide group of 32 lanes, each step prefetching both lines it reads of x,
-// dy and dx; in cache (the else branch) the groups run staged.
+// memory, no tables) the groups run unstaged in blocks of 256 rows, their float32
+// sums restarting every 16 rows (512 lanes of a wide group, 128 of a group) and
+// carried on in double; whole runs of 4 groups first go as one wide group of 32
+// lanes, each step prefetching both lines it reads of x, dy and dx; in cache (the
+// else branch) the groups run staged in blocks of 16 rows.
 // CHECK-LABEL: func.func @scaled__bwd_f32_nsc(
 // CHECK: %[[FITS:.*]] = arith.cmpi uge
 // CHECK: scf.if %[[FITS]] {
 // CHECK: scf.if %{{.*}} {
-// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c16 {
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c256 {
 // CHECK: scf.for %[[W0:.*]] = %c0 to %[[WEND:.*]] step %c32 {
 // CHECK: vector.load %{{.*}}[%[[W0]]] : memref<?xf32>, vector<32xf32>
+// CHECK: scf.for {{.*}} step %c512 iter_args({{.*}}) -> (vector<32xf64>, vector<32xf64>) {
 // CHECK: scf.for {{.*}} step %c32 iter_args({{.*}}) -> (vector<32xf32>, vector<32xf32>) {
 // CHECK-COUNT-4: memref.prefetch %{{.*}}, read, locality<3>, data : memref<?xf32>
 // CHECK-COUNT-2: memref.prefetch %{{.*}}, write, locality<3>, data : memref<?xf32>
 // CHECK: } {act.tiled = 16 : i64}
+// CHECK: arith.extf %{{.*}} : vector<32xf32> to vector<32xf64>
 // CHECK: vector.store %{{.*}}, %{{.*}}[%[[W0]]] : memref<?xf64>, vector<32xf64>
 // CHECK: scf.for %{{.*}} = %[[WEND]] to %{{.*}} step %c8 {
+// CHECK: scf.for {{.*}} step %c128 iter_args({{.*}}) -> (vector<8xf64>, vector<8xf64>) {
 // CHECK-NOT: act.stage
 // CHECK: } {act.tiled = 16 : i64}
 // CHECK: } else {

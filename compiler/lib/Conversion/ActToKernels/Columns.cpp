@@ -199,7 +199,7 @@ LogicalResult KernelEmitter::emitColumnBlocks(Value n, Value from, Value to, Val
   Location loc = act.getLoc();
   OpBuilder::InsertionGuard guard(builder);
   auto constant = [&](int64_t v) { return builder.create<arith::ConstantIndexOp>(loc, v); };
-  Value block = constant(kRowBlock);
+  Value block = constant(wide ? kWideRowBlock : kRowBlock);
   auto blocks = builder.create<scf::ForOp>(loc, from, to, block);
   builder.setInsertionPointToStart(blocks.getBody());
   Value rowStart = blocks.getInductionVar();
@@ -217,7 +217,8 @@ LogicalResult KernelEmitter::emitColumnBlocks(Value n, Value from, Value to, Val
     // for this group only.
     width *= kWideGroups;
     LogicalResult spanned =
-        emitColumnGroup(n, rowStart, rows, spans.getInductionVar(), Value(), dimC, tableGrads);
+        emitColumnGroup(n, rowStart, rows, spans.getInductionVar(), Value(), dimC, tableGrads,
+                        /*longBlock=*/true);
     width /= kWideGroups;
     if (failed(spanned))
       return failure();
@@ -225,13 +226,14 @@ LogicalResult KernelEmitter::emitColumnBlocks(Value n, Value from, Value to, Val
   return forChannelGroups(
       dimC,
       [&](Value c0, Value, Value mask) {
-        return emitColumnGroup(n, rowStart, rows, c0, mask, dimC, tableGrads);
+        return emitColumnGroup(n, rowStart, rows, c0, mask, dimC, tableGrads, wide);
       },
       narrowFrom);
 }
 
 LogicalResult KernelEmitter::emitColumnGroup(Value n, Value rowStart, Value rows, Value c0,
-                                             Value mask, Value dimC, ArrayRef<Value> tableGrads) {
+                                             Value mask, Value dimC, ArrayRef<Value> tableGrads,
+                                             bool longBlock) {
   Location loc = act.getLoc();
   Block &body = act.getBodyBlock();
   unsigned numIn = act.getNumInputs(), numParams = act.getNumParams();
@@ -323,10 +325,34 @@ LogicalResult KernelEmitter::emitColumnGroup(Value n, Value rowStart, Value rows
 
   // Down the rows: step i is row i / width (a loop in vectors, so act-stage-loops
   // can tile it like a row's), staged, and unstaged where the tensor streams from
-  // memory (columnsStreaming).
-  FailureOr<SmallVector<Value>> sums =
-      emitStepLoops(row, constant(0), builder.create<arith::MulIOp>(loc, rows, constant(width)),
-                    mask, init, kRowBlock);
+  // memory (columnsStreaming). In a long block the f32 partial sums restart every
+  // kRowBlock rows and are carried on in double (registers) to the block's end.
+  Value steps = builder.create<arith::MulIOp>(loc, rows, constant(width));
+  FailureOr<SmallVector<Value>> sums;
+  if (!longBlock || !row.partial) {
+    sums = emitStepLoops(row, constant(0), steps, mask, init, kRowBlock);
+  } else {
+    SmallVector<Value> doubles;
+    for (size_t k = 0; k < init.size(); ++k)
+      doubles.push_back(builder.create<arith::ConstantOp>(
+          loc, DenseElementsAttr::get(vec(f64), builder.getF64FloatAttr(0.0))));
+    Value sub = constant(kRowBlock * (int64_t)width);
+    auto subBlocks = builder.create<scf::ForOp>(loc, constant(0), steps, sub, doubles);
+    OpBuilder::InsertionGuard inSubBlocks(builder);
+    builder.setInsertionPointToStart(subBlocks.getBody());
+    Value from = subBlocks.getInductionVar();
+    Value to =
+        builder.create<arith::MinUIOp>(loc, builder.create<arith::AddIOp>(loc, from, sub), steps);
+    FailureOr<SmallVector<Value>> partials = emitStepLoops(row, from, to, mask, init, kRowBlock);
+    if (failed(partials))
+      return failure();
+    SmallVector<Value> carried;
+    for (auto [sum, partial] : llvm::zip(subBlocks.getRegionIterArgs(), *partials))
+      carried.push_back(builder.create<arith::AddFOp>(loc, sum, widen(partial)));
+    builder.create<scf::YieldOp>(loc, carried);
+    builder.setInsertionPointAfter(subBlocks);
+    sums = SmallVector<Value>(subBlocks.getResults().begin(), subBlocks.getResults().end());
+  }
   if (failed(sums))
     return failure();
 

@@ -123,6 +123,14 @@ private:
   /// or a column group's registers) before they are added to the double ones: the
   /// same bound of 16 roundings.
   static constexpr int64_t kRowBlock = 16;
+  /// Rows a block of wide column steps spans (emitColumnBlocks): a group's f32
+  /// partial sums still restart every kRowBlock rows, carried on in double sums in
+  /// registers until the block's end (nsc backward on 16.7M floats, two threads, C =
+  /// 64, side by side: acon_c 5.9-6.0 -> 5.1-5.3 ms, acon_b 5.3 -> 4.3, prelu 3.25
+  /// -> 2.76; C = 256 and 1024 7.6 -> 6.4, 7.0 -> 6.1; 512 rows no better). Staged
+  /// groups keep blocks of kRowBlock rows: at C = 100 in cache, where groups share
+  /// lines, 256-row blocks were 13% slower.
+  static constexpr int64_t kWideRowBlock = 256;
   /// Channels-last rows with per-channel parameters run together in runs of
   /// max(1, kRunElements / C) rows: one stage tile (16 vectors of 16 floats).
   static constexpr int64_t kRunElements = 256;
@@ -143,7 +151,8 @@ private:
 
   /// Channels-last gradient kernels with per-channel parameters, when C fills
   /// vectors well (columnsFit): columns. Rows go in blocks of kRowBlock; in a block
-  /// each group of `width` channels runs down the rows, one lane per channel, so
+  /// (kWideRowBlock for wide steps) each group of `width` channels runs down the
+  /// rows, one lane per channel, so
   /// its parameters are loaded once and its gradients stay in registers (one
   /// accumulator per parameter, per table entry), as along a ncs row. Per-channel
   /// tables' gradients go through a double buffer laid out [K][C] (one vector add
@@ -155,9 +164,10 @@ private:
   Value columnsFit(Value dimC);
   /// One group of channels [c0, c0 + width) (lanes past C masked off by `mask`) down
   /// `rows` rows from `rowStart` of sample `n`. `tableGrads`: per learnable, the
-  /// [K][C] buffer of a per-channel table's gradient (else null).
+  /// [K][C] buffer of a per-channel table's gradient (else null). `longBlock`: rows
+  /// may pass kRowBlock, so f32 partial sums restart every kRowBlock rows.
   LogicalResult emitColumnGroup(Value n, Value rowStart, Value rows, Value c0, Value mask,
-                                Value dimC, ArrayRef<Value> tableGrads);
+                                Value dimC, ArrayRef<Value> tableGrads, bool longBlock);
   /// fn(c0, count, mask) once, in a loop over the groups of `width` channels from
   /// `from` (0 when null): count min(width, C - c0), `mask` its lanes (columns,
   /// transposed tiles).
@@ -165,8 +175,9 @@ private:
                                  function_ref<LogicalResult(Value c0, Value count, Value mask)> fn,
                                  Value from = Value());
   /// Column blocks [from, to) of sample n: each block's channel groups down its
-  /// rows. `wide`: whole runs of kWideGroups groups first go as one group of
-  /// kWideGroups * width lanes (emitColumns says when).
+  /// rows. `wide`: blocks of kWideRowBlock rows, and whole runs of kWideGroups
+  /// groups first go as one group of kWideGroups * width lanes (emitColumns says
+  /// when); else blocks of kRowBlock rows.
   LogicalResult emitColumnBlocks(Value n, Value from, Value to, Value dimC,
                                  ArrayRef<Value> tableGrads, bool wide);
   /// Groups a wide column step spans (emitColumnBlocks).
