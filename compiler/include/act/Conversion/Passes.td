@@ -65,12 +65,13 @@ def ApproximateMath : Pass<"act-approximate-math", "mlir::ModuleOp"> {
     two steps so subnormal results are rounded once), musl's log1pf polynomial, and
     tanh(x) = -t/(t+2) with t = expm1(-2|x|). Each keeps NaN, infinities and
     subnormals; docs/numerics.md gives their measured accuracy. Other math
-    functions, and f64, stay calls to libm. On 16-lane vectors, when the host has
-    AVX-512, exp's scaling by 2^k is one `llvm.x86.avx512.mask.scalef.ps.512` (the
-    same exactly rounded result as the two-step product, in one instruction).
+    functions, and f64, stay calls to libm. On vectors of 16 floats, or a multiple
+    of 16 by 16-lane slices, when the host has AVX-512, exp's scaling by 2^k is one
+    `llvm.x86.avx512.mask.scalef.ps.512` a register (the same exactly rounded result
+    as the two-step product, in one instruction).
   }];
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect",
-                           "mlir::LLVM::LLVMDialect"];
+                           "mlir::LLVM::LLVMDialect", "mlir::vector::VectorDialect"];
 }
 
 def StageLoops : Pass<"act-stage-loops", "mlir::ModuleOp"> {

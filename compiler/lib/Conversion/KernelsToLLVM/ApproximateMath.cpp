@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -206,13 +207,7 @@ public:
     if (useScaleF()) { // p 2^k, rounded once (also into subnormals), one instruction
       if (scaled)
         kf = add(kf, scaleExp([&](int m) { return c(m); }));
-      return b
-          .create<LLVM::CallIntrinsicOp>(
-              loc, type, "llvm.x86.avx512.mask.scalef.ps.512",
-              ValueRange{p, kf, p, // a, b, src (for masked-off lanes: none)
-                         b.create<arith::ConstantOp>(loc, b.getI16IntegerAttr(-1)),
-                         b.create<arith::ConstantOp>(loc, b.getI32IntegerAttr(4))}) // MXCSR
-          .getResult(0);
+      return scalef(p, kf);
     }
     Value k = b.create<arith::FPToSIOp>(loc, i32, kf);
     if (scaled)
@@ -281,10 +276,39 @@ public:
 
 private:
   /// vscalefps applies: 16 float lanes and a host with AVX-512F.
+  /// vscalefps applies to vectors of 16 floats and to wider ones (the wide column
+  /// steps' vector<64xf32>) by 16-lane slices: without it the wide steps' exp took
+  /// the integer path to 2^k, six instructions more a register.
   bool useScaleF() const {
     auto v = dyn_cast<VectorType>(type);
     static const bool avx512 = hostVectorBits() >= 512;
-    return avx512 && v && v.getRank() == 1 && v.getDimSize(0) == 16;
+    return avx512 && v && v.getRank() == 1 && v.getDimSize(0) % 16 == 0;
+  }
+
+  /// p 2^k by vscalefps, 16 lanes at a time.
+  Value scalef(Value p, Value k) {
+    auto one = [&](Value pSlice, Value kSlice) {
+      return b
+          .create<LLVM::CallIntrinsicOp>(
+              loc, pSlice.getType(), "llvm.x86.avx512.mask.scalef.ps.512",
+              ValueRange{pSlice, kSlice, pSlice, // a, b, src (for masked-off lanes: none)
+                         b.create<arith::ConstantOp>(loc, b.getI16IntegerAttr(-1)),
+                         b.create<arith::ConstantOp>(loc, b.getI32IntegerAttr(4))}) // MXCSR
+          .getResult(0);
+    };
+    int64_t lanes = cast<VectorType>(type).getDimSize(0);
+    if (lanes == 16)
+      return one(p, k);
+    Value out = p;
+    for (int64_t at = 0; at < lanes; at += 16) {
+      auto slice = [&](Value v) {
+        return b.create<vector::ExtractStridedSliceOp>(loc, v, ArrayRef<int64_t>{at},
+                                                       ArrayRef<int64_t>{16}, ArrayRef<int64_t>{1});
+      };
+      out = b.create<vector::InsertStridedSliceOp>(loc, one(slice(p), slice(k)), out,
+                                                   ArrayRef<int64_t>{at}, ArrayRef<int64_t>{1});
+    }
+    return out;
   }
 
   Type shaped(Type scalar) {
