@@ -325,15 +325,119 @@ KernelEmitter::cloneBodyVector(IRMapping &mapping, ArrayRef<Value> tableStart, V
           Value base = matchPattern(add.getRhs(), m_One())   ? add.getLhs()
                        : matchPattern(add.getLhs(), m_One()) ? add.getRhs()
                                                              : Value();
-          for (Operation &other : act.getBodyBlock())
+          // The nearest read of entry i before it (a body may read both twice).
+          memref::LoadOp pairLow;
+          for (Operation &other : act.getBodyBlock()) {
+            if (&other == high.getOperation())
+              break;
             if (auto low = dyn_cast<memref::LoadOp>(other);
                 base && low && low.getMemRef() == high.getMemRef() &&
-                low.getIndices().size() == 1 && low.getIndices()[0] == base) {
-              entryPairs[low] = entryPairs[high] = {low, high};
-              break;
-            }
+                low.getIndices().size() == 1 && low.getIndices()[0] == base)
+              pairLow = low;
+          }
+          if (pairLow)
+            entryPairs[pairLow] = entryPairs[high] = {pairLow, high};
         }
-  for (Operation &op : act.getBodyBlock().without_terminator()) {
+  // The body's operations this kernel needs: a gradient kernel that stores no y
+  // (bwd) needs the primal value only where a partial reads it.
+  Block &body = act.getBodyBlock();
+  auto yield = cast<YieldOp>(body.getTerminator());
+  DenseSet<Operation *> live;
+  SmallVector<Value> wanted(yield.getOperands().begin() + (grad && outputs.empty() ? 1 : 0),
+                            yield.getOperands().end());
+  while (!wanted.empty()) {
+    Operation *def = wanted.pop_back_val().getDefiningOp();
+    if (def && def->getBlock() == &body && live.insert(def).second)
+      wanted.append(def->getOperands().begin(), def->getOperands().end());
+  }
+  auto liveUses = [&](Operation *op) {
+    return llvm::count_if(op->getUsers(), [&](Operation *u) { return live.contains(u); });
+  };
+  // Differences T[i + 1] - T[i] of a table whose two reads feed nothing else here
+  // (pwl's backward reads the knots only for the segment's rise): where the table
+  // sits in registers, one lookup in a table of differences instead of two lookups
+  // and a subtraction, the same values (T[i + 1] - T[i] is the same subtraction).
+  DenseMap<Operation *, std::pair<memref::LoadOp, memref::LoadOp>> rises;
+  for (Operation &op : body)
+    if (auto sub = dyn_cast<arith::SubFOp>(op); sub && live.contains(sub)) {
+      auto high = sub.getLhs().getDefiningOp<memref::LoadOp>();
+      auto low = sub.getRhs().getDefiningOp<memref::LoadOp>();
+      if (!high || !low || liveUses(high) != 1 || liveUses(low) != 1 ||
+          high.getMemRef() != low.getMemRef() || high.getIndices().size() != 1)
+        continue;
+      auto add = high.getIndices()[0].getDefiningOp<arith::AddIOp>();
+      if (add && ((matchPattern(add.getRhs(), m_One()) && add.getLhs() == low.getIndices()[0]) ||
+                  (matchPattern(add.getLhs(), m_One()) && add.getRhs() == low.getIndices()[0])))
+        rises[sub] = {low, high};
+    }
+  // Whether table p's rise at `idx` comes from registers: a row's table held in
+  // registers (permutes), or a column group's in staged steps at a bounded index.
+  auto riseFromRegisters = [&](unsigned p, Value idx) {
+    if (rowTableRegs[p].first)
+      return true;
+    if (!stepsStaged || columnTable[p].empty())
+      return false;
+    auto [lo, hi] = indexRange(idx);
+    return lo >= 0 && hi + 1 < (int64_t)columnTable[p].size();
+  };
+  auto riseInRegisters = [&](unsigned p, Value idx) -> Value {
+    Location loc = idx.getLoc();
+    if (Value lo = rowTableRegs[p].first) {
+      // Entry e of the rises: T[e + 1] - T[e], a shuffle of the registers (hoisted
+      // out of the loop with them).
+      Value hi = rowTableRegs[p].second;
+      auto rises = [&](Value a, Value b) -> Value {
+        SmallVector<int64_t> at;
+        for (int64_t l = 0; l < (int64_t)width; ++l)
+          at.push_back(std::min<int64_t>(l + 1, 2 * (int64_t)width - 1));
+        Value next = builder.create<vector::ShuffleOp>(loc, a, b ? b : a, at);
+        return builder.create<arith::SubFOp>(loc, next, a);
+      };
+      Type t = vec(elemType);
+      if (act.getTableLength(p) - 1 <= (int64_t)width)
+        return builder
+            .create<LLVM::CallIntrinsicOp>(loc, t, StringRef("llvm.x86.avx512.permvar.sf.512"),
+                                           ValueRange{rises(lo, hi), idx})
+            .getResult(0);
+      return builder
+          .create<LLVM::CallIntrinsicOp>(loc, t, StringRef("llvm.x86.avx512.vpermi2var.ps.512"),
+                                         ValueRange{rises(lo, hi), idx, rises(hi, Value())})
+          .getResult(0);
+    }
+    // A column group's: a tree of selects among the entries' rises.
+    auto [lo, hi] = indexRange(idx);
+    SmallVector<Value> diffs(columnTable[p].size() - 1);
+    for (int64_t e = lo; e <= hi; ++e)
+      diffs[e] = builder.create<arith::SubFOp>(loc, columnTable[p][e + 1], columnTable[p][e]);
+    return selectEntry(diffs, idx, lo, hi, 0);
+  };
+  // The rise each read belongs to, when it comes from registers (then the read
+  // itself emits nothing).
+  DenseMap<Operation *, Operation *> riseOfRead;
+  auto tableOf = [&](memref::LoadOp ld) {
+    return cast<BlockArgument>(ld.getMemRef()).getArgNumber() - numIn;
+  };
+  for (auto &[sub, pair] : rises) {
+    riseOfRead[pair.first] = sub;
+    riseOfRead[pair.second] = sub;
+  }
+  for (Operation &op : body.without_terminator()) {
+    if (!live.contains(&op)) // another kernel's (the primal value, in bwd)
+      continue;
+    if (auto rise = rises.find(&op); rise != rises.end()) {
+      auto [low, high] = rise->second;
+      if (!mapping.contains(low.getResult())) {
+        mapping.map(op.getResult(0),
+                    riseInRegisters(tableOf(low), mapping.lookup(low.getIndices()[0])));
+        continue;
+      }
+    }
+    if (auto read = riseOfRead.find(&op); read != riseOfRead.end()) {
+      memref::LoadOp low = rises[read->second].first;
+      if (isa<BlockArgument>(low.getMemRef()) &&
+          riseFromRegisters(tableOf(low), mapping.lookup(low.getIndices()[0])))
+        continue;
+    }
     if (!isa<arith::ArithDialect, math::MathDialect, memref::MemRefDialect>(
             op.getDialect()))
       return op.emitOpError("cannot be put in a kernel; run act-expand first");
@@ -444,8 +548,8 @@ KernelEmitter::cloneBodyVector(IRMapping &mapping, ArrayRef<Value> tableStart, V
     }
   }
   SmallVector<Value> results;
-  for (Value v : cast<YieldOp>(act.getBodyBlock().getTerminator()).getResults())
-    results.push_back(mapping.lookup(v));
+  for (Value v : yield.getResults())
+    results.push_back(mapping.lookupOrNull(v));
   return results;
 }
 
