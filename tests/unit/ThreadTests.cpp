@@ -5,7 +5,9 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -374,4 +376,114 @@ TEST_CASE("gradients of per-sample and shared-table and scalar parameters reduce
       CHECK(dt[k] == Approx(wantT[k]).epsilon(1e-12));
     }
   }
+}
+
+TEST_CASE("rows longer than a chunk run as segments on every thread, and {n, 1, 1} as one row",
+          "[threads]") {
+  // A tensor of few long channels-first rows ({1, 1, n}: a flat array) is cut into
+  // segments of rows, each a kernel call on one row with its sample's and channel's
+  // parameters; {n, 1, 1} (n rows of one element) runs as the one row {1, 1, n} when
+  // no parameter varies along N. Values against a float64 reference, gradients
+  // bitwise the same for 1, 2 and 7 threads.
+  act::Module mod = act::Module::compile(
+      "act g(x; a[C] = 1.0, m[N,C] = 0.5, t[N] = 0.0) = a * x + m * x * x + t * x\n"
+      "act h(x; a[C] = 1.0, b = 0.0) = a * x + b * x * x");
+  struct Case {
+    const char *fn;
+    act::TensorShape shape;
+  };
+  for (Case k : {Case{"g", {1, 1, 1000003, act::Layout::NCS}}, Case{"g", {2, 3, 300001, act::Layout::NCS}},
+                 Case{"g", {3, 1, 400000, act::Layout::NSC}}, Case{"h", {1000003, 1, 1, act::Layout::NCS}},
+                 Case{"h", {1, 2, 700001, act::Layout::NCS}}}) {
+    const act::Activation &f = mod.get(k.fn);
+    act::TensorShape shape = k.shape;
+    INFO(k.fn << " N=" << shape.n << " C=" << shape.c << " S=" << shape.s);
+    bool g = std::string(k.fn) == "g";
+    size_t count = (size_t)shape.numElements(), C = (size_t)shape.c, N = (size_t)shape.n,
+           S = (size_t)shape.s;
+    std::vector<float> x(count), dy(count), a(C), m(N * C), t(N), b(1, 0.375f);
+    for (size_t i = 0; i < count; ++i) {
+      x[i] = (float)std::sin(0.0013 * (double)i);
+      dy[i] = (float)std::cos(0.0007 * (double)i);
+    }
+    for (size_t c = 0; c < C; ++c)
+      a[c] = 1.0f + 0.25f * (float)c;
+    for (size_t j = 0; j < N * C; ++j)
+      m[j] = 0.5f - 0.125f * (float)j;
+    for (size_t n = 0; n < N; ++n)
+      t[n] = -0.75f + 0.5f * (float)n;
+    std::vector<const float *> params =
+        g ? std::vector<const float *>{a.data(), m.data(), t.data()}
+          : std::vector<const float *>{a.data(), b.data()};
+    struct Out {
+      std::vector<float> y, dx;
+      std::vector<std::vector<float>> d;
+    };
+    auto runWith = [&](unsigned threads) {
+      act::setNumThreads(threads);
+      Out o;
+      o.y.resize(count);
+      o.dx.resize(count);
+      o.d = g ? std::vector<std::vector<float>>{std::vector<float>(C), std::vector<float>(N * C),
+                                                  std::vector<float>(N)}
+              : std::vector<std::vector<float>>{std::vector<float>(C), std::vector<float>(1)};
+      std::vector<float *> dparams;
+      for (auto &v : o.d)
+        dparams.push_back(v.data());
+      const float *in[] = {x.data()};
+      float *dinputs[] = {o.dx.data()};
+      f.forward(shape, in, o.y.data(), params.data());
+      f.backward(shape, in, dy.data(), dinputs, dparams.data(), params.data());
+      return o;
+    };
+    Out one = runWith(1), two = runWith(2), seven = runWith(7);
+    CHECK(std::memcmp(one.y.data(), seven.y.data(), count * 4) == 0);
+    CHECK(std::memcmp(one.dx.data(), two.dx.data(), count * 4) == 0);
+    for (size_t j = 0; j < one.d.size(); ++j) {
+      CHECK(one.d[j] == two.d[j]);
+      CHECK(one.d[j] == seven.d[j]);
+    }
+    // float64 reference (channels-first or channels-last positions)
+    std::vector<double> wantA(C, 0.0), wantM(N * C, 0.0), wantT(N, 0.0), wantB(1, 0.0);
+    std::vector<double> magA(C, 0.0), magM(N * C, 0.0), magT(N, 0.0), magB(1, 0.0);
+    size_t badY = 0, badDx = 0;
+    for (size_t i = 0; i < count; ++i) {
+      size_t n = i / (C * S);
+      size_t c = shape.layout == act::Layout::NCS ? (i / S) % C : i % C;
+      double xi = x[i], gi = dy[i];
+      double mi = g ? m[n * C + c] : 0.0, ti = g ? t[n] : 0.0, bi = g ? 0.0 : b[0];
+      double wantY = a[c] * xi + (mi + bi) * xi * xi + ti * xi;
+      double wantDx = gi * (a[c] + 2.0 * (mi + bi) * xi + ti);
+      badY += std::fabs(seven.y[i] - wantY) > 1e-6 * std::max(1.0, std::fabs(wantY));
+      badDx += std::fabs(seven.dx[i] - wantDx) > 1e-6 * std::max(1.0, std::fabs(wantDx));
+      wantA[c] += gi * xi;
+      magA[c] += std::fabs(gi * xi);
+      if (g) {
+        wantM[n * C + c] += gi * xi * xi;
+        magM[n * C + c] += std::fabs(gi * xi * xi);
+        wantT[n] += gi * xi;
+        magT[n] += std::fabs(gi * xi);
+      } else {
+        wantB[0] += gi * xi * xi;
+        magB[0] += std::fabs(gi * xi * xi);
+      }
+    }
+    CHECK(badY == 0);
+    CHECK(badDx == 0);
+    auto near = [](const std::vector<float> &got, const std::vector<double> &want,
+                   const std::vector<double> &mag) {
+      size_t bad = 0;
+      for (size_t j = 0; j < got.size(); ++j)
+        bad += std::fabs(got[j] - want[j]) > 1e-6 * mag[j] + 1e-30;
+      return bad;
+    };
+    CHECK(near(seven.d[0], wantA, magA) == 0);
+    if (g) {
+      CHECK(near(seven.d[1], wantM, magM) == 0);
+      CHECK(near(seven.d[2], wantT, magT) == 0);
+    } else {
+      CHECK(near(seven.d[1], wantB, magB) == 0);
+    }
+  }
+  act::setNumThreads(0);
 }
