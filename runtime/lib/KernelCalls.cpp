@@ -166,6 +166,12 @@ struct Chunks {
   }
   int64_t begin(int64_t i) const { return i * rowsPerChunk; }
   int64_t end(int64_t i) const { return std::min(rows, (i + 1) * rowsPerChunk); }
+  /// The rows chunk i touches (a segment's: its row).
+  std::pair<int64_t, int64_t> rowsOf(int64_t i) const {
+    if (segments == 1)
+      return {begin(i), end(i)};
+    return {i / segments, i / segments + 1};
+  }
   /// Runs chunk i of `call`: its rows, or its segment of a row.
   void run(const KernelCall &call, detail::PackedKernel fn, const TensorShape &shape, int64_t i,
            const std::vector<std::pair<size_t, void *>> &replacements = {}) const {
@@ -319,43 +325,95 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
       accIndex.push_back(
           call.add(nullptr, impl.params[p].numValues(shape), sizeof(double), &impl.params[p]));
     }
-  std::vector<size_t> offset(learnable.size() + 1, 0);
-  for (size_t j = 0; j < learnable.size(); ++j)
-    offset[j + 1] = offset[j] + (size_t)impl.params[learnable[j]].numValues(shape);
-  const size_t perChunk = offset.back();
+  // A chunk sums into its window of each parameter's values: all of them, but for a
+  // parameter that varies along N only its own samples' (a [N,C] parameter has as
+  // many values as a sample has elements: meta_acon_c's beta on {4096, 1024, 1}
+  // had made every chunk zero and sum all 4M of them, 105 ns an element).
+  const size_t numLearnable = learnable.size();
+  std::vector<int64_t> total(numLearnable);
+  size_t sharedValues = 0; // values every chunk holds in full
+  for (size_t j = 0; j < numLearnable; ++j) {
+    total[j] = impl.params[learnable[j]].numValues(shape);
+    if (!impl.params[learnable[j]].perSample)
+      sharedValues += (size_t)total[j];
+  }
   // At most 64 chunks, and fewer (down to 4) where their accumulators would pass
   // kAccumulatorBytes: 64 chunks of pwlu's 21 C doubles at C = 4096 were 44 MB to
   // zero and sum per call. The count depends on the shape alone, as the cut must.
-  size_t chunkBytes = std::max<size_t>(1, perChunk * sizeof(double));
+  size_t chunkBytes = std::max<size_t>(1, sharedValues * sizeof(double));
   Chunks chunks(shape, (int64_t)std::clamp<size_t>(kAccumulatorBytes / chunkBytes, 4, 64));
-  // Every chunk's accumulators, one block per chunk in a buffer kept per calling
-  // thread across calls: allocated and freed per call, they were returned to the
-  // system each time and faulted back in, which made channels-last backward at
-  // C = 2048 three times slower.
+  const size_t numChunks = (size_t)chunks.count;
+  const int64_t rowsPerSample = shape.layout == Layout::NCS ? shape.c : shape.s;
+  // Window [lo, hi) of learnable j in chunk i, and where it starts in the scratch.
+  std::vector<int64_t> lo(numChunks * numLearnable), hi(lo.size());
+  std::vector<size_t> at(lo.size() + 1, 0);
+  for (size_t i = 0; i < numChunks; ++i) {
+    auto [rowBegin, rowEnd] = chunks.rowsOf((int64_t)i);
+    for (size_t j = 0; j < numLearnable; ++j) {
+      const ParamInfo &info = impl.params[learnable[j]];
+      size_t k = i * numLearnable + j;
+      lo[k] = 0;
+      hi[k] = total[j];
+      if (info.perSample) {
+        int64_t perSample = total[j] / std::max<int64_t>(1, shape.n);
+        lo[k] = rowBegin / rowsPerSample * perSample;
+        hi[k] = ((rowEnd - 1) / rowsPerSample + 1) * perSample;
+      }
+      at[k + 1] = at[k] + (size_t)(hi[k] - lo[k]);
+    }
+  }
+  // Every chunk's windows in a buffer kept per calling thread across calls:
+  // allocated and freed per call, they were returned to the system each time and
+  // faulted back in, which made channels-last backward at C = 2048 three times
+  // slower.
   thread_local std::vector<double> scratch;
-  if (scratch.size() < (size_t)chunks.count * perChunk)
-    scratch.resize((size_t)chunks.count * perChunk);
+  if (scratch.size() < at.back())
+    scratch.resize(at.back());
   double *accs = scratch.data();
   detail::PackedKernel fn = impl.getKernel(
       dtype, shape.layout, y ? Activation::Impl::ForwardBackward : Activation::Impl::Backward,
       columnClassFor(impl, dtype, shape), forwardRowsFor(impl, dtype, shape));
-  detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
-    double *mine = accs + i * perChunk;
-    std::fill(mine, mine + perChunk, 0.0);
+  detail::ThreadPool::global().parallelFor(numChunks, [&](size_t i) {
+    std::fill(accs + at[i * numLearnable], accs + at[(i + 1) * numLearnable], 0.0);
     std::vector<std::pair<size_t, void *>> replacements;
-    for (size_t j = 0; j < learnable.size(); ++j)
-      replacements.emplace_back(accIndex[j], mine + offset[j]);
+    // The kernel indexes the whole parameter: its window's buffer, moved back by lo.
+    for (size_t j = 0; j < numLearnable; ++j) {
+      size_t k = i * numLearnable + j;
+      replacements.emplace_back(accIndex[j], accs + at[k] - lo[k]);
+    }
     chunks.run(call, fn, shape, (int64_t)i, replacements);
   });
-  // Summed in chunk order into the first chunk's block.
-  for (int64_t i = 1; i < chunks.count; ++i)
-    for (size_t k = 0; k < perChunk; ++k)
-      accs[k] += accs[(size_t)i * perChunk + k];
-  for (size_t j = 0; j < learnable.size(); ++j) {
+  // Summed in chunk order, each value over the chunks whose window holds it (a
+  // contiguous run of chunks: windows only move forward), straight into dparams
+  // and in blocks across the pool. A [N,C] parameter has as many values as x.
+  constexpr int64_t kSumBlock = 16384;
+  for (size_t j = 0; j < numLearnable; ++j) {
     void *out = dparams ? dparams[learnable[j]] : nullptr;
-    if (out)
-      for (size_t k = offset[j]; k < offset[j + 1]; ++k)
-        storeAs(dtype, out, k - offset[j], accs[k]);
+    if (!out)
+      continue;
+    auto sumBlock = [&, j, out](size_t b) {
+      int64_t from = (int64_t)b * kSumBlock, to = std::min(total[j], from + kSumBlock);
+      size_t first = 0, last = 0; // chunks whose windows hold v: [first, last)
+      for (int64_t v = from; v < to; ++v) {
+        while (first < numChunks && hi[first * numLearnable + j] <= v)
+          ++first;
+        last = std::max(last, first);
+        while (last < numChunks && lo[last * numLearnable + j] <= v)
+          ++last;
+        double sum = 0.0;
+        for (size_t i = first; i < last; ++i) {
+          size_t k = i * numLearnable + j;
+          if (v < hi[k])
+            sum += accs[at[k] + (size_t)(v - lo[k])];
+        }
+        storeAs(dtype, out, (size_t)v, sum);
+      }
+    };
+    size_t blocks = (size_t)((total[j] + kSumBlock - 1) / kSumBlock);
+    if (blocks > 1)
+      detail::ThreadPool::global().parallelFor(blocks, sumBlock);
+    else if (blocks == 1)
+      sumBlock(0);
   }
   if (scratch.size() * sizeof(double) > kKeptBytes)
     std::vector<double>().swap(scratch);
