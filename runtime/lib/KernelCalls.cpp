@@ -400,11 +400,10 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
         last = std::max(last, first);
         while (last < numChunks && lo[last * numLearnable + j] <= v)
           ++last;
-        double sum = 0.0;
+        double sum = 0.0; // every chunk in [first, last) holds v: lo <= v < hi
         for (size_t i = first; i < last; ++i) {
           size_t k = i * numLearnable + j;
-          if (v < hi[k])
-            sum += accs[at[k] + (size_t)(v - lo[k])];
+          sum += accs[at[k] + (size_t)(v - lo[k])];
         }
         storeAs(dtype, out, (size_t)v, sum);
       }

@@ -275,10 +275,10 @@ public:
   }
 
 private:
-  /// vscalefps applies: 16 float lanes and a host with AVX-512F.
-  /// vscalefps applies to vectors of 16 floats and to wider ones (the wide column
-  /// steps' vector<64xf32>) by 16-lane slices: without it the wide steps' exp took
-  /// the integer path to 2^k, six instructions more a register.
+  /// vscalefps applies on a host with AVX-512F, to vectors of 16 floats and to
+  /// wider ones (the wide column steps' vector<64xf32>) by 16-lane slices: without
+  /// it the wide steps' exp took the integer path to 2^k, six instructions more a
+  /// register.
   bool useScaleF() const {
     auto v = dyn_cast<VectorType>(type);
     static const bool avx512 = hostVectorBits() >= 512;
