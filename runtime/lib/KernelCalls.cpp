@@ -49,28 +49,35 @@ public:
       local[index].allocated = local[index].aligned = ptr;
     invoke(fn, local, {shape.n, shape.c, shape.s, rowBegin, rowEnd});
   }
-  /// Elements [from, to) of channels-first row `row` alone, as a tensor of one row:
-  /// each tensor's pointer moved to the segment, each parameter's to the row's
-  /// sample and channel. A row longer than a chunk is cut so (Chunks).
+  /// Elements [from, to) of row `row` alone, as a tensor of one row: each tensor's
+  /// pointer moved to the segment, each parameter's to the row's sample and (in
+  /// channels-first) its channel or (in channels-last) the segment's first channel.
+  /// A row longer than a chunk is cut so (Chunks).
   void runSegment(detail::PackedKernel fn, const TensorShape &shape, int64_t row, int64_t from,
                   int64_t to, const std::vector<std::pair<size_t, void *>> &replacements = {}) const {
     std::vector<MemRefArg> local = bufs;
     for (auto [index, ptr] : replacements)
       local[index].allocated = local[index].aligned = ptr;
-    int64_t n = row / shape.c, c = row % shape.c;
+    const bool nsc = shape.layout == Layout::NSC;
+    int64_t rowLen = nsc ? shape.c : shape.s;
+    int64_t n = nsc ? row / shape.s : row / shape.c;
+    int64_t channel = nsc ? from : row % shape.c; // a channel-first row's, a segment's first
     for (size_t k = 0; k < local.size(); ++k) {
       const ParamInfo *param = roles[k].param;
-      int64_t at = row * shape.s + from;
+      int64_t at = row * rowLen + from;
       if (param) {
-        at = param->perSample ? (param->perChannel ? n * shape.c + c : n)
-                              : (param->perChannel ? c : 0);
+        at = param->perSample ? (param->perChannel ? n * shape.c + channel : n)
+                              : (param->perChannel ? channel : 0);
         at *= std::max<int64_t>(1, param->tableLength);
       }
       char *moved = static_cast<char *>(local[k].aligned) + at * roles[k].bytes;
       local[k].allocated = local[k].aligned = moved;
       local[k].size -= at;
     }
-    invoke(fn, local, {1, 1, to - from, 0, 1});
+    if (nsc)
+      invoke(fn, local, {1, to - from, 1, 0, 1});
+    else
+      invoke(fn, local, {1, 1, to - from, 0, 1});
   }
 
   bool flushDenormals = false;
@@ -141,14 +148,19 @@ std::vector<char> filledBuffer(DType dtype, size_t count, double v) {
 /// measured side by side: swish 2.71 -> 2.54 ms, acon_c 3.12 -> 2.92, meta_acon_c
 /// 3.10 -> 2.77, pwlu 3.92 -> 3.71, mish 2.57 -> 2.32, gelu 3.11 -> 2.83.
 ///
-/// Channels-first rows longer than a chunk are cut into segments of whole cache
-/// lines (a tensor of one row, {1, 1, n}, had run on one thread: swish forward on
-/// 4M floats 0.31 -> 0.14 ns an element, two threads).
+/// Rows longer than a chunk, when there are fewer rows than chunks, are cut into
+/// segments of whole cache lines, each a kernel call on a tensor of one row: a flat
+/// {1, 1, n} had run on one thread (swish forward on 4M floats 0.31 -> 0.14 ns an
+/// element, two threads), and so had a channels-last {1, C, 1} with a long C (a
+/// dense layer's batch of one), whose segments take their channels' parameters.
+/// `maxSegments` bounds the segments alone (backward's accumulators of per-channel
+/// parameters are cut with the channels in channels-last).
 struct Chunks {
   int64_t rows, rowsPerChunk, count;
   int64_t segments = 1, segmentLen = 0, rowLen;
+  Layout layout;
 
-  Chunks(const TensorShape &shape, int64_t maxChunks) {
+  Chunks(const TensorShape &shape, int64_t maxChunks, int64_t maxSegments) : layout(shape.layout) {
     rows = shape.layout == Layout::NCS ? shape.n * shape.c : shape.n * shape.s;
     rowLen = std::max<int64_t>(1, shape.layout == Layout::NCS ? shape.s : shape.c);
     const int64_t chunkElements =
@@ -156,14 +168,15 @@ struct Chunks {
     rowsPerChunk = std::max<int64_t>(1, chunkElements / rowLen);
     rowsPerChunk = std::max(rowsPerChunk, (rows + maxChunks - 1) / maxChunks);
     count = (rows + rowsPerChunk - 1) / rowsPerChunk;
-    if (shape.layout == Layout::NCS && rowsPerChunk == 1 && rowLen > chunkElements &&
-        rows < maxChunks) {
-      segments = std::min((rowLen + chunkElements - 1) / chunkElements, maxChunks / rows);
+    if (rowsPerChunk == 1 && rowLen > chunkElements && rows < maxSegments) {
+      segments = std::min((rowLen + chunkElements - 1) / chunkElements, maxSegments / rows);
       segmentLen = ((rowLen + segments - 1) / segments + 63) / 64 * 64;
       segments = (rowLen + segmentLen - 1) / segmentLen;
       count = rows * segments;
     }
   }
+  Chunks(const TensorShape &shape, int64_t maxChunks) : Chunks(shape, maxChunks, maxChunks) {}
+
   int64_t begin(int64_t i) const { return i * rowsPerChunk; }
   int64_t end(int64_t i) const { return std::min(rows, (i + 1) * rowsPerChunk); }
   /// The rows chunk i touches (a segment's: its row).
@@ -172,16 +185,32 @@ struct Chunks {
       return {begin(i), end(i)};
     return {i / segments, i / segments + 1};
   }
+  /// The elements of its row(s) chunk i covers: a segment's, or the whole row.
+  std::pair<int64_t, int64_t> spanOf(int64_t i) const {
+    if (segments == 1)
+      return {0, rowLen};
+    int64_t from = (i % segments) * segmentLen;
+    return {from, std::min(rowLen, from + segmentLen)};
+  }
+  /// The shape a kernel call sees: `shape`, or a segment's one row (the longest),
+  /// for choosing the kernel compiled for it (column and rows classes).
+  TensorShape callShape(const TensorShape &shape) const {
+    if (segments == 1)
+      return shape;
+    return layout == Layout::NSC ? TensorShape{1, segmentLen, 1, layout}
+                                 : TensorShape{1, 1, segmentLen, layout};
+  }
+  /// The most rows a kernel call runs.
+  int64_t rowsPerCall() const { return segments > 1 ? 1 : std::min(rows, rowsPerChunk); }
   /// Runs chunk i of `call`: its rows, or its segment of a row.
   void run(const KernelCall &call, detail::PackedKernel fn, const TensorShape &shape, int64_t i,
            const std::vector<std::pair<size_t, void *>> &replacements = {}) const {
     if (segments == 1)
       return call.run(fn, shape, begin(i), end(i), replacements);
-    int64_t row = i / segments, from = (i % segments) * segmentLen;
-    call.runSegment(fn, shape, row, from, std::min(rowLen, from + segmentLen), replacements);
+    auto [from, to] = spanOf(i);
+    call.runSegment(fn, shape, i / segments, from, to, replacements);
   }
 };
-
 
 /// Backward's chunk accumulators: at most this many bytes for 64 chunks (fewer chunks,
 /// down to 4, beyond it), and a calling thread keeps a buffer of up to kKeptBytes
@@ -216,15 +245,20 @@ void addParams(KernelCall &call, const Activation::Impl &impl, DType dtype,
   }
 }
 
-/// The shape the CPU kernels run: kernelShape's, and {n, 1, 1} (n rows of one
-/// element: per-row setup for every element, swish forward 2.7 ns an element against
-/// 0.15) as the one row {1, 1, n} where no parameter varies along N.
+/// The shape the CPU kernels run: kernelShape's; every shape as the one row
+/// {1, 1, n} where no parameter varies along N or C (its elements are told apart by
+/// nothing: the row is cut into segments on every thread, where a channels-last
+/// {1, C, 1} had run on one); and {n, 1, 1} (n rows of one element: per-row setup
+/// for every element, swish forward 2.7 ns an element against 0.15) so where no
+/// parameter varies along N.
 static TensorShape cpuShape(const Activation::Impl &impl, const TensorShape &callerShape) {
   TensorShape shape = kernelShape(callerShape);
   bool perSample = std::any_of(impl.params.begin(), impl.params.end(),
                                [](const ParamInfo &p) { return p.perSample; });
-  if (shape.c == 1 && shape.s == 1 && shape.n > 1 && !perSample)
-    shape = TensorShape{1, 1, shape.n, Layout::NCS};
+  bool perChannel = std::any_of(impl.params.begin(), impl.params.end(),
+                                [](const ParamInfo &p) { return p.perChannel; });
+  if ((shape.c == 1 && shape.s == 1 && shape.n > 1 && !perSample) || (!perSample && !perChannel))
+    shape = TensorShape{1, 1, shape.numElements(), Layout::NCS};
   return shape;
 }
 
@@ -246,8 +280,19 @@ static int64_t perChannelBytes(const Activation::Impl &impl, DType dtype) {
 
 /// The column class of `shape`'s channels-last kernels (-1 where none applies):
 /// gradient kernels, and forward kernels that go by transposed tiles, compiled for
-/// it hold that path alone.
-static int columnClassFor(const Activation::Impl &impl, DType dtype, const TensorShape &shape) {
+/// it hold that path alone. `rowsPerCall`: a gradient kernel call's rows.
+///
+/// A gradient kernel with a per-channel table called on fewer than
+/// kTableColumnRows rows goes along rows: by columns a call transposes the table
+/// to [K][C] and sums into a [K][C] buffer, C K values for few rows (pwlu nsc
+/// backward, two threads, ns an element columns -> rows: C = 1024 at 64 rows a
+/// call 2.41 -> 1.58, C = 2048 at 32 rows 3.27 -> 1.80, C = 4096 at 16 6.24 ->
+/// 2.63, C = 16384 at 1 21.1 -> 7.2; from 128 rows a call columns were as fast or
+/// faster: C = 512 at 128 rows 1.63 against 2.19, C = 1024 at 256 1.31 against
+/// 1.45; without a table columns stay faster, acon_c 5-15% at one row).
+constexpr int64_t kTableColumnRows = 128;
+static int columnClassFor(const Activation::Impl &impl, DType dtype, const TensorShape &shape,
+                          int64_t rowsPerCall = INT64_MAX) {
   bool perChannelLearnable =
       std::any_of(impl.params.begin(), impl.params.end(),
                   [](const ParamInfo &p) { return p.perChannel && !p.isConst; });
@@ -256,6 +301,8 @@ static int columnClassFor(const Activation::Impl &impl, DType dtype, const Tenso
   int64_t lanes = hostVectorBits() / (dtype == DType::F64 ? 64 : 32);
   if (lanes <= 1)
     return -1;
+  if (impl.hasPerChannelTable() && rowsPerCall < kTableColumnRows)
+    return (int)ColumnClass::Rows;
   return (int)columnClassOf(shape.n, shape.c, shape.s, lanes,
                             impl.hasPerChannelTable() ? perChannelBytes(impl, dtype) : 0);
 }
@@ -283,10 +330,11 @@ void runForward(Activation::Impl &impl, DType dtype, const TensorShape &callerSh
   call.add(y, shape.numElements(), sizeOf(dtype));
   std::vector<std::vector<char>> defaults;
   addParams(call, impl, dtype, shape, params, defaults);
-  detail::PackedKernel fn = impl.getKernel(dtype, shape.layout, Activation::Impl::Forward,
-                                           columnClassFor(impl, dtype, shape),
-                                           forwardRowsFor(impl, dtype, shape));
   Chunks chunks(shape, /*maxChunks=*/1 << 20);
+  const TensorShape callShape = chunks.callShape(shape);
+  detail::PackedKernel fn = impl.getKernel(dtype, shape.layout, Activation::Impl::Forward,
+                                           columnClassFor(impl, dtype, callShape),
+                                           forwardRowsFor(impl, dtype, callShape));
   detail::ThreadPool::global().parallelFor((size_t)chunks.count, [&](size_t i) {
     chunks.run(call, fn, shape, (int64_t)i);
   });
@@ -328,27 +376,35 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
   // A chunk sums into its window of each parameter's values: all of them, but for a
   // parameter that varies along N only its own samples' (a [N,C] parameter has as
   // many values as a sample has elements: meta_acon_c's beta on {4096, 1024, 1}
-  // had made every chunk zero and sum all 4M of them, 105 ns an element).
+  // had made every chunk zero and sum all 4M of them, 105 ns an element), and for a
+  // segment of a channels-last row only its channels'.
   const size_t numLearnable = learnable.size();
   std::vector<int64_t> total(numLearnable);
-  size_t sharedValues = 0; // values every chunk holds in full
+  size_t sharedValues = 0, scalarValues = 0; // values every chunk (every segment) holds
   for (size_t j = 0; j < numLearnable; ++j) {
-    total[j] = impl.params[learnable[j]].numValues(shape);
-    if (!impl.params[learnable[j]].perSample)
+    const ParamInfo &info = impl.params[learnable[j]];
+    total[j] = info.numValues(shape);
+    if (!info.perSample)
       sharedValues += (size_t)total[j];
+    if (!info.perSample && !info.perChannel)
+      scalarValues += (size_t)total[j];
   }
   // At most 64 chunks, and fewer (down to 4) where their accumulators would pass
   // kAccumulatorBytes: 64 chunks of pwlu's 21 C doubles at C = 4096 were 44 MB to
   // zero and sum per call. The count depends on the shape alone, as the cut must.
-  size_t chunkBytes = std::max<size_t>(1, sharedValues * sizeof(double));
-  Chunks chunks(shape, (int64_t)std::clamp<size_t>(kAccumulatorBytes / chunkBytes, 4, 64));
+  auto maxFor = [](size_t values) {
+    return (int64_t)std::clamp<size_t>(kAccumulatorBytes / std::max<size_t>(1, values * sizeof(double)), 4, 64);
+  };
+  const bool nsc = shape.layout == Layout::NSC;
+  Chunks chunks(shape, maxFor(sharedValues), nsc ? maxFor(scalarValues) : maxFor(sharedValues));
   const size_t numChunks = (size_t)chunks.count;
-  const int64_t rowsPerSample = shape.layout == Layout::NCS ? shape.c : shape.s;
+  const int64_t rowsPerSample = nsc ? shape.s : shape.c;
   // Window [lo, hi) of learnable j in chunk i, and where it starts in the scratch.
   std::vector<int64_t> lo(numChunks * numLearnable), hi(lo.size());
   std::vector<size_t> at(lo.size() + 1, 0);
   for (size_t i = 0; i < numChunks; ++i) {
     auto [rowBegin, rowEnd] = chunks.rowsOf((int64_t)i);
+    auto [from, to] = chunks.spanOf((int64_t)i);
     for (size_t j = 0; j < numLearnable; ++j) {
       const ParamInfo &info = impl.params[learnable[j]];
       size_t k = i * numLearnable + j;
@@ -358,6 +414,11 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
         int64_t perSample = total[j] / std::max<int64_t>(1, shape.n);
         lo[k] = rowBegin / rowsPerSample * perSample;
         hi[k] = ((rowEnd - 1) / rowsPerSample + 1) * perSample;
+      }
+      if (nsc && chunks.segments > 1 && info.perChannel) { // one row: its sample's, or all
+        int64_t width = std::max<int64_t>(1, info.tableLength);
+        hi[k] = lo[k] + to * width;
+        lo[k] += from * width;
       }
       at[k + 1] = at[k] + (size_t)(hi[k] - lo[k]);
     }
@@ -372,7 +433,8 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
   double *accs = scratch.data();
   detail::PackedKernel fn = impl.getKernel(
       dtype, shape.layout, y ? Activation::Impl::ForwardBackward : Activation::Impl::Backward,
-      columnClassFor(impl, dtype, shape), forwardRowsFor(impl, dtype, shape));
+      columnClassFor(impl, dtype, chunks.callShape(shape), chunks.rowsPerCall()),
+      forwardRowsFor(impl, dtype, chunks.callShape(shape)));
   detail::ThreadPool::global().parallelFor(numChunks, [&](size_t i) {
     std::fill(accs + at[i * numLearnable], accs + at[(i + 1) * numLearnable], 0.0);
     std::vector<std::pair<size_t, void *>> replacements;
@@ -383,26 +445,34 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
     }
     chunks.run(call, fn, shape, (int64_t)i, replacements);
   });
-  // Summed in chunk order, each value over the chunks whose window holds it (a
-  // contiguous run of chunks: windows only move forward), straight into dparams
-  // and in blocks across the pool. A [N,C] parameter has as many values as x.
+  // Summed over the chunks whose window holds it, in the order of the windows'
+  // starts (chunk order among equal starts): windows then only move forward, so
+  // those chunks are a contiguous run of that order (segments of channels-last rows
+  // start over at each row; other windows already move forward in chunk order).
+  // Straight into dparams and in blocks across the pool: a [N,C] parameter has as
+  // many values as x.
   constexpr int64_t kSumBlock = 16384;
+  std::vector<size_t> order(numChunks);
   for (size_t j = 0; j < numLearnable; ++j) {
     void *out = dparams ? dparams[learnable[j]] : nullptr;
     if (!out)
       continue;
+    for (size_t i = 0; i < numChunks; ++i)
+      order[i] = i * numLearnable + j;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return lo[a] < lo[b]; });
     auto sumBlock = [&, j, out](size_t b) {
       int64_t from = (int64_t)b * kSumBlock, to = std::min(total[j], from + kSumBlock);
-      size_t first = 0, last = 0; // chunks whose windows hold v: [first, last)
+      size_t first = 0, last = 0; // windows holding v: order[first, last)
       for (int64_t v = from; v < to; ++v) {
-        while (first < numChunks && hi[first * numLearnable + j] <= v)
+        while (first < numChunks && hi[order[first]] <= v)
           ++first;
         last = std::max(last, first);
-        while (last < numChunks && lo[last * numLearnable + j] <= v)
+        while (last < numChunks && lo[order[last]] <= v)
           ++last;
-        double sum = 0.0; // every chunk in [first, last) holds v: lo <= v < hi
+        double sum = 0.0; // every window in order[first, last) holds v: lo <= v < hi
         for (size_t i = first; i < last; ++i) {
-          size_t k = i * numLearnable + j;
+          size_t k = order[i];
           sum += accs[at[k] + (size_t)(v - lo[k])];
         }
         storeAs(dtype, out, (size_t)v, sum);

@@ -192,3 +192,121 @@ TEST_CASE("f16 and bf16 per-channel tables by transposed tiles against float64",
         });
   }
 }
+
+TEST_CASE("a channels-last row longer than a chunk runs as segments of its channels, "
+          "each with its channels' tables",
+          "[runtime][layout][threads]") {
+  // {1, C, 1} (a dense layer's batch of one) and {2, C, 1} with C past a chunk (64K
+  // elements) are cut into segments of channels, each a kernel call with its
+  // channels' parameters and gradient sums; a gradient kernel with a per-channel
+  // table called on so few rows goes along rows. y, dx and every gradient against
+  // float64 (the table's exactly, pwl being linear in it; the others by central
+  // differences of act_ref's pwl away from its kinks), and bitwise the same for 1, 2
+  // and 7 threads.
+  act::Module m = compileOne(kPwlu);
+  const act::Activation &f = m.get("f");
+  for (TensorShape sh : {TensorShape{1, 150001, 1, Layout::NSC}, TensorShape{2, 70001, 1, Layout::NSC}}) {
+    INFO("N = " << sh.n << " C = " << sh.c);
+    const size_t count = (size_t)sh.numElements(), C = (size_t)sh.c;
+    auto as = [](double v) { return (float)v; };
+    std::vector<std::vector<float>> p = pwluParams<float>(sh.c, as);
+    std::vector<float> x = pwluInputs<float>(sh.numElements(), as), dy(count);
+    for (size_t i = 0; i < count; ++i)
+      dy[i] = (float)std::cos(0.7 * (double)i);
+    const float *pp[5] = {p[0].data(), p[1].data(), p[2].data(), p[3].data(), p[4].data()};
+    struct Out {
+      std::vector<float> y, dx;
+      std::vector<std::vector<float>> d;
+    };
+    auto runWith = [&](unsigned threads) {
+      act::setNumThreads(threads);
+      Out o{std::vector<float>(count), std::vector<float>(count), {}};
+      for (auto &v : p)
+        o.d.emplace_back(v.size(), NAN);
+      float *dp[5] = {o.d[0].data(), o.d[1].data(), o.d[2].data(), o.d[3].data(), o.d[4].data()};
+      const float *in[1] = {x.data()};
+      float *dx[1] = {o.dx.data()};
+      f.forward(sh, in, o.y.data(), pp);
+      f.backward(sh, in, dy.data(), dx, dp, pp);
+      return o;
+    };
+    Out one = runWith(1), two = runWith(2), seven = runWith(7);
+    act::setNumThreads(0);
+    CHECK(one.y == seven.y);
+    CHECK(one.dx == two.dx);
+    for (size_t j = 0; j < 5; ++j) {
+      CHECK(one.d[j] == two.d[j]);
+      CHECK(one.d[j] == seven.d[j]);
+    }
+    // float64 references, channel by channel: f of the channel's parameters with
+    // one of them moved by h (k: which; e: the table entry).
+    auto widen = [](float v) { return (double)v; };
+    auto fAt = [&](double xv, size_t c, int which, int e, double h) {
+      std::vector<act_ref::LD> knots;
+      for (int i = 0; i <= 16; ++i)
+        knots.push_back(p[0][c * 17 + (size_t)i] + (which == 0 && i == e ? h : 0.0));
+      act_ref::LD q[4];
+      for (int k = 0; k < 4; ++k)
+        q[k] = (act_ref::LD)p[(size_t)k + 1][c] + (which == k + 1 ? h : 0.0);
+      return act_ref::pwlRef((act_ref::LD)xv + (which == 5 ? h : 0.0), knots, q[0], q[1], q[2], q[3]);
+    };
+    std::vector<std::vector<double>> want(5), mag(5);
+    for (size_t j = 0; j < 5; ++j) {
+      want[j].assign(p[j].size(), 0.0);
+      mag[j].assign(p[j].size(), 0.0);
+    }
+    size_t badY = 0, badDx = 0, checkedDx = 0;
+    std::vector<double> dySum(C, 0.0); // a channel's sum of |dy|
+    const act_ref::LD h = 1e-8L;
+    for (size_t i = 0; i < count; ++i) {
+      size_t c = i % C;
+      double xi = x[i], gi = dy[i];
+      double y0 = (double)fAt(xi, c, -1, 0, 0.0);
+      dySum[c] += std::fabs(gi);
+      badY += std::fabs(seven.y[i] - y0) > 1e-5 * std::max(1.0, std::fabs(y0));
+      for (int e = 0; e <= 16; ++e) { // linear in the table: exact differences
+        double partial = (double)(fAt(xi, c, 0, e, 1.0) - fAt(xi, c, -1, 0, 0.0));
+        want[0][c * 17 + (size_t)e] += gi * partial;
+        mag[0][c * 17 + (size_t)e] += std::fabs(gi * partial);
+      }
+      // Central differences only away from the kinks (knots bl + k d, k = 0..16).
+      double bl = p[1][c], d = (p[2][c] - bl) / 16.0, u = (xi - bl) / d;
+      if (std::fabs(u - std::round(u)) * d < 1e-5)
+        continue;
+      auto central = [&](int which) {
+        return (double)((fAt(xi, c, which, 0, (double)h) - fAt(xi, c, which, 0, (double)-h)) / (2 * h));
+      };
+      double wantDx = gi * central(5);
+      badDx += std::fabs(seven.dx[i] - wantDx) > 1e-5 * std::max(1.0, std::fabs(wantDx));
+      ++checkedDx;
+      for (int k = 1; k <= 4; ++k) {
+        double partial = gi * central(k);
+        want[(size_t)k][c] += partial;
+        mag[(size_t)k][c] += std::fabs(partial);
+      }
+    }
+    CHECK(badY == 0);
+    CHECK(badDx == 0);
+    CHECK(checkedDx > count * 9 / 10);
+    // bl..kr: only elements away from kinks entered the reference; a channel
+    // with an element at a kink is skipped there.
+    std::vector<char> kinked(C, 0);
+    for (size_t i = 0; i < count; ++i) {
+      size_t c = i % C;
+      double bl = p[1][c], d = (p[2][c] - bl) / 16.0, u = ((double)x[i] - bl) / d;
+      kinked[c] |= std::fabs(u - std::round(u)) * d < 1e-5;
+    }
+    for (size_t j = 0; j < 5; ++j) {
+      INFO("parameter " << j);
+      size_t bad = 0;
+      for (size_t v = 0; v < want[j].size(); ++v) {
+        if (j > 0 && kinked[v])
+          continue;
+        // f32's t = (x - bl) / d: a weight off by a few ulp of 16 (4e-6) an element
+        double tol = 1e-5 * mag[j][v] + (j == 0 ? 4e-6 * dySum[v / 17] : 1e-6);
+        bad += !(std::fabs(seven.d[j][v] - want[j][v]) <= tol);
+      }
+      CHECK(bad == 0);
+    }
+  }
+}

@@ -380,14 +380,17 @@ TEST_CASE("gradients of per-sample and shared-table and scalar parameters reduce
 
 TEST_CASE("rows longer than a chunk run as segments on every thread, and {n, 1, 1} as one row",
           "[threads]") {
-  // A tensor of few long channels-first rows ({1, 1, n}: a flat array) is cut into
-  // segments of rows, each a kernel call on one row with its sample's and channel's
+  // A tensor of few long rows ({1, 1, n}: a flat array; channels-last {1, C, 1}: a
+  // dense layer's batch of one) is cut into segments of rows, each a kernel call on
+  // one row with its sample's and channel's (channels-last: its channels')
   // parameters; {n, 1, 1} (n rows of one element) runs as the one row {1, 1, n} when
-  // no parameter varies along N. Values against a float64 reference, gradients
-  // bitwise the same for 1, 2 and 7 threads.
+  // no parameter varies along N, and any shape so when none varies along N or C.
+  // Values against a float64 reference, gradients bitwise the same for 1, 2 and 7
+  // threads.
   act::Module mod = act::Module::compile(
       "act g(x; a[C] = 1.0, m[N,C] = 0.5, t[N] = 0.0) = a * x + m * x * x + t * x\n"
-      "act h(x; a[C] = 1.0, b = 0.0) = a * x + b * x * x");
+      "act h(x; a[C] = 1.0, b = 0.0) = a * x + b * x * x\n"
+      "act k(x; b = 0.0) = x + b * x * x");
   struct Case {
     const char *fn;
     act::TensorShape shape;
@@ -397,11 +400,16 @@ TEST_CASE("rows longer than a chunk run as segments on every thread, and {n, 1, 
                  Case{"h", {1, 2, 700001, act::Layout::NCS}},
                  // A chunk sums only its own samples' [N,C] and [N] gradients: many
                  // samples a chunk, and samples cut across chunks.
-                 Case{"g", {600, 200, 1, act::Layout::NCS}}, Case{"g", {5, 3, 70001, act::Layout::NSC}}}) {
+                 Case{"g", {600, 200, 1, act::Layout::NCS}}, Case{"g", {5, 3, 70001, act::Layout::NSC}},
+                 // Channels-last rows cut into segments of channels: one row, and
+                 // several (a value's chunks are then not adjacent).
+                 Case{"g", {1, 300001, 1, act::Layout::NSC}}, Case{"g", {3, 100001, 1, act::Layout::NSC}},
+                 Case{"h", {2, 150001, 1, act::Layout::NCS}}, Case{"k", {3, 70001, 5, act::Layout::NSC}},
+                 Case{"k", {1, 200003, 1, act::Layout::NSC}}}) {
     const act::Activation &f = mod.get(k.fn);
     act::TensorShape shape = k.shape;
     INFO(k.fn << " N=" << shape.n << " C=" << shape.c << " S=" << shape.s);
-    bool g = std::string(k.fn) == "g";
+    bool g = std::string(k.fn) == "g", scalarOnly = std::string(k.fn) == "k";
     size_t count = (size_t)shape.numElements(), C = (size_t)shape.c, N = (size_t)shape.n,
            S = (size_t)shape.s;
     std::vector<float> x(count), dy(count), a(C), m(N * C), t(N), b(1, 0.375f);
@@ -410,14 +418,15 @@ TEST_CASE("rows longer than a chunk run as segments on every thread, and {n, 1, 
       dy[i] = (float)std::cos(0.0007 * (double)i);
     }
     for (size_t c = 0; c < C; ++c)
-      a[c] = 1.0f + 0.25f * (float)c;
+      a[c] = scalarOnly ? 1.0f : 1.0f + 0.25f * (float)(c % 64);
     for (size_t j = 0; j < N * C; ++j)
       m[j] = 0.5f - 0.125f * (float)(j % 16); // bounded: y's float rounding stays near 1e-7
     for (size_t n = 0; n < N; ++n)
       t[n] = -0.75f + 0.5f * (float)(n % 8);
     std::vector<const float *> params =
         g ? std::vector<const float *>{a.data(), m.data(), t.data()}
-          : std::vector<const float *>{a.data(), b.data()};
+        : scalarOnly ? std::vector<const float *>{b.data()}
+                     : std::vector<const float *>{a.data(), b.data()};
     struct Out {
       std::vector<float> y, dx;
       std::vector<std::vector<float>> d;
@@ -429,7 +438,8 @@ TEST_CASE("rows longer than a chunk run as segments on every thread, and {n, 1, 
       o.dx.resize(count);
       o.d = g ? std::vector<std::vector<float>>{std::vector<float>(C), std::vector<float>(N * C),
                                                   std::vector<float>(N)}
-              : std::vector<std::vector<float>>{std::vector<float>(C), std::vector<float>(1)};
+            : scalarOnly ? std::vector<std::vector<float>>{std::vector<float>(1)}
+                         : std::vector<std::vector<float>>{std::vector<float>(C), std::vector<float>(1)};
       std::vector<float *> dparams;
       for (auto &v : o.d)
         dparams.push_back(v.data());
@@ -480,6 +490,10 @@ TEST_CASE("rows longer than a chunk run as segments on every thread, and {n, 1, 
         bad += std::fabs(got[j] - want[j]) > 1e-6 * mag[j] + 1e-30;
       return bad;
     };
+    if (scalarOnly) {
+      CHECK(near(seven.d[0], wantB, magB) == 0);
+      continue;
+    }
     CHECK(near(seven.d[0], wantA, magA) == 0);
     if (g) {
       CHECK(near(seven.d[1], wantM, magM) == 0);
