@@ -129,6 +129,22 @@ void storeAs(DType dtype, void *p, size_t i, double v) {
   }
 }
 
+/// Stores `count` doubles into elements [at, at + count) of a `dtype` buffer, each
+/// rounded once (the type tested once, not per element).
+void storeRange(DType dtype, void *p, size_t at, const double *v, size_t count) {
+  switch (dtype) {
+  case DType::F32:
+    std::transform(v, v + count, static_cast<float *>(p) + at, [](double d) { return (float)d; });
+    return;
+  case DType::F64: std::copy(v, v + count, static_cast<double *>(p) + at); return;
+  case DType::F16:
+  case DType::BF16:
+    for (size_t i = 0; i < count; ++i)
+      storeAs(dtype, p, at + i, v[i]);
+    return;
+  }
+}
+
 /// A host buffer of `count` values of `dtype`, each `v` (or from `values`).
 std::vector<char> filledBuffer(DType dtype, size_t count, double v) {
   std::vector<char> out(count * sizeOf(dtype));
@@ -399,9 +415,8 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
   Chunks chunks(shape, maxFor(sharedValues), nsc ? maxFor(scalarValues) : maxFor(sharedValues));
   const size_t numChunks = (size_t)chunks.count;
   const int64_t rowsPerSample = nsc ? shape.s : shape.c;
-  // Window [lo, hi) of learnable j in chunk i, and where it starts in the scratch.
+  // Window [lo, hi) of learnable j in chunk i (k = i * numLearnable + j).
   std::vector<int64_t> lo(numChunks * numLearnable), hi(lo.size());
-  std::vector<size_t> at(lo.size() + 1, 0);
   for (size_t i = 0; i < numChunks; ++i) {
     auto [rowBegin, rowEnd] = chunks.rowsOf((int64_t)i);
     auto [from, to] = chunks.spanOf((int64_t)i);
@@ -420,13 +435,44 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
         hi[k] = lo[k] + to * width;
         lo[k] += from * width;
       }
-      at[k + 1] = at[k] + (size_t)(hi[k] - lo[k]);
     }
   }
-  // Every chunk's windows in a buffer kept per calling thread across calls:
-  // allocated and freed per call, they were returned to the system each time and
-  // faulted back in, which made channels-last backward at C = 2048 three times
-  // slower.
+  // A value's sum runs over the chunks whose windows hold it, in the order of the
+  // windows' starts (chunk order among equal starts): windows then only move
+  // forward, so those chunks are a contiguous run of that order (segments of
+  // channels-last rows start over at each row; other windows already move forward
+  // in chunk order). orders[j]: that order of learnable j's windows.
+  std::vector<std::vector<size_t>> orders(numLearnable, std::vector<size_t>(numChunks));
+  // [xlo, xhi): the values of window k no other window holds (a chunk's own
+  // samples, or a segment's own channels); empty (hi, hi) where there are none.
+  std::vector<int64_t> xlo(lo.size()), xhi(lo.size());
+  for (size_t j = 0; j < numLearnable; ++j) {
+    std::vector<size_t> &order = orders[j];
+    for (size_t i = 0; i < numChunks; ++i)
+      order[i] = i * numLearnable + j;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return lo[a] < lo[b]; });
+    for (size_t q = 0; q < numChunks; ++q) {
+      size_t k = order[q];
+      xlo[k] = q > 0 ? std::max(lo[k], hi[order[q - 1]]) : lo[k];
+      xhi[k] = q + 1 < numChunks ? std::min(hi[k], lo[order[q + 1]]) : hi[k];
+      if (xlo[k] >= xhi[k])
+        xlo[k] = xhi[k] = hi[k];
+    }
+  }
+  // A window with values of its own is summed by its chunk's task in a buffer of
+  // that worker's, which stores those values' gradients straight away and keeps the
+  // rest (values other chunks share) in the shared scratch; a window with none sums
+  // there directly. A [N,C] parameter has as many values as x: all its windows in
+  // one buffer (meta_acon_c {16384, 1024, 1}: 134 MB) were faulted in again every
+  // call past kKeptBytes, 25 ns an element, and zeroed, summed and read back after.
+  auto own = [&](size_t k) { return xlo[k] < xhi[k]; };
+  std::vector<size_t> at(lo.size() + 1, 0); // where window k's shared values start
+  for (size_t k = 0; k < lo.size(); ++k)
+    at[k + 1] = at[k] + (size_t)((hi[k] - lo[k]) - (xhi[k] - xlo[k]));
+  // The shared scratch is kept per calling thread across calls: allocated and freed
+  // per call, it was returned to the system each time and faulted back in, which
+  // made channels-last backward at C = 2048 three times slower.
   thread_local std::vector<double> scratch;
   if (scratch.size() < at.back())
     scratch.resize(at.back());
@@ -436,46 +482,68 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
       columnClassFor(impl, dtype, chunks.callShape(shape), chunks.rowsPerCall()),
       forwardRowsFor(impl, dtype, chunks.callShape(shape)));
   detail::ThreadPool::global().parallelFor(numChunks, [&](size_t i) {
+    thread_local std::vector<double> mine; // this worker's windows with values of their own
+    size_t mineSize = 0;
+    for (size_t j = 0; j < numLearnable; ++j) {
+      size_t k = i * numLearnable + j;
+      if (own(k))
+        mineSize += (size_t)(hi[k] - lo[k]);
+    }
+    if (mine.size() < mineSize)
+      mine.resize(mineSize);
+    std::fill(mine.begin(), mine.begin() + (ptrdiff_t)mineSize, 0.0);
     std::fill(accs + at[i * numLearnable], accs + at[(i + 1) * numLearnable], 0.0);
     std::vector<std::pair<size_t, void *>> replacements;
     // The kernel indexes the whole parameter: its window's buffer, moved back by lo.
-    for (size_t j = 0; j < numLearnable; ++j) {
+    std::vector<double *> windowOf(numLearnable);
+    for (size_t j = 0, next = 0; j < numLearnable; ++j) {
       size_t k = i * numLearnable + j;
-      replacements.emplace_back(accIndex[j], accs + at[k] - lo[k]);
+      windowOf[j] = own(k) ? mine.data() + next : accs + at[k];
+      next += own(k) ? (size_t)(hi[k] - lo[k]) : 0;
+      replacements.emplace_back(accIndex[j], windowOf[j] - lo[k]);
     }
     chunks.run(call, fn, shape, (int64_t)i, replacements);
+    for (size_t j = 0; j < numLearnable; ++j) {
+      size_t k = i * numLearnable + j;
+      if (!own(k))
+        continue;
+      const double *w = windowOf[j];
+      std::copy(w, w + (xlo[k] - lo[k]), accs + at[k]);
+      std::copy(w + (xhi[k] - lo[k]), w + (hi[k] - lo[k]), accs + at[k] + (xlo[k] - lo[k]));
+      if (void *out = dparams ? dparams[learnable[j]] : nullptr)
+        storeRange(dtype, out, (size_t)xlo[k], w + (xlo[k] - lo[k]), (size_t)(xhi[k] - xlo[k]));
+    }
+    if (mine.size() * sizeof(double) > kKeptBytes)
+      std::vector<double>().swap(mine);
   });
-  // Summed over the chunks whose window holds it, in the order of the windows'
-  // starts (chunk order among equal starts): windows then only move forward, so
-  // those chunks are a contiguous run of that order (segments of channels-last rows
-  // start over at each row; other windows already move forward in chunk order).
-  // Straight into dparams and in blocks across the pool: a [N,C] parameter has as
-  // many values as x.
+  // The shared values, summed in blocks across the pool straight into dparams.
   constexpr int64_t kSumBlock = 16384;
-  std::vector<size_t> order(numChunks);
   for (size_t j = 0; j < numLearnable; ++j) {
     void *out = dparams ? dparams[learnable[j]] : nullptr;
     if (!out)
       continue;
-    for (size_t i = 0; i < numChunks; ++i)
-      order[i] = i * numLearnable + j;
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return lo[a] < lo[b]; });
     auto sumBlock = [&, j, out](size_t b) {
+      const size_t *order = orders[j].data(), *start = at.data();
+      const int64_t *LO = lo.data(), *HI = hi.data(), *XLO = xlo.data(), *XHI = xhi.data();
       int64_t from = (int64_t)b * kSumBlock, to = std::min(total[j], from + kSumBlock);
       size_t first = 0, last = 0; // windows holding v: order[first, last)
-      for (int64_t v = from; v < to; ++v) {
-        while (first < numChunks && hi[order[first]] <= v)
+      for (int64_t v = from; v < to;) {
+        while (first < numChunks && HI[order[first]] <= v)
           ++first;
         last = std::max(last, first);
-        while (last < numChunks && lo[order[last]] <= v)
+        while (last < numChunks && LO[order[last]] <= v)
           ++last;
+        if (last == first + 1 && v >= XLO[order[first]] && v < XHI[order[first]]) {
+          v = XHI[order[first]]; // its chunk's own values: stored already
+          continue;
+        }
         double sum = 0.0; // every window in order[first, last) holds v: lo <= v < hi
-        for (size_t i = first; i < last; ++i) {
-          size_t k = order[i];
-          sum += accs[at[k] + (size_t)(v - lo[k])];
+        for (size_t q = first; q < last; ++q) {
+          size_t k = order[q];
+          sum += accs[start[k] + (size_t)(v < XLO[k] ? v - LO[k] : (XLO[k] - LO[k]) + (v - XHI[k]))];
         }
         storeAs(dtype, out, (size_t)v, sum);
+        ++v;
       }
     };
     size_t blocks = (size_t)((total[j] + kSumBlock - 1) / kSumBlock);

@@ -401,6 +401,9 @@ TEST_CASE("rows longer than a chunk run as segments on every thread, and {n, 1, 
                  // A chunk sums only its own samples' [N,C] and [N] gradients: many
                  // samples a chunk, and samples cut across chunks.
                  Case{"g", {600, 200, 1, act::Layout::NCS}}, Case{"g", {5, 3, 70001, act::Layout::NSC}},
+                 // A chunk's own samples' gradients are stored by its task, the
+                 // sample it shares with the next chunk summed after.
+                 Case{"g", {300, 7, 50, act::Layout::NCS}}, Case{"g", {300, 7, 50, act::Layout::NSC}},
                  // Channels-last rows cut into segments of channels: one row, and
                  // several (a value's chunks are then not adjacent).
                  Case{"g", {1, 300001, 1, act::Layout::NSC}}, Case{"g", {3, 100001, 1, act::Layout::NSC}},
