@@ -132,7 +132,7 @@ inline void storeRange(DType dtype, void *p, size_t at, const double *v, size_t 
   }
 }
 
-/// A host buffer of `count` values of `dtype`, each `v` (or from `values`).
+/// A host buffer of `count` values of `dtype`, each `v`.
 inline std::vector<char> filledBuffer(DType dtype, size_t count, double v) {
   std::vector<char> out(count * sizeOf(dtype));
   for (size_t i = 0; i < count; ++i)

@@ -58,7 +58,7 @@ void addParams(KernelCall &call, const Activation::Impl &impl, DType dtype,
     }
     // Channels-last kernels load per-channel parameters as vectors along C: from a
     // buffer not 64-byte aligned (malloc's 16), every load straddles two cache lines
-    // (acon_c nsc forward {1, 1024, 16384}, two threads, 4.85 -> 3.33 ms aligned). A
+    // (acon_c nsc forward {1, 1024, 16384}, two threads, 4.5-4.85 -> 3.5-3.9 ms). A
     // parameter small beside the tensor is copied to an aligned buffer per call.
     if (shape.layout == Layout::NSC && info.perChannel && reinterpret_cast<uintptr_t>(data) % 64 &&
         values * 8 <= shape.numElements()) {
