@@ -112,6 +112,7 @@ const Host &host() {
 /// live in static objects, after function-local statics are gone.
 llvm::orc::LLJIT &processJIT() {
   static llvm::orc::LLJIT *jit = [] {
+    act::vectorLibmLoaded(); // before any link: cached kernels may call libmvec
     auto built = llvm::orc::LLJITBuilder()
                      .setJITTargetMachineBuilder(host().builder)
                      .create();
@@ -566,6 +567,7 @@ KernelSet::buildUnit(ModuleOp actModule, const std::vector<std::string> &names, 
         .add(parts)
         .add(names.size());
     hasher.add(hostVectorBits()).add(defaultStageWork()).add(loopStrengthReduction() ? 1u : 0u);
+    hasher.add(vectorLibmLoaded() ? "libmvec" : "libm");
     for (const std::string &name : names)
       hasher.add(printActivation(actModule, name));
     key = hasher.finish();

@@ -28,6 +28,12 @@ std::string kernelName(llvm::StringRef activation, llvm::StringRef kind,
 /// AVX, 128 otherwise).
 unsigned hostVectorBits();
 
+/// Whether glibc's vector math library (libmvec.so.1) is loaded into the process
+/// (dlopen'ed globally on the first call; x86-64 only; ACT_NO_LIBMVEC=1 turns it
+/// off): act-math-to-libm then calls its vector variants for math ops on vectors
+/// of the host's width, and the JIT resolves them from the process.
+bool vectorLibmLoaded();
+
 /// act-stage-loops' default chain cycles times operations per stage (ACT_STAGE_WORK
 /// overrides it, for experiments).
 unsigned defaultStageWork();
