@@ -109,6 +109,7 @@ struct MathToLibmPass : impl::MathToLibmBase<MathToLibmPass> {
       patterns.add<VectorLibmCall<math::Log10Op>>(ctx, "log10");
       patterns.add<VectorLibmCall<math::Exp2Op>>(ctx, "exp2");
       patterns.add<VectorLibmCall<math::ErfOp>>(ctx, "erf");
+      patterns.add<VectorLibmCall<math::PowFOp>>(ctx, "pow");
     }
     populateMathToLibmConversionPatterns(patterns);
     ConversionTarget target(getContext());
