@@ -24,8 +24,13 @@
 // CHECK: vector.maskedload %{{.*}}[%{{.*}}], %[[MASK]], %{{.*}} : memref<?xf32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
 // CHECK: vector.maskedstore %{{.*}}[%{{.*}}], %[[MASK]], %{{.*}} : memref<?xf32>, vector<8xi1>, vector<8xf32>
 // CHECK: arith.select %[[MASK]], %{{.*}}, %{{.*}} : vector<8xi1>, vector<8xf32>
-// CHECK: vector.reduction <add>, %{{.*}}, %{{.*}} : vector<4xf64> into f64
-// CHECK: vector.reduction <add>, %{{.*}}, %{{.*}} : vector<4xf64> into f64
+// The row's two sums reduced together: pairs of lanes shuffled and added, twice.
+// CHECK-DAG: vector.shuffle {{.*}} [0, 4, 2, 6] : vector<4xf64>, vector<4xf64>
+// CHECK-DAG: vector.shuffle {{.*}} [1, 5, 3, 7] : vector<4xf64>, vector<4xf64>
+// CHECK-DAG: vector.shuffle {{.*}} [0, 1, 4, 5] : vector<4xf64>, vector<4xf64>
+// CHECK-DAG: vector.shuffle {{.*}} [2, 3, 6, 7] : vector<4xf64>, vector<4xf64>
+// CHECK: vector.store {{.*}} : memref<4xf64>, vector<4xf64>
+// CHECK-NOT: vector.reduction
 // CHECK-NOT: memref.load {{.*}} : memref<?xf32>
 // CHECK-LABEL: func.func @scaled__fwdbwd_f32_ncs(
 // nsc backward when C fills the vectors (4 C >= 3 * 8 ceil(C / 8)): columns. Blocks
@@ -172,7 +177,7 @@ act.activation @scaled attributes {input_names = ["x"], param_names = ["a", "b"]
 // CHECK-COUNT-4: arith.cmpi eq, %{{.*}}, %{{.*}} : vector<8xi32>
 // CHECK-NOT: arith.cmpi eq
 // CHECK: scf.yield {{.*}} : vector<8xf32>
-// CHECK: vector.reduction <add>
+// CHECK: vector.shuffle
 // CHECK-NOT: vector.extract {{.*}} : index from vector<8xindex>
 // The columns path transposes the table to [5][C] (a float32 buffer) once a call,
 // and a group loads each entry of its channels as one vector; a staged step's

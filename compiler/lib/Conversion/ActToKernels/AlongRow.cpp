@@ -308,57 +308,97 @@ LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value
       builder.create<scf::YieldOp>(loc, accs);
     }
   }
-  FailureOr<SmallVector<Value>> last = SmallVector<Value>(rest.getResults());
+  SmallVector<Value> last(rest.getResults());
+  // The row's sums, every accumulator at once: reduced L at a time by a tree of
+  // pairwise shuffles and adds, into a stack buffer, then each added to its
+  // gradient value. A lane-order reduction a sum had cost about 16 instructions and
+  // ran once a row, which on short rows was most of a backward kernel (pwlu ncs on
+  // {64, 64, 64}: 21 of them a row of 4 vectors); the tree takes about 3 for L = 8.
+  SmallVector<Value> sums;
   for (auto [j, p] : llvm::enumerate(learnable)) {
     if (row.slot[j] < 0)
       continue;
     int64_t entries = pairCounts[j] == 0 ? 1 : act.getTableLength(p);
-    if (entries > 1) {
-      // A table's sums through a stack buffer and one loop over its entries: each
-      // lane-order reduction is about 16 instructions, so pwlu's 17 unrolled had been
-      // a quarter of its backward kernel's code.
-      auto sumType = cast<VectorType>((*last)[row.slot[j]].getType());
-      int64_t lanes = sumType.getNumElements();
-      Value buffer;
-      {
-        OpBuilder::InsertionGuard atEntry(builder);
-        Block &entry = builder.getInsertionBlock()->getParent()->getParentOfType<func::FuncOp>()
-                           .getBody().front();
-        builder.setInsertionPointToStart(&entry);
-        buffer = builder.create<memref::AllocaOp>(
-            loc, MemRefType::get({entries * lanes}, sumType.getElementType()), ValueRange{},
-            ValueRange{}, builder.getI64IntegerAttr(64));
-      }
-      for (int64_t e = 0; e < entries; ++e)
-        builder.create<vector::StoreOp>(loc, (*last)[row.slot[j] + e], buffer,
-                                        ValueRange{builder.create<arith::ConstantIndexOp>(loc, e * lanes)});
-      Value one = builder.create<arith::ConstantIndexOp>(loc, 1);
-      auto each = builder.create<scf::ForOp>(loc, zero,
-                                             builder.create<arith::ConstantIndexOp>(loc, entries), one);
-      OpBuilder::InsertionGuard inEach(builder);
-      builder.setInsertionPointToStart(each.getBody());
-      Value e = each.getInductionVar();
-      Value sumAt = builder.create<arith::MulIOp>(loc, e, builder.create<arith::ConstantIndexOp>(loc, lanes));
-      Value sum = builder.create<vector::LoadOp>(loc, sumType, buffer, ValueRange{sumAt});
-      Value at = builder.create<arith::AddIOp>(loc, rowTableScalar[p], e);
+    for (int64_t e = 0; e < entries; ++e)
+      sums.push_back(last[row.slot[j] + e]);
+  }
+  if (sums.empty())
+    return success();
+  Value rowSums = emitLaneSums(sums);
+  int64_t next = 0;
+  for (auto [j, p] : llvm::enumerate(learnable)) {
+    if (row.slot[j] < 0)
+      continue;
+    int64_t entries = pairCounts[j] == 0 ? 1 : act.getTableLength(p);
+    auto addAt = [&](Value sumAt, Value at) {
       Value old = builder.create<memref::LoadOp>(loc, dparams[j], ValueRange{at});
-      builder.create<memref::StoreOp>(
-          loc, builder.create<vector::ReductionOp>(loc, vector::CombiningKind::ADD, sum, old),
-          dparams[j], ValueRange{at});
+      Value sum = builder.create<memref::LoadOp>(loc, rowSums, ValueRange{sumAt});
+      builder.create<memref::StoreOp>(loc, builder.create<arith::AddFOp>(loc, old, sum),
+                                      dparams[j], ValueRange{at});
+    };
+    Value first = builder.create<arith::ConstantIndexOp>(loc, next);
+    next += entries;
+    if (pairCounts[j] == 0) {
+      addAt(first, rowPos[p]);
       continue;
     }
-    for (int64_t e = 0; e < entries; ++e) {
-      Value at = pairCounts[j] == 0
-                     ? rowPos[p]
-                     : builder.create<arith::AddIOp>(
-                           loc, rowTableScalar[p], builder.create<arith::ConstantIndexOp>(loc, e));
-      Value old = builder.create<memref::LoadOp>(loc, dparams[j], ValueRange{at});
-      Value sum = builder.create<vector::ReductionOp>(loc, vector::CombiningKind::ADD,
-                                                      (*last)[row.slot[j] + e], old);
-      builder.create<memref::StoreOp>(loc, sum, dparams[j], ValueRange{at});
-    }
+    // A table's entries by one loop (unrolled, pwlu's 17 had been a quarter of its
+    // backward kernel's code).
+    Value one = builder.create<arith::ConstantIndexOp>(loc, 1);
+    auto each = builder.create<scf::ForOp>(
+        loc, zero, builder.create<arith::ConstantIndexOp>(loc, entries), one);
+    OpBuilder::InsertionGuard inEach(builder);
+    builder.setInsertionPointToStart(each.getBody());
+    Value e = each.getInductionVar();
+    addAt(builder.create<arith::AddIOp>(loc, first, e),
+          builder.create<arith::AddIOp>(loc, rowTableScalar[p], e));
   }
   return success();
+}
+
+Value KernelEmitter::emitLaneSums(ArrayRef<Value> sums) {
+  Location loc = act.getLoc();
+  auto type = cast<VectorType>(sums.front().getType());
+  int64_t lanes = type.getNumElements();
+  int64_t count = (int64_t)sums.size();
+  int64_t padded = (count + lanes - 1) / lanes * lanes;
+  Value buffer;
+  {
+    OpBuilder::InsertionGuard atEntry(builder);
+    Block &entry =
+        builder.getInsertionBlock()->getParent()->getParentOfType<func::FuncOp>().getBody().front();
+    builder.setInsertionPointToStart(&entry);
+    buffer = builder.create<memref::AllocaOp>(
+        loc, MemRefType::get({padded}, type.getElementType()), ValueRange{}, ValueRange{},
+        builder.getI64IntegerAttr(64));
+  }
+  Value zeros = builder.create<arith::ConstantOp>(
+      loc, DenseElementsAttr::get(type, builder.getFloatAttr(type.getElementType(), 0.0)));
+  // At granularity g, a pair (a, b) becomes lo + hi, where in each run of 2g lanes
+  // lo holds a's first g lanes then b's, hi their next g: lane l of the result then
+  // sums half of what two lanes did, and after log2(L) levels lane i is sum i.
+  for (int64_t from = 0; from < count; from += lanes) {
+    SmallVector<Value> level(sums.begin() + from, sums.begin() + std::min(count, from + lanes));
+    for (int64_t g = 1; g < lanes; g *= 2) {
+      SmallVector<Value> paired;
+      for (size_t i = 0; i < level.size(); i += 2) {
+        Value a = level[i], b = i + 1 < level.size() ? level[i + 1] : zeros;
+        SmallVector<int64_t> lo, hi;
+        for (int64_t l = 0; l < lanes; ++l) {
+          int64_t run = l / (2 * g), r = l % (2 * g), fromB = r / g, k = r % g;
+          lo.push_back(fromB * lanes + run * 2 * g + k);
+          hi.push_back(fromB * lanes + run * 2 * g + g + k);
+        }
+        paired.push_back(builder.create<arith::AddFOp>(
+            loc, builder.create<vector::ShuffleOp>(loc, a, b, lo),
+            builder.create<vector::ShuffleOp>(loc, a, b, hi)));
+      }
+      level = paired;
+    }
+    builder.create<vector::StoreOp>(loc, level.front(), buffer,
+                                    ValueRange{builder.create<arith::ConstantIndexOp>(loc, from)});
+  }
+  return buffer;
 }
 
 } // namespace act

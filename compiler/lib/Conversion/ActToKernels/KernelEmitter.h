@@ -208,6 +208,11 @@ private:
   /// A tile group prefetches the lines of the group this many groups on.
   static constexpr int64_t kTileGroupsAhead = 4;
 
+  /// Reduces each of `sums` (vectors of one type, L lanes) across its lanes, L at a
+  /// time by a tree of shuffles and adds; returns a stack buffer whose element i is
+  /// sum i (in a fixed order, so the same for any thread count).
+  Value emitLaneSums(ArrayRef<Value> sums);
+
   /// One element at a time along the row (vector-bits=1).
   LogicalResult emitScalarRow(IRMapping &mapping, Value n, Value base, Value rowLen,
                               Value dimC);
