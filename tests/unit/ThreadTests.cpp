@@ -378,13 +378,13 @@ TEST_CASE("gradients of per-sample and shared-table and scalar parameters reduce
   }
 }
 
-TEST_CASE("rows longer than a chunk run as segments on every thread, and {n, 1, 1} as one row",
+TEST_CASE("rows longer than a chunk run as segments on every thread, and {n, 1, s} as one row",
           "[threads]") {
   // A tensor of few long rows ({1, 1, n}: a flat array; channels-last {1, C, 1}: a
   // dense layer's batch of one) is cut into segments of rows, each a kernel call on
   // one row with its sample's and channel's (channels-last: its channels')
-  // parameters; {n, 1, 1} (n rows of one element) runs as the one row {1, 1, n} when
-  // no parameter varies along N, and any shape so when none varies along N or C.
+  // parameters; {n, 1, s} (one channel) runs as the one row {1, 1, n s} when no
+  // parameter varies along N, and any shape so when none varies along N or C.
   // Values against a float64 reference, gradients bitwise the same for 1, 2 and 7
   // threads.
   act::Module mod = act::Module::compile(
@@ -398,6 +398,8 @@ TEST_CASE("rows longer than a chunk run as segments on every thread, and {n, 1, 
   for (Case k : {Case{"g", {1, 1, 1000003, act::Layout::NCS}}, Case{"g", {2, 3, 300001, act::Layout::NCS}},
                  Case{"g", {3, 1, 400000, act::Layout::NSC}}, Case{"h", {1000003, 1, 1, act::Layout::NCS}},
                  Case{"h", {1, 2, 700001, act::Layout::NCS}},
+                 // One channel, rows of a few elements: its [C] parameter has one value.
+                 Case{"h", {200003, 1, 16, act::Layout::NCS}}, Case{"h", {100003, 1, 7, act::Layout::NSC}},
                  // A chunk sums only its own samples' [N,C] and [N] gradients: many
                  // samples a chunk, and samples cut across chunks.
                  Case{"g", {600, 200, 1, act::Layout::NCS}}, Case{"g", {5, 3, 70001, act::Layout::NSC}},
