@@ -39,6 +39,7 @@ struct PeerSummary {
   std::map<Peer, std::string> missing; ///< peer -> why it could not run at all
   std::map<Peer, double> worstY, worstDx, compileMs;
   std::vector<std::string> warnings;
+  std::vector<std::string> headToHead; ///< one line per activation and in-process peer
 };
 
 /// The peers' columns of one row: their forward and backward time over memcpy.
@@ -57,6 +58,10 @@ std::string peerCells(const act::Activation &a, const Options &o, PeerInput in,
     summary.worstY[peer] = std::max(summary.worstY[peer], r.yDiff);
     summary.worstDx[peer] = std::max(summary.worstDx[peer], r.dxDiff);
     summary.compileMs[peer] += r.compileMs;
+    if (r.actFwdMs > 0 && r.actBwdMs > 0)
+      summary.headToHead.push_back(fmt::format("  {:<16} {:<7} {:>6.2f}x {:>8.2f}x", a.name(),
+                                               peerName(peer), r.fwdMs / r.actFwdMs,
+                                               r.bwdMs / r.actBwdMs));
     if (!(r.yDiff <= 1e-3 && r.dxDiff <= 1e-3))
       summary.warnings.push_back(fmt::format(
           "warning: {} differs from act on '{}': forward {:.1e}, dx {:.1e} (max |peer - "
@@ -90,6 +95,11 @@ void benchCPU(const act::Activation &a, const Options &o, PeerSummary &summary) 
     pin.actY = run.y.data();
     pin.actDx = run.din[0];
     pin.copyMs = [&run] { return run.copyOnceMs(); };
+    pin.actForward = [&run] { run.activation.forward(run.shape, run.in.data(), run.y.data(), run.pp.data()); };
+    pin.actBackward = [&run] {
+      run.activation.backward(run.shape, run.in.data(), run.dy.data(), run.din.data(),
+                              run.dp.data(), run.pp.data());
+    };
     row += peerCells(a, o, pin, summary);
   }
   std::cout << row << "\n" << std::flush;
@@ -169,6 +179,14 @@ void printPeerSummary(const Options &o, const PeerSummary &summary) {
   if (!agree.empty())
     std::cout << "agreement with act (worst max |peer - act| / max(|act|, 1), forward/dx): "
               << agree << "\n";
+  if (!summary.headToHead.empty()) {
+    std::cout << "head to head (peer time / act time, medians of the same rounds: memcpy, act "
+                 "fwd and peer fwd,\n  act bwd and peer bwd, each pair in the other order "
+                 "every other round; above 1: act faster):\n"
+              << fmt::format("  {:<16} {:<7} {:>7} {:>9}\n", "activation", "peer", "fwd", "bwd");
+    for (const std::string &line : summary.headToHead)
+      std::cout << line << "\n";
+  }
   if (summary.compileMs.count(Peer::Halide))
     std::cout << fmt::format("halide JIT compile: {:.0f} ms in all, outside the timings\n",
                              summary.compileMs.at(Peer::Halide));

@@ -127,10 +127,20 @@ PeerResult runNative(Peer peer, const PeerInput &in) {
     r.why = "not implemented";
     return r;
   }
-  RoundTimes t = timeRounds(in.reps, in.copyMs, [&] { k->forward(); }, [&] { k->backward(); });
-  r.fwdMs = t.forwardMs;
-  r.bwdMs = t.backwardMs;
-  r.copyMs = t.copyMs;
+  // Each round: memcpy, act's forward and the peer's, act's backward and the peer's,
+  // each pair in the other order every other round.
+  std::vector<std::function<void()>> subjects = {[&] { k->forward(); }, [&] { k->backward(); }};
+  bool headToHead = in.actForward && in.actBackward;
+  if (headToHead)
+    subjects = {in.actForward, [&] { k->forward(); }, in.actBackward, [&] { k->backward(); }};
+  std::vector<double> t = timeRoundsOf(in.reps, in.copyMs, subjects, headToHead);
+  r.copyMs = t[0];
+  r.fwdMs = headToHead ? t[2] : t[1];
+  r.bwdMs = headToHead ? t[4] : t[2];
+  if (headToHead) {
+    r.actFwdMs = t[1];
+    r.actBwdMs = t[3];
+  }
   size_t count = (size_t)in.shape.numElements();
   r.yDiff = maxRelDiff(y.data(), in.actY, count);
   r.dxDiff = maxRelDiff(dx.data(), in.actDx, count);

@@ -35,6 +35,9 @@ struct PeerInput {
   /// Times one memcpy of the forward's bytes on act's buffers (milliseconds): each
   /// in-process peer's rounds run it next to the peer's forward and backward.
   std::function<double()> copyMs;
+  /// act's forward and backward on the same data: in-process peers time them in
+  /// the same rounds, for a head-to-head ratio the machine's drift cannot skew.
+  std::function<void()> actForward, actBackward;
 };
 
 struct PeerResult {
@@ -42,6 +45,8 @@ struct PeerResult {
   std::string why;          ///< why not, when !ran
   double fwdMs = 0, bwdMs = 0;
   double copyMs = 0;        ///< the peer's own memcpy of the forward's bytes
+  /// act's forward and backward timed in the peer's rounds (0 when not: torch).
+  double actFwdMs = 0, actBwdMs = 0;
   double yDiff = 0, dxDiff = 0; ///< max |peer - act| / max(|act|, 1)
   double compileMs = 0;     ///< JIT compile time, outside the timings (Halide)
 };

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <new>
 #include <vector>
 
@@ -18,33 +19,49 @@ namespace actc {
 struct RoundTimes {
   double copyMs, forwardMs, backwardMs;
 };
-template <typename Copy, typename Fwd, typename Bwd>
-RoundTimes timeRounds(int reps, Copy &&copy, Fwd &&forward, Bwd &&backward) {
+/// Median times of `reps` rounds of copy (which times itself) and each of `subjects`
+/// in order, after one warm-up round; each round ends with an untimed copy.
+/// `alternatePairs`: subjects 2k and 2k + 1 run in the other order every other round
+/// (two kernels compared head to head: whichever runs right after the memcpy
+/// writes back its dirty lines, 10-15% of a forward). Milliseconds: the copy's,
+/// then each subject's.
+template <typename Copy>
+std::vector<double> timeRoundsOf(int reps, Copy &&copy,
+                                 const std::vector<std::function<void()>> &subjects,
+                                 bool alternatePairs = false) {
   using Clock = std::chrono::steady_clock;
-  auto time = [](auto &&fn) {
+  auto time = [](const std::function<void()> &fn) {
     auto start = Clock::now();
     fn();
     return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   };
   copy();
-  forward();
-  backward();
-  std::vector<double> c, f, b;
+  for (const auto &fn : subjects)
+    fn();
+  std::vector<std::vector<double>> t(subjects.size() + 1);
   for (int i = 0; i < reps; ++i) {
-    c.push_back(copy());
-    f.push_back(time(forward));
-    b.push_back(time(backward));
+    t[0].push_back(copy());
+    for (size_t j = 0; j < subjects.size(); ++j) {
+      size_t k = alternatePairs && i % 2 == 1 && (j ^ 1) < subjects.size() ? j ^ 1 : j;
+      t[k + 1].push_back(time(subjects[k]));
+    }
     // Untimed: the next round's memcpy then follows a memcpy, whatever backward left
     // behind. A peer's backward that writes hundreds of MB (Halide's adjoint
     // buffers) left dirty lines whose write-back slowed the memcpy after it, which
     // made that peer's ratios look 15-35% better than its times.
     copy();
   }
-  auto median = [](std::vector<double> &v) {
+  std::vector<double> medians;
+  for (std::vector<double> &v : t) {
     std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
-  return RoundTimes{median(c), median(f), median(b)};
+    medians.push_back(v[v.size() / 2]);
+  }
+  return medians;
+}
+template <typename Copy, typename Fwd, typename Bwd>
+RoundTimes timeRounds(int reps, Copy &&copy, Fwd &&forward, Bwd &&backward) {
+  std::vector<double> m = timeRoundsOf(reps, copy, {forward, backward});
+  return RoundTimes{m[0], m[1], m[2]};
 }
 
 /// memcpy split into act::numThreads() contiguous slices copied at once: the
