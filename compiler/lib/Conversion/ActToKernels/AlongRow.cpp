@@ -184,6 +184,11 @@ LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value
     // nsc forward IR a third smaller, its fwd+bwd compile about 2 ms shorter).
     row.unstaged =
         forwardRows ? builder.create<arith::ConstantIntOp>(loc, 1, 1).getResult() : Value();
+  else if (bytesPerChannel == 0 && kind == KernelKind::Forward && forwardRows == 1)
+    // Rows without per-channel parameters along them (channels-first, or none): a
+    // forward kernel for tensors streaming from memory runs the unstaged loop
+    // (act::forwardRowsFor in the runtime; staged stays the default).
+    row.unstaged = builder.create<arith::ConstantIntOp>(loc, 1, 1);
   else if (bytesPerChannel > 0 && canPass)
     row.unstaged = builder.create<arith::CmpIOp>(
         loc, arith::CmpIPredicate::ugt,
