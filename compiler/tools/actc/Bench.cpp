@@ -81,9 +81,8 @@ void benchCPU(const act::Activation &a, const Options &o, PeerSummary &summary) 
                   bwdMs / memcpyFwdMs, memcpyFwdMs);
   if (!o.peers.empty()) {
     // act's own results on this data, which the peers' results are checked against.
-    a.forward(run.shape, run.in.data(), run.y.data(), run.pp.data());
-    a.backward(run.shape, run.in.data(), run.dy.data(), run.din.data(), run.dp.data(),
-               run.pp.data());
+    run.forward();
+    run.backward();
     PeerInput pin;
     pin.activation = &a;
     pin.shape = run.shape;
@@ -95,11 +94,8 @@ void benchCPU(const act::Activation &a, const Options &o, PeerSummary &summary) 
     pin.actY = run.y.data();
     pin.actDx = run.din[0];
     pin.copyMs = [&run] { return run.copyOnceMs(); };
-    pin.actForward = [&run] { run.activation.forward(run.shape, run.in.data(), run.y.data(), run.pp.data()); };
-    pin.actBackward = [&run] {
-      run.activation.backward(run.shape, run.in.data(), run.dy.data(), run.din.data(),
-                              run.dp.data(), run.pp.data());
-    };
+    pin.actForward = [&run] { run.forward(); };
+    pin.actBackward = [&run] { run.backward(); };
     row += peerCells(a, o, pin, summary);
   }
   std::cout << row << "\n" << std::flush;

@@ -148,10 +148,13 @@ double CpuRun::copyOnceMs() {
   return ms * (double)(inputs.size() + 1) / 2.0;
 }
 
+void CpuRun::forward() { activation.forward(shape, in.data(), y.data(), pp.data()); }
+
+void CpuRun::backward() {
+  activation.backward(shape, in.data(), dy.data(), din.data(), dp.data(), pp.data());
+}
+
 RoundTimes CpuRun::measure(int reps) {
-  auto forward = [&] { activation.forward(shape, in.data(), y.data(), pp.data()); };
-  auto backward = [&] {
-    activation.backward(shape, in.data(), dy.data(), din.data(), dp.data(), pp.data());
-  };
-  return timeRounds(reps, [&] { return copyOnceMs(); }, forward, backward);
+  return timeRounds(
+      reps, [&] { return copyOnceMs(); }, [&] { forward(); }, [&] { backward(); });
 }

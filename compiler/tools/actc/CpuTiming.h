@@ -101,6 +101,9 @@ struct CpuRun {
   /// timeRounds of memcpy, act's forward and act's backward (dx and parameter
   /// gradients, no y).
   RoundTimes measure(int reps);
+  /// act's forward (into y) and backward (into din and dp) on these buffers.
+  void forward();
+  void backward();
   /// One memcpy of the forward's bytes (inputs read, y written), timed: milliseconds.
   double copyOnceMs();
   /// Bytes the forward moves: every input read, y written.
