@@ -190,7 +190,9 @@ Usage:
              [--range LO,HI] [--flush-denormals] [--peers none|all|loop,halide,torch]
                                         forward/backward time against memcpy (or a
                                         device copy) of the same bytes and against
-                                        the installed peers, same run
+                                        the installed peers, same run (loop and
+                                        halide also head to head with act, timed
+                                        in the same rounds)
   actc plot FILE --fn A[,B] -o OUT.svg [--param NAME=V]... [--range LO:HI]
             [--order 0,1,2]           f, f', f'' from the kernels as SVG (and PNG
                                         with rsvg-convert); actc plot --help
