@@ -31,8 +31,9 @@ constexpr unsigned kAllKinds = kForward | kBackward | kForwardBackward;
 constexpr unsigned kColumnClassShift = 8;
 constexpr unsigned columnClassBits(int cls) { return unsigned(cls + 1) << kColumnClassShift; }
 constexpr int columnClassIn(unsigned parts) { return int((parts >> kColumnClassShift) & 3u) - 1; }
-/// Channels-last forward kernels along rows for one answer of act::rowsUnstaged:
-/// bits 10-11 hold it + 1; 0, both loops chosen at run time from C.
+/// Forward kernels along rows for one loop, staged (0) or unstaged (1), as the
+/// runtime's forwardRowsFor picks it: bits 10-11 hold it + 1; 0, the default
+/// (channels-last rows with per-channel parameters: both, chosen from C).
 constexpr unsigned kForwardRowsShift = 10;
 constexpr unsigned forwardRowsBits(int rows) { return unsigned(rows + 1) << kForwardRowsShift; }
 constexpr int forwardRowsIn(unsigned parts) { return int((parts >> kForwardRowsShift) & 3u) - 1; }

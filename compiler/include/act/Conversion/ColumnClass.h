@@ -55,8 +55,9 @@ constexpr int64_t kStagedParamBytes = 32768;
 /// Whether channels-last rows of `c` channels with `bytesPerChannel` bytes of
 /// per-channel parameters (a table's every entry, in the buffers' element type) run
 /// their vector loop unstaged. Forward kernels without a per-channel table are
-/// compiled for one answer (convert-act-to-kernels' forward-rows): the loop they
-/// need alone, where a kernel for every C holds both.
+/// compiled for one answer (convert-act-to-kernels' forward-rows; the runtime also
+/// answers unstaged for tensors streaming from memory): the loop they need alone,
+/// where a kernel for every C holds both.
 inline bool rowsUnstaged(int64_t c, int64_t bytesPerChannel) {
   return c * bytesPerChannel > kStagedParamBytes;
 }

@@ -45,10 +45,11 @@ def ConvertActToKernels : Pass<"convert-act-to-kernels", "mlir::ModuleOp"> {
            "2 tiles (the rows after them unstaged); -1 (default): all, chosen at run "
            "time from the shape">,
     Option<"forwardRows", "forward-rows", "int", "-1",
-           "channels-last forward kernels along rows with per-channel parameters "
-           "(no per-channel table) hold one loop: 0 staged (the parameters of a row "
-           "fit kStagedParamBytes), 1 unstaged; -1 (default): both, chosen at run "
-           "time from C">,
+           "forward kernels along rows (no per-channel table) hold one loop: 0 "
+           "staged, 1 unstaged (channels-last rows whose parameters pass "
+           "kStagedParamBytes, or tensors streaming from memory); -1 (default): "
+           "channels-last rows with per-channel parameters hold both, chosen at run "
+           "time from C, other rows the staged loop">,
   ];
   let dependentDialects = ["mlir::func::FuncDialect", "mlir::scf::SCFDialect",
                            "mlir::memref::MemRefDialect", "mlir::arith::ArithDialect",

@@ -319,18 +319,11 @@ LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value
   // gradient value. A lane-order reduction a sum had cost about 16 instructions and
   // ran once a row, which on short rows was most of a backward kernel (pwlu ncs on
   // {64, 64, 64}: 21 of them a row of 4 vectors); the tree takes about 3 for L = 8.
-  SmallVector<Value> sums;
-  for (auto [j, p] : llvm::enumerate(learnable)) {
-    if (row.slot[j] < 0)
-      continue;
-    int64_t entries = pairCounts[j] == 0 ? 1 : act.getTableLength(p);
-    for (int64_t e = 0; e < entries; ++e)
-      sums.push_back(last[row.slot[j] + e]);
-  }
-  if (sums.empty())
+  // The loop-carried values are the slots' sums, learnable by learnable: slot s's
+  // reduced sum is element s of the buffer.
+  if (last.empty())
     return success();
-  Value rowSums = emitLaneSums(sums);
-  int64_t next = 0;
+  Value rowSums = emitLaneSums(last);
   for (auto [j, p] : llvm::enumerate(learnable)) {
     if (row.slot[j] < 0)
       continue;
@@ -341,13 +334,12 @@ LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value
       builder.create<memref::StoreOp>(loc, builder.create<arith::AddFOp>(loc, old, sum),
                                       dparams[j], ValueRange{at});
     };
-    Value first = builder.create<arith::ConstantIndexOp>(loc, next);
-    next += entries;
+    Value first = builder.create<arith::ConstantIndexOp>(loc, row.slot[j]);
     if (pairCounts[j] == 0) {
       addAt(first, rowPos[p]);
       continue;
     }
-    // A table's entries by one loop (unrolled, pwlu's 17 had been a quarter of its
+    // A table's entries by one loop (pwlu's 17 unrolled had been a quarter of its
     // backward kernel's code).
     Value one = builder.create<arith::ConstantIndexOp>(loc, 1);
     auto each = builder.create<scf::ForOp>(

@@ -57,8 +57,10 @@ private:
   /// Channels-last gradient kernels with per-channel parameters: the one path a
   /// kernel holds (ColumnClass), or -1 for all of them chosen at run time.
   int columnClass;
-  /// Forward kernels along channels-last rows: the one loop they hold, staged (0)
-  /// or unstaged (1) (act::rowsUnstaged), or -1 for both, chosen at run time.
+  /// Forward kernels along rows: the one loop they hold, staged (0) or unstaged
+  /// (1: channels-last rows past act::rowsUnstaged, or a tensor streaming from
+  /// memory), or -1 for both where channels-last rows choose at run time from C
+  /// (rows without per-channel parameters then stay staged).
   int forwardRows;
   bool grad = false;
   ValueRange inputs, outputs, dinputs, dparams;
