@@ -239,6 +239,65 @@ TEST_CASE("channels-last runs of rows stay within a sample for [N,C] and [N] par
   act::setNumThreads(0);
 }
 
+TEST_CASE("channels-first forward rows run their last vector on into the next row",
+          "[threads][layout]") {
+  // A row of S elements, S not a multiple of the vector width, ends in a step
+  // that runs on into the next row of the call, its lanes past the row taking the
+  // next row's a[c], m[n, c], t[n] (c wraps to 0 at the next sample): every element
+  // must equal the float64 reference, and bitwise the row computed on its own.
+  act::Module mod = act::Module::compile(
+      "act g(x; a[C] = 1.0, m[N,C] = 0.5, t[N] = 0.0) = a * x + m * x * x + t * x");
+  const act::Activation &g = mod.get("g");
+  for (act::TensorShape shape :
+       {act::TensorShape{3, 5, 49, act::Layout::NCS}, act::TensorShape{2, 7, 17, act::Layout::NCS},
+        act::TensorShape{4, 3, 63, act::Layout::NCS}, act::TensorShape{2, 9, 15, act::Layout::NCS},
+        act::TensorShape{3, 4, 16, act::Layout::NCS}, act::TensorShape{1, 1, 33, act::Layout::NCS},
+        act::TensorShape{40, 17, 33, act::Layout::NCS}, act::TensorShape{5, 64, 7, act::Layout::NCS},
+        act::TensorShape{2, 3, 70001, act::Layout::NCS}, act::TensorShape{64, 256, 49, act::Layout::NCS}}) {
+    INFO("N=" << shape.n << " C=" << shape.c << " S=" << shape.s);
+    size_t count = (size_t)shape.numElements(), channels = (size_t)shape.c,
+           samples = (size_t)shape.n, length = (size_t)shape.s;
+    std::vector<float> x(count), y(count), y1(count), a(channels), m(samples * channels),
+        t(samples);
+    for (size_t c = 0; c < channels; ++c)
+      a[c] = 1.0f + 0.125f * (float)(c % 7);
+    for (size_t k = 0; k < m.size(); ++k)
+      m[k] = 0.25f * (float)(k % 5) - 0.5f;
+    for (size_t n = 0; n < samples; ++n)
+      t[n] = 0.5f * (float)(n % 3) - 0.25f;
+    for (size_t i = 0; i < count; ++i)
+      x[i] = (float)std::sin(0.37 * (double)i);
+    const float *in[] = {x.data()};
+    const float *params[] = {a.data(), m.data(), t.data()};
+    act::setNumThreads(7);
+    g.forward(shape, in, y.data(), params);
+    act::setNumThreads(1);
+    g.forward(shape, in, y1.data(), params);
+    CHECK(same(y1, y));
+    size_t badY = 0, apart = 0;
+    for (size_t i = 0; i < count; ++i) {
+      size_t row = i / length, c = row % channels, n = row / channels;
+      double xi = x[i];
+      double want = a[c] * xi + m[row] * xi * xi + t[n] * xi;
+      badY += !(std::fabs(y[i] - want) <= 1e-6 * std::max(1.0, std::fabs(want)));
+    }
+    CHECK(badY == 0);
+    // Rows on their own ({1, 1, S}, the row's parameters): a masked last step.
+    size_t rows = count / length, step = std::max<size_t>(1, rows / 64);
+    std::vector<float> alone(length);
+    for (size_t row = 0; row < rows; row += step) {
+      size_t c = row % channels, n = row / channels;
+      const float *in1[] = {x.data() + row * length};
+      const float *params1[] = {&a[c], &m[row], &t[n]};
+      g.forward(act::TensorShape{1, 1, (int64_t)length, act::Layout::NCS}, in1, alone.data(),
+                params1);
+      apart += std::memcmp(alone.data(), y.data() + row * length, length * 4) != 0;
+    }
+    CHECK(apart == 0);
+  }
+  act::setNumThreads(0);
+}
+
 TEST_CASE("channels-last runs of rows look per-channel tables up by channel", "[threads][layout]") {
   // pwl over y[C,5]: the run repeats each position's row offset c * 5 and the fixed
   // entries y[c,0] and y[c,4]; float64 reference written out here.

@@ -401,7 +401,12 @@ LogicalResult KernelEmitter::emit(StringRef name) {
     n = sample; // zero unless a parameter varies along N
     base = builder.create<arith::MulIOp>(loc, r, dimC);
   } else {
-    auto rowLoop = builder.create<scf::ForOp>(loc, rowsFrom, rowsTo, one);
+    // Channels-first forward rows run their last vector on into the next row
+    // (RowCarry): the loop carries where the next row's vectors start.
+    SmallVector<Value> carried;
+    if (rowsRunOn())
+      carried.push_back(zero);
+    auto rowLoop = builder.create<scf::ForOp>(loc, rowsFrom, rowsTo, one, carried);
     rows = rowLoop;
     builder.setInsertionPointToStart(rowLoop.getBody());
     r = rowLoop.getInductionVar();
@@ -412,11 +417,42 @@ LogicalResult KernelEmitter::emit(StringRef name) {
     base = builder.create<arith::MulIOp>(loc, r, rowLen);
   }
   IRMapping mapping;
+  Value c;
   if (!channelsLast) {
-    Value c = builder.create<arith::RemUIOp>(loc, r, dimC);
+    c = builder.create<arith::RemUIOp>(loc, r, dimC);
     mapParams(mapping, n, c, dimC); // hoisted: constant along the row
   }
-  if (width > 1) {
+  auto rowLoop = dyn_cast_or_null<scf::ForOp>(rows);
+  if (rowLoop && rowLoop.getNumRegionIterArgs() > 0) {
+    ValueRange carried = rowLoop.getRegionIterArgs();
+    RowCarry carry;
+    carry.offset = carried.front();
+    // The next row is in this call, and holds the W - rest elements the step takes.
+    carry.next = builder.create<arith::AndIOp>(
+        loc,
+        builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult,
+                                      builder.create<arith::AddIOp>(loc, r, one), rowsTo),
+        builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::uge, dimS,
+                                      builder.create<arith::ConstantIndexOp>(loc, width)));
+    // Row r + 1 = (n, c + 1), or (n + 1, 0) after the last channel: no division.
+    // Without a next row, row r's own (its step is masked; no read past the end).
+    auto mapNext = [&](IRMapping &next) {
+      Value c1 = builder.create<arith::AddIOp>(loc, c, one);
+      Value wraps = builder.create<arith::AndIOp>(
+          loc, carry.next, builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, c1, dimC));
+      Value nextC = builder.create<arith::SelectOp>(
+          loc, carry.next, builder.create<arith::SelectOp>(loc, wraps, zero, c1), c);
+      Value nextN =
+          builder.create<arith::SelectOp>(loc, wraps, builder.create<arith::AddIOp>(loc, n, one), n);
+      SmallVector<Value> rowPositions = positions;
+      mapParams(next, nextN, nextC, dimC);
+      positions = rowPositions;
+    };
+    carry.mapNext = mapNext;
+    if (failed(emitVectorRow(mapping, n, base, rowLen, dimC, &carry)))
+      return failure();
+    builder.create<scf::YieldOp>(loc, carry.nextOffset);
+  } else if (width > 1) {
     if (failed(emitVectorRow(mapping, n, base, rowLen, dimC)))
       return failure();
   } else if (failed(emitScalarRow(mapping, n, base, rowLen, dimC))) {

@@ -138,8 +138,43 @@ FailureOr<SmallVector<Value>> KernelEmitter::emitStepLoops(const VectorRow &row,
   return SmallVector<Value>(choice.getResults());
 }
 
+bool KernelEmitter::rowsRunOn() {
+  if (channelsLast || grad || width <= 1) // width 0: one element at a time (vector-bits=1)
+    return false;
+  return llvm::none_of(llvm::seq(0u, act.getNumParams()),
+                       [&](unsigned p) { return act.getTableLength(p) > 0; });
+}
+
+SmallVector<Value> KernelEmitter::rowAccumulators(VectorRow &row) {
+  Location loc = act.getLoc();
+  Type f64 = builder.getF64Type();
+  auto varies = [&](unsigned p) { return channelsLast && act.isPerChannel(p); };
+  SmallVector<Value> init;
+  row.slot.assign(learnable.size(), -1);
+  if (!grad)
+    return init;
+  for (auto [j, p] : llvm::enumerate(learnable)) {
+    int64_t entries = pairCounts[j] == 0 ? 1 : act.getTableLength(p);
+    if (varies(p) || (pairCounts[j] > 0 && entries > kMaxRegisterTable))
+      continue;
+    row.slot[j] = (int)init.size();
+    if (elemType.getWidth() < 64)
+      row.partial = true;
+    // Under f32 partial sums, half as many f64 lanes: each block's partial is
+    // added in two halves (lanes l and l + W/2 into f64 lane l), so the double
+    // sums take W/2 lanes, one register for 16 floats (pwlu's 21 accumulators
+    // spilled as 42).
+    VectorType wideType =
+        row.partial && width % 2 == 0 ? VectorType::get({(int64_t)width / 2}, f64) : vec(f64);
+    for (int64_t e = 0; e < entries; ++e)
+      init.push_back(builder.create<arith::ConstantOp>(
+          loc, DenseElementsAttr::get(wideType, builder.getF64FloatAttr(0.0))));
+  }
+  return init;
+}
+
 LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value base, Value rowLen,
-                                           Value dimC) {
+                                           Value dimC, RowCarry *carry) {
   Location loc = act.getLoc();
   Block &body = act.getBodyBlock();
   unsigned numIn = act.getNumInputs(), numParams = act.getNumParams();
@@ -196,29 +231,13 @@ LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value
                                       builder.create<arith::ConstantIndexOp>(loc, bytesPerChannel)),
         builder.create<arith::ConstantIndexOp>(loc, kStagedParamBytes));
 
-  SmallVector<Value> init;
-  row.slot.assign(learnable.size(), -1);
-  if (grad)
-    for (auto [j, p] : llvm::enumerate(learnable)) {
-      int64_t entries = pairCounts[j] == 0 ? 1 : act.getTableLength(p);
-      if (varies(p) || (pairCounts[j] > 0 && entries > kMaxRegisterTable))
-        continue;
-      row.slot[j] = (int)init.size();
-      if (elemType.getWidth() < 64)
-        row.partial = true;
-      // Under f32 partial sums, half as many f64 lanes: each block's partial is
-      // added in two halves (lanes l and l + W/2 into f64 lane l), so the double
-      // sums take W/2 lanes, one register for 16 floats (pwlu's 21 accumulators
-      // spilled as 42).
-      VectorType wideType =
-          row.partial && width % 2 == 0 ? VectorType::get({(int64_t)width / 2}, f64) : vec(f64);
-      for (int64_t e = 0; e < entries; ++e)
-        init.push_back(builder.create<arith::ConstantOp>(
-            loc, DenseElementsAttr::get(wideType, builder.getF64FloatAttr(0.0))));
-    }
+  SmallVector<Value> init = rowAccumulators(row);
   Value w = builder.create<arith::ConstantIndexOp>(loc, width);
-  Value vecEnd =
-      builder.create<arith::SubIOp>(loc, rowLen, builder.create<arith::RemUIOp>(loc, rowLen, w));
+  // The whole vectors from `start` (the elements the last row's step did).
+  Value start = carry ? carry->offset : zero;
+  Value left = builder.create<arith::SubIOp>(loc, rowLen, start);
+  Value vecEnd = builder.create<arith::SubIOp>(loc, rowLen,
+                                               builder.create<arith::RemUIOp>(loc, left, w));
   // Table accumulators as the steps see them: f32 partial sums when the kernel
   // computes in f32 (row.partial), folded into the f64 ones every kBlock vectors.
   SmallVector<bool> partialSlot(init.size(), false);
@@ -263,13 +282,13 @@ LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value
   };
   SmallVector<Value> accs;
   if (!row.partial) {
-    FailureOr<SmallVector<Value>> results = emitLoop(zero, vecEnd, init);
+    FailureOr<SmallVector<Value>> results = emitLoop(start, vecEnd, init);
     if (failed(results))
       return failure();
     accs = *results;
   } else {
     Value block = builder.create<arith::ConstantIndexOp>(loc, width * kBlock);
-    auto blocks = builder.create<scf::ForOp>(loc, zero, vecEnd, block, init);
+    auto blocks = builder.create<scf::ForOp>(loc, start, vecEnd, block, init);
     {
       OpBuilder::InsertionGuard guard(builder);
       builder.setInsertionPointToStart(blocks.getBody());
@@ -286,34 +305,81 @@ LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value
   }
   // The remainder, when there is one (a row of a multiple of the width has none:
   // channels-last rows of 64 channels would otherwise pay a fifth vector step each):
-  // lanes past the row's end are masked off.
-  Value hasRest = builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, vecEnd, rowLen);
-  auto rest = builder.create<scf::IfOp>(loc, TypeRange(ValueRange(accs)), hasRest,
-                                        /*addThenBlock=*/true, /*addElseBlock=*/!accs.empty());
-  {
-    OpBuilder::InsertionGuard guard(builder);
-    Block *then = &rest.getThenRegion().front();
-    if (!then->mightHaveTerminator()) {
-      builder.setInsertionPointToEnd(then);
-      builder.create<scf::YieldOp>(loc);
-    }
-    builder.setInsertionPoint(then->getTerminator());
-    Value mask = builder.create<vector::CreateMaskOp>(
-        loc, vec(builder.getI1Type()),
-        ValueRange{builder.create<arith::SubIOp>(loc, rowLen, vecEnd)});
+  // lanes past the row's end are masked off, or, with a carry and a next row, the
+  // step runs on into the next row (RowCarry).
+  Value rest = builder.create<arith::SubIOp>(loc, rowLen, vecEnd);
+  auto maskedRest = [&]() -> FailureOr<SmallVector<Value>> {
+    Value mask = builder.create<vector::CreateMaskOp>(loc, vec(builder.getI1Type()),
+                                                      ValueRange{rest});
     FailureOr<SmallVector<Value>> step =
         emitVectorStep(row, vecEnd, mask, row.partial ? toPartial(accs) : accs);
     if (failed(step))
       return failure();
     if (row.partial)
       *step = fold(accs, *step);
-    if (!accs.empty()) {
-      then->getTerminator()->setOperands(*step);
-      builder.setInsertionPointToEnd(&rest.getElseRegion().front());
-      builder.create<scf::YieldOp>(loc, accs);
+    return step;
+  };
+  // With a carry, one step either way (a second copy of the body had made forward
+  // kernels compile 1-3 ms longer): over this row's last `rest` elements and, where
+  // there is a next row, its first W - rest, whose lanes take its parameters; else
+  // masked. Returns where the next row's vectors start.
+  auto runOn = [&]() -> FailureOr<Value> {
+    Value ours = builder.create<vector::CreateMaskOp>(loc, vec(builder.getI1Type()),
+                                                      ValueRange{rest});
+    Value lanes = builder.create<arith::SelectOp>(loc, carry->next, w, rest);
+    Value mask = builder.create<vector::CreateMaskOp>(loc, vec(builder.getI1Type()),
+                                                      ValueRange{lanes});
+    IRMapping nextMapping;
+    carry->mapNext(nextMapping);
+    VectorRow both = row;
+    for (unsigned p = 0; p < numParams; ++p)
+      if (both.value[p])
+        both.value[p] = builder.create<arith::SelectOp>(
+            loc, ours, row.value[p],
+            splat(elemType, nextMapping.lookup(body.getArgument(numIn + p))));
+    if (failed(emitVectorStep(both, vecEnd, mask, {})))
+      return failure();
+    return builder.create<arith::SelectOp>(loc, carry->next,
+                                           builder.create<arith::SubIOp>(loc, w, rest), zero)
+        .getResult();
+  };
+  // Results: the row's sums, or with a carry (no sums) the next row's offset.
+  SmallVector<Value> noRest(accs);
+  if (carry)
+    noRest.push_back(zero);
+  Value hasRest = builder.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, vecEnd, rowLen);
+  auto restIf = builder.create<scf::IfOp>(loc, TypeRange(ValueRange(noRest)), hasRest,
+                                          /*addThenBlock=*/true,
+                                          /*addElseBlock=*/!noRest.empty());
+  {
+    OpBuilder::InsertionGuard guard(builder);
+    Block *then = &restIf.getThenRegion().front();
+    if (!then->mightHaveTerminator()) {
+      builder.setInsertionPointToEnd(then);
+      builder.create<scf::YieldOp>(loc);
+    }
+    builder.setInsertionPoint(then->getTerminator());
+    SmallVector<Value> done;
+    if (!carry) {
+      FailureOr<SmallVector<Value>> step = maskedRest();
+      if (failed(step))
+        return failure();
+      done = *step;
+    } else {
+      FailureOr<Value> offset = runOn();
+      if (failed(offset))
+        return failure();
+      done.push_back(*offset);
+    }
+    if (!noRest.empty()) {
+      then->getTerminator()->setOperands(done);
+      builder.setInsertionPointToEnd(&restIf.getElseRegion().front());
+      builder.create<scf::YieldOp>(loc, noRest);
     }
   }
-  SmallVector<Value> last(rest.getResults());
+  if (carry)
+    carry->nextOffset = restIf.getResult(0);
+  SmallVector<Value> last(restIf.getResults().take_front(accs.size()));
   // The row's sums, every accumulator at once: reduced L at a time by a tree of
   // pairwise shuffles and adds, into a stack buffer, then each added to its
   // gradient value. A lane-order reduction a sum had cost about 16 instructions and

@@ -230,8 +230,29 @@ private:
   /// entries lane by lane. (Masking every step
   /// instead would halve the code, but masked stores are slow on some CPUs: 2.5x
   /// slower on Zen 4.)
+  /// Channels-first forward rows, when the row loop carries a row's last partial
+  /// vector on into the next row (rowsRunOn): a row of S elements, S not a
+  /// multiple of the width, ended in a masked step that cost a whole vector for
+  /// S mod W elements (on {N, C, 49}, a 7x7 stage's, 4 vector steps a row where
+  /// 3.06 do). Instead that step runs on into the next row of the call: its lanes
+  /// past the row's end take the next row's parameters (a select a parameter) and
+  /// the next row's vectors start that many elements in. Rows are contiguous in
+  /// ncs, so the step's loads and stores are plain ones.
+  struct RowCarry {
+    Value offset; ///< elements of this row the last row's step did
+    Value next;   ///< i1: the next row is in this call, and S >= W
+    function_ref<void(IRMapping &)> mapNext; ///< maps the next row's parameters
+    Value nextOffset; ///< out: elements of the next row this row's step did
+  };
+  /// Whether the row loop runs each row's last vector on into the next row
+  /// (RowCarry): channels-first forward vector kernels without tables (a table's
+  /// lookups hold one row's table in registers). Not gradient kernels: with the
+  /// step's contributions split between the two rows' sums by lane, acon_c ncs
+  /// backward on {64, 256, 49} and {64, 256, 63} took 12% and 36% longer (the
+  /// split alone: without it, as fast as the masked step), and only S = 17 gained.
+  bool rowsRunOn();
   LogicalResult emitVectorRow(IRMapping &rowMapping, Value n, Value base, Value rowLen,
-                              Value dimC);
+                              Value dimC, RowCarry *carry = nullptr);
 
   /// What every vector step of a row shares.
   struct VectorRow {
@@ -252,6 +273,11 @@ private:
     SmallVector<int> slot;
     bool partial = false; ///< accumulators are f32 partial sums per block (kBlock)
   };
+
+  /// A row's register accumulators (iter_args of its vector loops), zero: one per
+  /// learnable parameter, one per entry of a table of at most kMaxRegisterTable;
+  /// sets row.slot and row.partial. Double sums: W/2 lanes under f32 partial sums.
+  SmallVector<Value> rowAccumulators(VectorRow &row);
 
   Value loadVec(Type storage, Value buffer, Value at, Value mask) {
     Location loc = buffer.getLoc();
