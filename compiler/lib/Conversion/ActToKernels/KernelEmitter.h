@@ -219,17 +219,6 @@ private:
   LogicalResult emitScalarRow(IRMapping &mapping, Value n, Value base, Value rowLen,
                               Value dimC);
 
-  /// One row on vectors: a loop over whole vectors, then one masked step for the
-  /// remainder (every element takes the same path, so the tail gives bitwise the
-  /// values the loop would). Row-constant parameters are broadcast once per row;
-  /// along C (nsc) per-channel ones are vector loads. Gradients of row-constant
-  /// parameters stay in vector registers (iter_args) and are reduced in lane order
-  /// into their buffer at the row's end, and so do row-constant tables of up to
-  /// kMaxRegisterTable entries (one accumulator per entry); per-channel ones (nsc;
-  /// in f32 kernels into channelPartial) are updated as vectors, other tables'
-  /// entries lane by lane. (Masking every step
-  /// instead would halve the code, but masked stores are slow on some CPUs: 2.5x
-  /// slower on Zen 4.)
   /// Channels-first forward rows, when the row loop carries a row's last partial
   /// vector on into the next row (rowsRunOn): a row of S elements, S not a
   /// multiple of the width, ended in a masked step that cost a whole vector for
@@ -251,6 +240,17 @@ private:
   /// backward on {64, 256, 49} and {64, 256, 63} took 12% and 36% longer (the
   /// split alone: without it, as fast as the masked step), and only S = 17 gained.
   bool rowsRunOn();
+  /// One row on vectors: a loop over whole vectors, then one masked step for the
+  /// remainder (every element takes the same path, so the tail gives bitwise the
+  /// values the loop would). Row-constant parameters are broadcast once per row;
+  /// along C (nsc) per-channel ones are vector loads. Gradients of row-constant
+  /// parameters stay in vector registers (iter_args) and are reduced (emitLaneSums)
+  /// into their buffer at the row's end, and so do row-constant tables of up to
+  /// kMaxRegisterTable entries (one accumulator per entry); per-channel ones (nsc;
+  /// in f32 kernels into channelPartial) are updated as vectors, other tables'
+  /// entries lane by lane. (Masking every step
+  /// instead would halve the code, but masked stores are slow on some CPUs: 2.5x
+  /// slower on Zen 4.) With `carry`, the last step may run on into the next row.
   LogicalResult emitVectorRow(IRMapping &rowMapping, Value n, Value base, Value rowLen,
                               Value dimC, RowCarry *carry = nullptr);
 
