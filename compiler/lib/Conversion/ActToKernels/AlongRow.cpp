@@ -145,34 +145,6 @@ bool KernelEmitter::rowsRunOn() {
                        [&](unsigned p) { return act.getTableLength(p) > 0; });
 }
 
-SmallVector<Value> KernelEmitter::rowAccumulators(VectorRow &row) {
-  Location loc = act.getLoc();
-  Type f64 = builder.getF64Type();
-  auto varies = [&](unsigned p) { return channelsLast && act.isPerChannel(p); };
-  SmallVector<Value> init;
-  row.slot.assign(learnable.size(), -1);
-  if (!grad)
-    return init;
-  for (auto [j, p] : llvm::enumerate(learnable)) {
-    int64_t entries = pairCounts[j] == 0 ? 1 : act.getTableLength(p);
-    if (varies(p) || (pairCounts[j] > 0 && entries > kMaxRegisterTable))
-      continue;
-    row.slot[j] = (int)init.size();
-    if (elemType.getWidth() < 64)
-      row.partial = true;
-    // Under f32 partial sums, half as many f64 lanes: each block's partial is
-    // added in two halves (lanes l and l + W/2 into f64 lane l), so the double
-    // sums take W/2 lanes, one register for 16 floats (pwlu's 21 accumulators
-    // spilled as 42).
-    VectorType wideType =
-        row.partial && width % 2 == 0 ? VectorType::get({(int64_t)width / 2}, f64) : vec(f64);
-    for (int64_t e = 0; e < entries; ++e)
-      init.push_back(builder.create<arith::ConstantOp>(
-          loc, DenseElementsAttr::get(wideType, builder.getF64FloatAttr(0.0))));
-  }
-  return init;
-}
-
 LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value base, Value rowLen,
                                            Value dimC, RowCarry *carry) {
   Location loc = act.getLoc();
@@ -231,7 +203,26 @@ LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value
                                       builder.create<arith::ConstantIndexOp>(loc, bytesPerChannel)),
         builder.create<arith::ConstantIndexOp>(loc, kStagedParamBytes));
 
-  SmallVector<Value> init = rowAccumulators(row);
+  SmallVector<Value> init;
+  row.slot.assign(learnable.size(), -1);
+  if (grad)
+    for (auto [j, p] : llvm::enumerate(learnable)) {
+      int64_t entries = pairCounts[j] == 0 ? 1 : act.getTableLength(p);
+      if (varies(p) || (pairCounts[j] > 0 && entries > kMaxRegisterTable))
+        continue;
+      row.slot[j] = (int)init.size();
+      if (elemType.getWidth() < 64)
+        row.partial = true;
+      // Under f32 partial sums, half as many f64 lanes: each block's partial is
+      // added in two halves (lanes l and l + W/2 into f64 lane l), so the double
+      // sums take W/2 lanes, one register for 16 floats (pwlu's 21 accumulators
+      // spilled as 42).
+      VectorType wideType =
+          row.partial && width % 2 == 0 ? VectorType::get({(int64_t)width / 2}, f64) : vec(f64);
+      for (int64_t e = 0; e < entries; ++e)
+        init.push_back(builder.create<arith::ConstantOp>(
+            loc, DenseElementsAttr::get(wideType, builder.getF64FloatAttr(0.0))));
+    }
   Value w = builder.create<arith::ConstantIndexOp>(loc, width);
   // The whole vectors from `start` (the elements the last row's step did).
   Value start = carry ? carry->offset : zero;

@@ -274,11 +274,6 @@ private:
     bool partial = false; ///< accumulators are f32 partial sums per block (kBlock)
   };
 
-  /// A row's register accumulators (iter_args of its vector loops), zero: one per
-  /// learnable parameter, one per entry of a table of at most kMaxRegisterTable;
-  /// sets row.slot and row.partial. Double sums: W/2 lanes under f32 partial sums.
-  SmallVector<Value> rowAccumulators(VectorRow &row);
-
   Value loadVec(Type storage, Value buffer, Value at, Value mask) {
     Location loc = buffer.getLoc();
     if (!mask)
