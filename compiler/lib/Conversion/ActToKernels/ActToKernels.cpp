@@ -422,11 +422,9 @@ LogicalResult KernelEmitter::emit(StringRef name) {
     c = builder.create<arith::RemUIOp>(loc, r, dimC);
     mapParams(mapping, n, c, dimC); // hoisted: constant along the row
   }
-  auto rowLoop = dyn_cast_or_null<scf::ForOp>(rows);
-  if (rowLoop && rowLoop.getNumRegionIterArgs() > 0) {
-    ValueRange carried = rowLoop.getRegionIterArgs();
+  if (rowsRunOn()) {
     RowCarry carry;
-    carry.offset = carried.front();
+    carry.offset = cast<scf::ForOp>(rows).getRegionIterArgs().front();
     // The next row is in this call, and holds the W - rest elements the step takes.
     carry.next = builder.create<arith::AndIOp>(
         loc,

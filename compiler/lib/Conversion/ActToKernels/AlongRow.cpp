@@ -299,41 +299,6 @@ LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value
   // lanes past the row's end are masked off, or, with a carry and a next row, the
   // step runs on into the next row (RowCarry).
   Value rest = builder.create<arith::SubIOp>(loc, rowLen, vecEnd);
-  auto maskedRest = [&]() -> FailureOr<SmallVector<Value>> {
-    Value mask = builder.create<vector::CreateMaskOp>(loc, vec(builder.getI1Type()),
-                                                      ValueRange{rest});
-    FailureOr<SmallVector<Value>> step =
-        emitVectorStep(row, vecEnd, mask, row.partial ? toPartial(accs) : accs);
-    if (failed(step))
-      return failure();
-    if (row.partial)
-      *step = fold(accs, *step);
-    return step;
-  };
-  // With a carry, one step either way (a second copy of the body had made forward
-  // kernels compile 1-3 ms longer): over this row's last `rest` elements and, where
-  // there is a next row, its first W - rest, whose lanes take its parameters; else
-  // masked. Returns where the next row's vectors start.
-  auto runOn = [&]() -> FailureOr<Value> {
-    Value ours = builder.create<vector::CreateMaskOp>(loc, vec(builder.getI1Type()),
-                                                      ValueRange{rest});
-    Value lanes = builder.create<arith::SelectOp>(loc, carry->next, w, rest);
-    Value mask = builder.create<vector::CreateMaskOp>(loc, vec(builder.getI1Type()),
-                                                      ValueRange{lanes});
-    IRMapping nextMapping;
-    carry->mapNext(nextMapping);
-    VectorRow both = row;
-    for (unsigned p = 0; p < numParams; ++p)
-      if (both.value[p])
-        both.value[p] = builder.create<arith::SelectOp>(
-            loc, ours, row.value[p],
-            splat(elemType, nextMapping.lookup(body.getArgument(numIn + p))));
-    if (failed(emitVectorStep(both, vecEnd, mask, {})))
-      return failure();
-    return builder.create<arith::SelectOp>(loc, carry->next,
-                                           builder.create<arith::SubIOp>(loc, w, rest), zero)
-        .getResult();
-  };
   // Results: the row's sums, or with a carry (no sums) the next row's offset.
   SmallVector<Value> noRest(accs);
   if (carry)
@@ -350,18 +315,33 @@ LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value
       builder.create<scf::YieldOp>(loc);
     }
     builder.setInsertionPoint(then->getTerminator());
-    SmallVector<Value> done;
-    if (!carry) {
-      FailureOr<SmallVector<Value>> step = maskedRest();
-      if (failed(step))
-        return failure();
-      done = *step;
-    } else {
-      FailureOr<Value> offset = runOn();
-      if (failed(offset))
-        return failure();
-      done.push_back(*offset);
+    // With a carry, one step either way (a second copy of the body had made forward
+    // kernels compile 1-3 ms longer): over this row's last `rest` elements and,
+    // where there is a next row, its first W - rest, all lanes on, those taking the
+    // next row's parameters; else masked.
+    Value lanes = carry ? builder.create<arith::SelectOp>(loc, carry->next, w, rest) : rest;
+    Value mask =
+        builder.create<vector::CreateMaskOp>(loc, vec(builder.getI1Type()), ValueRange{lanes});
+    VectorRow stepRow = row;
+    if (carry) {
+      Value ours =
+          builder.create<vector::CreateMaskOp>(loc, vec(builder.getI1Type()), ValueRange{rest});
+      IRMapping nextMapping;
+      carry->mapNext(nextMapping);
+      for (unsigned p = 0; p < numParams; ++p)
+        if (row.value[p])
+          stepRow.value[p] = builder.create<arith::SelectOp>(
+              loc, ours, row.value[p],
+              splat(elemType, nextMapping.lookup(body.getArgument(numIn + p))));
     }
+    FailureOr<SmallVector<Value>> step =
+        emitVectorStep(stepRow, vecEnd, mask, row.partial ? toPartial(accs) : accs);
+    if (failed(step))
+      return failure();
+    SmallVector<Value> done = row.partial ? fold(accs, *step) : *step;
+    if (carry) // where the next row's vectors start
+      done.push_back(builder.create<arith::SelectOp>(
+          loc, carry->next, builder.create<arith::SubIOp>(loc, w, rest), zero));
     if (!noRest.empty()) {
       then->getTerminator()->setOperands(done);
       builder.setInsertionPointToEnd(&restIf.getElseRegion().front());
@@ -369,7 +349,7 @@ LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value
     }
   }
   if (carry)
-    carry->nextOffset = restIf.getResult(0);
+    carry->nextOffset = restIf.getResult(accs.size());
   SmallVector<Value> last(restIf.getResults().take_front(accs.size()));
   // The row's sums, every accumulator at once: reduced L at a time by a tree of
   // pairwise shuffles and adds, into a stack buffer, then each added to its
