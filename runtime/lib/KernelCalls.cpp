@@ -34,6 +34,41 @@ using detail::storeRange;
 /// doubles, 44 MB) took 184 ms a call with 16 MiB kept, 14 ms with 64 MiB.
 constexpr size_t kAccumulatorBytes = size_t(8) << 20, kKeptBytes = size_t(64) << 20;
 
+Error noInitialValue(const Activation::Impl &impl, const ParamInfo &info) {
+  return Error("'" + impl.name + "': parameter '" + info.name +
+               "' has no initial value; pass its values");
+}
+
+/// A call's arguments for the variant of its activation that takes the parameters
+/// `moved` as inputs (Activation::Impl::variantWith): the inputs, then the moved
+/// parameters' buffers (a null one filled with its initial value, one per element),
+/// and the other parameters' buffers.
+struct VariantArgs {
+  std::vector<const void *> inputs, params;
+  std::vector<std::vector<char>> initial;
+
+  VariantArgs(const Activation::Impl &impl, DType dtype, const TensorShape &shape,
+              const std::vector<unsigned> &moved, const void *const *in,
+              const void *const *ps) {
+    inputs.assign(in, in + impl.inputs.size());
+    for (unsigned p = 0; p < impl.params.size(); ++p) {
+      const void *data = ps ? ps[p] : nullptr;
+      if (std::find(moved.begin(), moved.end(), p) == moved.end()) {
+        params.push_back(data);
+        continue;
+      }
+      if (!data) {
+        const ParamInfo &info = impl.params[p];
+        if (info.init.empty())
+          throw noInitialValue(impl, info);
+        initial.push_back(filledBuffer(dtype, (size_t)shape.numElements(), info.init[0]));
+        data = initial.back().data();
+      }
+      inputs.push_back(data); // in increasing order, as the variant's inputs
+    }
+  }
+};
+
 /// Adds every parameter buffer; parameters left null take their initial values,
 /// materialised (rounded to `dtype`) in `defaults`.
 void addParams(KernelCall &call, const Activation::Impl &impl, DType dtype,
@@ -48,8 +83,7 @@ void addParams(KernelCall &call, const Activation::Impl &impl, DType dtype,
     const size_t bytes = (size_t)values * sizeOf(dtype);
     if (!data) {
       if (info.init.empty())
-        throw Error("'" + impl.name + "': parameter '" + info.name +
-                    "' has no initial value; pass its values");
+        throw noInitialValue(impl, info);
       std::vector<double> init = info.initialValues(shape);
       defaults[p].resize(init.size() * sizeOf(dtype));
       for (size_t k = 0; k < init.size(); ++k)
@@ -169,8 +203,16 @@ static int forwardRowsFor(const Activation::Impl &impl, DType dtype, const Tenso
 
 void runForward(Activation::Impl &impl, DType dtype, const TensorShape &callerShape,
                 const void *const *inputs, void *y, const void *const *params) {
-  const TensorShape shape = cpuShape(impl, callerShape);
   impl.requireTarget(Target::CPU);
+  if (std::vector<unsigned> moved = impl.elementwiseParams(kernelShape(callerShape), false);
+      !moved.empty()) {
+    if (!checkCall(impl, callerShape, inputs, {y}))
+      return;
+    VariantArgs args(impl, dtype, callerShape, moved, inputs, params);
+    return runForward(impl.variantWith(moved), dtype, callerShape, args.inputs.data(), y,
+                      args.params.data());
+  }
+  const TensorShape shape = cpuShape(impl, callerShape);
   if (!checkCall(impl, shape, inputs, {y}))
     return;
   KernelCall call;
@@ -193,8 +235,34 @@ void runForward(Activation::Impl &impl, DType dtype, const TensorShape &callerSh
 void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerShape,
                  const void *const *inputs, const void *dy, void *const *dinputs,
                  void *const *dparams, const void *const *params, void *y) {
-  const TensorShape shape = cpuShape(impl, callerShape);
   impl.requireTarget(Target::CPU);
+  if (std::vector<unsigned> moved = impl.elementwiseParams(kernelShape(callerShape), true);
+      !moved.empty()) {
+    if (!checkCall(impl, callerShape, inputs, {dy, dinputs}))
+      return;
+    VariantArgs args(impl, dtype, callerShape, moved, inputs, params);
+    // The moved parameters' gradients are the variant's input gradients; one not
+    // wanted goes to a scratch buffer (kept by the calling thread, as `scratch` below).
+    thread_local std::vector<char> unwanted;
+    std::vector<void *> din(dinputs, dinputs + impl.inputs.size()), dps;
+    for (unsigned p = 0; p < impl.params.size(); ++p)
+      if (std::find(moved.begin(), moved.end(), p) == moved.end())
+        dps.push_back(dparams ? dparams[p] : nullptr);
+    for (unsigned p : moved) {
+      void *out = dparams ? dparams[p] : nullptr;
+      if (!out) {
+        unwanted.resize((size_t)callerShape.numElements() * sizeOf(dtype));
+        out = unwanted.data();
+      }
+      din.push_back(out);
+    }
+    runBackward(impl.variantWith(moved), dtype, callerShape, args.inputs.data(), dy, din.data(),
+                dparams ? dps.data() : nullptr, args.params.data(), y);
+    if (unwanted.size() > kKeptBytes)
+      std::vector<char>().swap(unwanted);
+    return;
+  }
+  const TensorShape shape = cpuShape(impl, callerShape);
   if (!checkCall(impl, shape, inputs, {dy, dinputs}))
     return;
   int64_t count = shape.numElements();

@@ -10,6 +10,7 @@
 #include "KernelCache.h"
 
 #include "act/Conversion/ColumnClass.h"
+#include "act/Dialect/ActPasses.h"
 #include "act/Pipeline/Pipeline.h"
 #include "act/cuda.h"
 
@@ -21,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 namespace act {
 namespace detail {
@@ -56,6 +58,91 @@ struct Activation::Impl {
   std::shared_ptr<detail::KernelSet> kernels[kNumDTypes][2][kNumKinds][kNumSlots];
   std::atomic<detail::PackedKernel> ready[kNumDTypes][2][kNumKinds][kNumSlots] = {};
   std::once_flag gpuBuilt;
+
+  /// A variant's module, holding its one activation (elementwiseVariant); null
+  /// for the module's own activations, which live in compiled->module.
+  mlir::OwningOpRef<mlir::ModuleOp> ownModule;
+  bool isVariant = false;
+  /// Variants by the parameters they take as inputs; guarded by variantsMutex.
+  std::mutex variantsMutex;
+  std::map<std::vector<unsigned>, std::unique_ptr<Activation::Impl>> variants;
+
+  Impl() = default;
+  Impl(const Impl &) = delete;
+  ~Impl() {
+    // Destroying a variant's ops under the lock that guards the shared context.
+    if (!variants.empty() && compiled) {
+      std::lock_guard<std::mutex> lock(compiled->mutex);
+      variants.clear();
+    }
+  }
+
+  /// The act module this activation's kernels are built from.
+  mlir::ModuleOp actModule() const { return ownModule ? *ownModule : *compiled->module; }
+
+  /// Calls on fewer elements than this keep this activation's own kernels rather
+  /// than compile a variant's.
+  static constexpr int64_t kVariantElements = 4096;
+
+  /// The learnable parameters (not tables) with a value per element of `shape`
+  /// (kernelShape's): every one of its dimensions that they do not vary along has
+  /// extent 1, as for a [N,C] parameter on a dense layer's {N, C, 1}. Empty for a
+  /// variant, and for shapes of fewer than kVariantElements elements.
+  ///
+  /// For forward kernels (`forGradients` false) only those varying along N: the
+  /// others' values are a channels-last row's per-channel vectors already, and
+  /// as inputs of a flat row they were slower (acon_c forward on {1, 1M, 1}, two
+  /// threads, 0.164 -> 0.20-0.27 ns an element), where rows of one sample's
+  /// element ({N, 1, 1}) become one row (meta_acon_c 4.1 -> 0.13).
+  std::vector<unsigned> elementwiseParams(const TensorShape &shape, bool forGradients) const {
+    std::vector<unsigned> moved;
+    if (isVariant || shape.numElements() < kVariantElements)
+      return moved;
+    for (unsigned p = 0; p < params.size(); ++p)
+      if (!params[p].isConst && params[p].tableLength == 0 &&
+          (forGradients || params[p].perSample) &&
+          hasValuePerElement(params[p].perSample, params[p].perChannel, shape.n == 1,
+                             shape.c == 1, shape.s == 1))
+        moved.push_back(p);
+    return moved;
+  }
+
+  /// This activation with parameters `moved` (elementwiseParams) as inputs after
+  /// its own (act-params-to-inputs), built on first use: its backward kernels store
+  /// their gradients as products, where ours sum each entry alone (meta_acon_c's
+  /// beta on {N, C, 1}: a column group per sample and row), and their shapes lose
+  /// the variation along N that kept rows apart ({N, 1, 1} ran rows of one
+  /// element). Entries of `moved` then get bitwise the same gradient: one product,
+  /// rounded once.
+  Impl &variantWith(const std::vector<unsigned> &moved) {
+    std::lock_guard<std::mutex> lock(variantsMutex);
+    std::unique_ptr<Impl> &variant = variants[moved];
+    if (variant)
+      return *variant;
+    auto made = std::make_unique<Impl>();
+    made->compiled = compiled;
+    made->name = name;
+    made->formula = formula;
+    made->options = options;
+    made->isVariant = true;
+    made->inputs = inputs;
+    for (unsigned p = 0; p < params.size(); ++p)
+      if (std::find(moved.begin(), moved.end(), p) == moved.end())
+        made->params.push_back(params[p]);
+    for (unsigned p : moved)
+      made->inputs.push_back(params[p].name);
+    {
+      std::lock_guard<std::mutex> jit(compiled->mutex);
+      mlir::MLIRContext *ctx = compiled->module->getContext();
+      made->ownModule = mlir::ModuleOp::create(mlir::UnknownLoc::get(ctx));
+      mlir::OpBuilder builder(ctx);
+      builder.setInsertionPointToEnd(made->ownModule->getBody());
+      auto act = mlir::cast<ActivationOp>(builder.clone(*compiled->module->lookupSymbol(name)));
+      moveParamsToInputs(act, llvm::SmallVector<unsigned>(moved.begin(), moved.end()));
+    }
+    variant = std::move(made);
+    return *variant;
+  }
   std::unique_ptr<detail::GpuKernelSet> gpu;
   std::mutex higherMutex;
   std::map<std::pair<unsigned, int>, std::unique_ptr<detail::KernelSet>> higher; // order >= 2
@@ -107,7 +194,7 @@ struct Activation::Impl {
       if (!options.lazyBackward && kind != ForwardBackward &&
           !kernels[d][l][Forward][slotOf(Forward, cls, rows)] && !kernels[d][l][Forward][0]) {
         try {
-          set = detail::KernelSet::build(*compiled->module, name, dtype, 1, pair,
+          set = detail::KernelSet::build(actModule(), name, dtype, 1, pair,
                                          detail::cacheDirectory(options));
           parts = pair;
         } catch (const CompileError &) {
@@ -116,7 +203,7 @@ struct Activation::Impl {
         }
       }
       if (!set)
-        set = detail::KernelSet::build(*compiled->module, name, dtype, 1, parts,
+        set = detail::KernelSet::build(actModule(), name, dtype, 1, parts,
                                        detail::cacheDirectory(options));
       setKernels(dtype, parts, std::move(set));
     }
@@ -196,7 +283,7 @@ struct Activation::Impl {
     std::unique_ptr<detail::KernelSet> &set = higher[{order, (int)dtype}];
     if (!set) {
       std::lock_guard<std::mutex> jit(compiled->mutex);
-      set = detail::KernelSet::build(*compiled->module, name, dtype, order,
+      set = detail::KernelSet::build(actModule(), name, dtype, order,
                                      detail::kBothLayouts, detail::cacheDirectory(options));
     }
     return *set;

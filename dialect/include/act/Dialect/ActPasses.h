@@ -25,6 +25,20 @@ void populateActStabilizePatterns(mlir::RewritePatternSet &patterns,
 /// of the rewrites that fired to its `act.stabilized` attribute.
 mlir::LogicalResult stabilizeActivation(ActivationOp act);
 
+/// Whether a parameter varying along N (`perSample`) and C (`perChannel`) has one
+/// value per element of tensors whose extent is 1 along the unit dimensions: each
+/// dimension it does not vary along is one of them (and S, which none varies along).
+inline bool hasValuePerElement(bool perSample, bool perChannel, bool unitN, bool unitC,
+                               bool unitS) {
+  return unitS && (perSample || unitN) && (perChannel || unitC);
+}
+/// The learnable parameters of `act` (not tables) with a value per element of
+/// tensors of extent 1 along `unitDims` (letters of "NCS"), in order.
+llvm::SmallVector<unsigned> elementwiseParams(ActivationOp act, llvm::StringRef unitDims);
+/// Turns parameters `params` of `act` (learnable, not tables, in increasing order)
+/// into inputs after its own, in that order (act-params-to-inputs).
+void moveParamsToInputs(ActivationOp act, llvm::ArrayRef<unsigned> params);
+
 #define GEN_PASS_REGISTRATION
 #include "act/Dialect/ActPasses.h.inc"
 

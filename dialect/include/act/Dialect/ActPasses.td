@@ -81,4 +81,26 @@ def ActAutodiff : Pass<"act-autodiff", "mlir::ModuleOp"> {
                            "mlir::memref::MemRefDialect"];
 }
 
+def ActParamsToInputs : Pass<"act-params-to-inputs", "mlir::ModuleOp"> {
+  let summary = "Turn parameters with a value per element into inputs";
+  let description = [{
+    For tensors whose extent is 1 along the dimensions `unit-dims` names (letters of
+    `NCS`), some parameters have one value per element: `[N,C]` ones where S = 1
+    (meta-ACON's beta on a dense layer's {N, C, 1}), `[N]` ones where also C = 1,
+    `[C]` ones where also N = 1. Their gradients then need no reduction: each entry
+    is one element's product, like an input's gradient. This pass turns every such
+    learnable parameter that is not a table into an input, appended after the
+    activation's own inputs in parameter order (the body's arguments and the
+    attributes follow). The runtime builds its kernels for such shapes from a copy
+    of the activation so rewritten, so their backward kernels store those gradients
+    as they store an input's, instead of summing each into an accumulator of its
+    own. Derivative bodies (`act.grad_of`) are left alone: run it before
+    `act-autodiff`.
+  }];
+  let options = [
+    Option<"unitDims", "unit-dims", "std::string", "\"\"",
+           "the tensor dimensions of extent 1 (letters of NCS); without S none moves">,
+  ];
+}
+
 #endif // ACT_PASSES_TD
