@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -226,5 +227,48 @@ TEST_CASE("parameters with a value per element: defaults, unwanted gradients and
     const float *all[] = {full.a.data(), full.m.data(), nullptr, nullptr, nullptr};
     REQUIRE_THROWS_WITH(f.backward(shape, in, full.dy.data(), noDx, nullptr, all),
                         "'f': the gradient buffer for input 'x' is null");
+  }
+}
+
+TEST_CASE("parameters with a value per element: threads calling at once share one variant",
+          "[runtime]") {
+  // Four application threads make the first calls on variant shapes at once (two
+  // variants: m alone, and m and t); each result is bitwise the one of a lone call.
+  act::Module mod = act::Module::compile(kSource);
+  const act::Activation &f = mod.get("f");
+  const act::TensorShape shapes[] = {{4096, 3, 1, act::Layout::NCS}, {8192, 1, 1, act::Layout::NCS}};
+  std::vector<Case<float>> cases;
+  for (int k = 0; k < 8; ++k)
+    cases.emplace_back(shapes[k % 2]);
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 8; ++k)
+    threads.emplace_back([&, k] {
+      Case<float> &c = cases[(size_t)k];
+      c.y.assign(c.x.size(), 0.0f);
+      c.dx.assign(c.x.size(), 0.0f);
+      c.da.assign(c.a.size(), 0.0f);
+      c.dm.assign(c.m.size(), 0.0f);
+      c.dt.assign(c.t.size(), 0.0f);
+      c.ds.assign(1, 0.0f);
+      const float *in[] = {c.x.data()};
+      const float *params[] = {c.a.data(), c.m.data(), c.t.data(), c.s.data(), c.k.data()};
+      float *dinputs[] = {c.dx.data()};
+      float *dparams[] = {c.da.data(), c.dm.data(), c.dt.data(), c.ds.data(), nullptr};
+      f.backward(c.shape, in, c.dy.data(), dinputs, dparams, params, c.y.data());
+    });
+  for (std::thread &t : threads)
+    t.join();
+  for (int k = 0; k < 2; ++k) {
+    Case<float> lone(shapes[k]);
+    lone.run(f, 2);
+    for (size_t j = (size_t)k; j < cases.size(); j += 2) {
+      INFO("call " << j);
+      CHECK(sameBits(cases[j].y, lone.y));
+      CHECK(sameBits(cases[j].dx, lone.dx));
+      CHECK(sameBits(cases[j].da, lone.da));
+      CHECK(sameBits(cases[j].dm, lone.dm));
+      CHECK(sameBits(cases[j].dt, lone.dt));
+      CHECK(sameBits(cases[j].ds, lone.ds));
+    }
   }
 }
