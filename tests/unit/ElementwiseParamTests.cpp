@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <thread>
 #include <vector>
@@ -270,5 +271,53 @@ TEST_CASE("parameters with a value per element: threads calling at once share on
       CHECK(sameBits(cases[j].dt, lone.dt));
       CHECK(sameBits(cases[j].ds, lone.ds));
     }
+  }
+}
+
+TEST_CASE("parameters with a value per element: float16 buffers", "[half]") {
+  // The variant's moved parameters are float16 inputs, their gradients stored as an
+  // input's: each rounded once from the float32 product.
+  act::Module mod = act::Module::compile(kSource);
+  const act::Activation &f = mod.get("f");
+  for (act::TensorShape shape :
+       {act::TensorShape{4096, 3, 1, act::Layout::NCS}, act::TensorShape{8192, 1, 1, act::Layout::NCS}}) {
+    INFO("N=" << shape.n << " C=" << shape.c);
+    Case<float> ref(shape); // values, rounded to float16 below
+    auto half = [](const std::vector<float> &v) {
+      std::vector<uint16_t> h(v.size());
+      for (size_t i = 0; i < v.size(); ++i)
+        h[i] = act::toFloat16(v[i]);
+      return h;
+    };
+    auto back = [](const std::vector<uint16_t> &h) {
+      std::vector<float> v(h.size());
+      for (size_t i = 0; i < h.size(); ++i)
+        v[i] = (float)act::fromFloat16(h[i]);
+      return v;
+    };
+    std::vector<uint16_t> x = half(ref.x), dy = half(ref.dy), a = half(ref.a), m = half(ref.m),
+                          t = half(ref.t), s = half(ref.s), k = half(ref.k);
+    ref.x = back(x), ref.dy = back(dy), ref.a = back(a), ref.m = back(m), ref.t = back(t),
+    ref.s = back(s), ref.k = back(k);
+    std::vector<uint16_t> y(x.size()), dx(x.size()), da(a.size()), dm(m.size()), dt(t.size()),
+        ds(1);
+    const void *in[] = {x.data()};
+    const void *params[] = {a.data(), m.data(), t.data(), s.data(), k.data()};
+    void *dinputs[] = {dx.data()};
+    void *dparams[] = {da.data(), dm.data(), dt.data(), ds.data(), nullptr};
+    f.backward(act::DType::F16, shape, in, dy.data(), dinputs, dparams, params, y.data());
+    size_t bad = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      auto [n, c] = sampleAndChannel(shape, i);
+      double xi = ref.x[i], g = ref.dy[i], sig = 1.0 / (1.0 + std::exp(-xi));
+      double mv = ref.m[n * ref.a.size() + c];
+      double wantY = ref.k[c] * ref.a[c] * xi + mv * xi * xi + ref.t[n] * sig + ref.s[0] * xi;
+      double wantDx = g * (ref.k[c] * ref.a[c] + 2.0 * mv * xi + ref.t[n] * sig * (1.0 - sig) + ref.s[0]);
+      auto off = [](uint16_t got, double want) {
+        return std::fabs(act::fromFloat16(got) - want) > 1e-3 * std::max(1.0, std::fabs(want));
+      };
+      bad += off(y[i], wantY) + off(dx[i], wantDx) + off(dm[n * ref.a.size() + c], g * xi * xi);
+    }
+    CHECK(bad == 0);
   }
 }
