@@ -13,7 +13,9 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 using namespace act;
@@ -75,30 +77,53 @@ void addParams(KernelCall &call, const Activation::Impl &impl, DType dtype,
                const TensorShape &shape, const void *const *params,
                std::vector<std::vector<char>> &defaults) {
   const size_t numParams = impl.params.size();
-  defaults.resize(2 * numParams); // initial values, then 64-byte aligned copies
+  defaults.resize(numParams); // initial values
+  // Channels-last kernels load per-channel parameters as vectors along C: from a
+  // buffer not 64-byte aligned (malloc's 16), every load straddles two cache lines
+  // (acon_c nsc forward {1, 1024, 16384}, two threads, 4.5-4.85 -> 3.5-3.9 ms). A
+  // parameter small beside the tensor is copied (or its initial values written) to
+  // a 64-byte aligned buffer per call: one the calling thread keeps, up to
+  // kKeptBytes (a fresh one a call was zeroed and faulted in every call: acon_c nsc
+  // backward on {16, 65536, 1}, two threads, 8% of its time in memset's faults).
+  thread_local std::unique_ptr<char, decltype(&std::free)> kept(nullptr, &std::free);
+  thread_local size_t keptBytes = 0;
+  auto alignedFor = [&](const ParamInfo &info, const void *data) {
+    return shape.layout == Layout::NSC && info.perChannel &&
+           (!data || reinterpret_cast<uintptr_t>(data) % 64) &&
+           info.numValues(shape) * 8 <= shape.numElements();
+  };
+  auto roundUp = [](size_t bytes) { return (bytes + 63) / 64 * 64; };
+  size_t alignedBytes = 0, used = 0;
+  for (size_t p = 0; p < numParams; ++p)
+    if (alignedFor(impl.params[p], params ? params[p] : nullptr))
+      alignedBytes += roundUp((size_t)impl.params[p].numValues(shape) * sizeOf(dtype));
+  if (keptBytes < alignedBytes || keptBytes > std::max(alignedBytes, kKeptBytes)) {
+    kept.reset(alignedBytes ? static_cast<char *>(std::aligned_alloc(64, alignedBytes)) : nullptr);
+    keptBytes = kept ? alignedBytes : 0;
+  }
   for (size_t p = 0; p < numParams; ++p) {
     const ParamInfo &info = impl.params[p];
     const void *data = params ? params[p] : nullptr;
     const int64_t values = info.numValues(shape);
     const size_t bytes = (size_t)values * sizeOf(dtype);
+    char *aligned = nullptr;
+    if (alignedFor(info, data)) {
+      aligned = kept.get() + used;
+      used += roundUp(bytes);
+    }
     if (!data) {
       if (info.init.empty())
         throw noInitialValue(impl, info);
       std::vector<double> init = info.initialValues(shape);
-      defaults[p].resize(init.size() * sizeOf(dtype));
+      char *out = aligned;
+      if (!out) {
+        defaults[p].resize(bytes);
+        out = defaults[p].data();
+      }
       for (size_t k = 0; k < init.size(); ++k)
-        storeAs(dtype, defaults[p].data(), k, init[k]);
-      data = defaults[p].data();
-    }
-    // Channels-last kernels load per-channel parameters as vectors along C: from a
-    // buffer not 64-byte aligned (malloc's 16), every load straddles two cache lines
-    // (acon_c nsc forward {1, 1024, 16384}, two threads, 4.5-4.85 -> 3.5-3.9 ms). A
-    // parameter small beside the tensor is copied to an aligned buffer per call.
-    if (shape.layout == Layout::NSC && info.perChannel && reinterpret_cast<uintptr_t>(data) % 64 &&
-        values * 8 <= shape.numElements()) {
-      std::vector<char> &copy = defaults[numParams + p];
-      copy.resize(bytes + 64);
-      char *aligned = copy.data() + (64 - reinterpret_cast<uintptr_t>(copy.data()) % 64) % 64;
+        storeAs(dtype, out, k, init[k]);
+      data = out;
+    } else if (aligned) {
       std::memcpy(aligned, data, bytes);
       data = aligned;
     }
@@ -157,6 +182,19 @@ static int64_t perChannelBytes(const Activation::Impl &impl, DType dtype) {
 /// faster: C = 512 at 128 rows 1.63 against 2.19, C = 1024 at 256 1.31 against
 /// 1.45; without a table columns stay faster, acon_c 5-15% at one row).
 constexpr int64_t kTableColumnRows = 128;
+/// Without a table, a tensor in cache with C of at least kRowsFromChannels goes along
+/// rows too, when its calls hold kRowsFromCallRows rows or more: staged column groups
+/// down such rows were slower (two threads, 1M floats, side by side, ns an element:
+/// acon_c {1024, 1024, 1} 0.50 -> 0.35, {1, 2048, 512} 0.51 -> 0.36, {256, 4096, 1}
+/// 0.45 -> 0.41, {64, 512, 32} 0.39 -> 0.30; prelu {1024, 1024, 1} 0.39 -> 0.12,
+/// acon_b 0.51 -> 0.28; at C = 256 mixed, acon_c 0.29 -> 0.30, prelu 0.155 -> 0.12;
+/// at C = 128 columns stay faster, acon_c 0.25 against 0.31; so do they where C is
+/// not a multiple of the lanes, whose rows end in a masked step: acon_c
+/// {21, 1000, 50} 0.36 against 0.41), while with few rows a
+/// call each call's sums cost more along rows ({64, 16384, 1}, 4 rows a call, 0.86
+/// -> 1.7), and from memory wide columns stay as fast or faster ({4096, 4096, 1}
+/// 0.48 against 0.79).
+constexpr int64_t kRowsFromChannels = 512, kRowsFromCallRows = 16;
 static int columnClassFor(const Activation::Impl &impl, DType dtype, const TensorShape &shape,
                           int64_t rowsPerCall = INT64_MAX) {
   bool perChannelLearnable =
@@ -169,8 +207,12 @@ static int columnClassFor(const Activation::Impl &impl, DType dtype, const Tenso
     return -1;
   if (impl.hasPerChannelTable() && rowsPerCall < kTableColumnRows)
     return (int)ColumnClass::Rows;
-  return (int)columnClassOf(shape.n, shape.c, shape.s, lanes,
-                            impl.hasPerChannelTable() ? perChannelBytes(impl, dtype) : 0);
+  ColumnClass cls = columnClassOf(shape.n, shape.c, shape.s, lanes,
+                                  impl.hasPerChannelTable() ? perChannelBytes(impl, dtype) : 0);
+  if (cls == ColumnClass::InCache && !impl.hasPerChannelTable() && shape.c >= kRowsFromChannels &&
+      shape.c % lanes == 0 && rowsPerCall >= kRowsFromCallRows)
+    return (int)ColumnClass::Rows;
+  return (int)cls;
 }
 
 /// The rows class of the forward kernel for calls on `shape` (a chunk's or a
@@ -310,11 +352,26 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
   // At most 64 chunks, and fewer (down to 4) where their accumulators would pass
   // kAccumulatorBytes: 64 chunks of pwlu's 21 C doubles at C = 4096 were 44 MB to
   // zero and sum per call. The count depends on the shape alone, as the cut must.
-  auto maxFor = [](size_t values) {
-    return (int64_t)std::clamp<size_t>(kAccumulatorBytes / std::max<size_t>(1, values * sizeof(double)), 4, 64);
+  // A budget of a quarter of the tensor's bytes too: each chunk zeroes, fills and
+  // sums every value of its windows, and with few rows a chunk those passes cost
+  // more than the rows (acon_c nsc backward on {64, 16384, 1}, 4 rows a chunk,
+  // 0.89 -> 0.41 ns an element with 16; prelu {8, 131072, 1} 0.57 -> 0.27).
+  const size_t budget = std::min(kAccumulatorBytes, (size_t)count * sizeOf(dtype) / 4);
+  auto maxFor = [budget](size_t values) {
+    return (int64_t)std::clamp<size_t>(budget / std::max<size_t>(1, values * sizeof(double)), 4, 64);
   };
   const bool nsc = shape.layout == Layout::NSC;
-  Chunks chunks(shape, maxFor(sharedValues), nsc ? maxFor(scalarValues) : maxFor(sharedValues));
+  // Few long channels-last rows: a chunk is a segment of channels in every row
+  // (Chunks::spansRows), its gradient windows its own, where a segment of one row
+  // shared its channels' windows with the other rows' (pwlu backward on
+  // {8, 131072, 1}, 22 MB of sums a window, 245 -> 4.6 ns an element; {2, 524288, 1}
+  // 490 -> 9.7; acon_c 2.7 -> 1.25, prelu 0.58 -> 0.25). Not where a parameter
+  // varies along N and C: its window in a segment of every row is not one range.
+  bool spanRows = nsc && std::none_of(learnable.begin(), learnable.end(), [&](size_t p) {
+    return impl.params[p].perSample && impl.params[p].perChannel;
+  });
+  Chunks chunks(shape, maxFor(sharedValues), nsc ? maxFor(scalarValues) : maxFor(sharedValues),
+                spanRows);
   const size_t numChunks = (size_t)chunks.count;
   const int64_t rowsPerSample = nsc ? shape.s : shape.c;
   // Window [lo, hi) of learnable j in chunk i (k = i * numLearnable + j).
@@ -429,6 +486,12 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
       const int64_t *LO = lo.data(), *HI = hi.data(), *XLO = xlo.data(), *XHI = xhi.data();
       int64_t from = (int64_t)b * kSumBlock, to = std::min(total[j], from + kSumBlock);
       size_t first = 0, last = 0; // windows holding v: order[first, last)
+      // Runs of values held by the same windows, each window's values contiguous
+      // along the run, are summed a piece at a time, window by window in order (the
+      // same additions as value by value: a value at a time had cost acon_c nsc
+      // backward on {16, 65536, 1} a fifth of its time).
+      constexpr int64_t kPiece = 512;
+      double sums[kPiece];
       for (int64_t v = from; v < to;) {
         while (first < numChunks && HI[order[first]] <= v)
           ++first;
@@ -439,13 +502,27 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
           v = XHI[order[first]]; // its chunk's own values: stored already
           continue;
         }
-        double sum = 0.0; // every window in order[first, last) holds v: lo <= v < hi
+        // Where the windows holding v change, or one's values stop being
+        // contiguous (its own values, held by it alone, start).
+        int64_t end = std::min(to, v + kPiece);
+        if (last < numChunks)
+          end = std::min(end, LO[order[last]]);
         for (size_t q = first; q < last; ++q) {
           size_t k = order[q];
-          sum += accs[start[k] + (size_t)(v < XLO[k] ? v - LO[k] : (XLO[k] - LO[k]) + (v - XHI[k]))];
+          end = std::min(end, HI[k]);
+          if (v < XLO[k])
+            end = std::min(end, XLO[k]);
         }
-        storeAs(dtype, out, (size_t)v, sum);
-        ++v;
+        std::fill(sums, sums + (end - v), 0.0); // every window in order[first, last) holds v
+        for (size_t q = first; q < last; ++q) {
+          size_t k = order[q];
+          const double *w =
+              accs + start[k] + (size_t)(v < XLO[k] ? v - LO[k] : (XLO[k] - LO[k]) + (v - XHI[k]));
+          for (int64_t i = 0; i < end - v; ++i)
+            sums[i] += w[i];
+        }
+        storeRange(dtype, out, (size_t)v, sums, (size_t)(end - v));
+        v = end;
       }
     };
     size_t blocks = (size_t)((total[j] + kSumBlock - 1) / kSumBlock);

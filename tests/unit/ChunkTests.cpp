@@ -1,0 +1,148 @@
+// How backward cuts channels-last tensors of few, long rows: a chunk is a segment of
+// channels in every row (Chunks::spansRows), so its per-channel gradient windows are
+// its own. Checked against float64 references written out here, with per-channel,
+// per-sample and scalar parameters and a per-channel table, on shapes that span
+// (few rows, or rows longer than a chunk) and one that does not; bitwise the same
+// on 1 and 7 threads.
+#include "act/act.h"
+
+#include "TestSupport.h"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace {
+
+constexpr int kKnots = 5;
+
+const char *kSource =
+    "act g(x; a[C] = 1.0, t[N] = 0.5, s = 0.25, y[C,5] = [0, 0.5, 1, 1.5, 2],\n"
+    "        bl[C] = -2.0, br[C] = 2.0, kl[C] = 0.0, kr[C] = 1.0) =\n"
+    "  a * x + t * x * x + s * x + pwl(x; y, bl, br, kl, kr)\n";
+
+struct Outputs {
+  std::vector<float> dx, da, dt, ds, dy, dbl, dbr, dkl, dkr;
+};
+
+Outputs backward(const act::Activation &g, const act::TensorShape &shape,
+                 const std::vector<float> &x, const std::vector<float> &up,
+                 const std::vector<std::vector<float>> &params, unsigned threads) {
+  size_t c = (size_t)shape.c, n = (size_t)shape.n;
+  Outputs o{std::vector<float>(x.size()), std::vector<float>(c), std::vector<float>(n),
+            std::vector<float>(1), std::vector<float>(c * kKnots), std::vector<float>(c),
+            std::vector<float>(c), std::vector<float>(c), std::vector<float>(c)};
+  std::vector<const float *> pp;
+  for (const auto &p : params)
+    pp.push_back(p.data());
+  const float *in[] = {x.data()};
+  float *din[] = {o.dx.data()};
+  float *dp[] = {o.da.data(), o.dt.data(), o.ds.data(), o.dy.data(),
+                 o.dbl.data(), o.dbr.data(), o.dkl.data(), o.dkr.data()};
+  act::setNumThreads(threads);
+  g.backward(shape, in, up.data(), din, dp, pp.data());
+  act::setNumThreads(0);
+  return o;
+}
+
+} // namespace
+
+TEST_CASE("channels-last backward on few long rows: chunks span every row",
+          "[threads][layout]") {
+  act::Module mod = act::Module::compile(kSource);
+  const act::Activation &g = mod.get("g");
+  // {4, 40000, 1}: few rows (three segments of every row); {12, 70000, 1}: rows
+  // longer than a chunk; {3, 20000, 2}: six rows; {100, 3000, 1}: too many rows,
+  // row chunks.
+  for (act::TensorShape shape :
+       {act::TensorShape{4, 40000, 1, act::Layout::NSC}, act::TensorShape{12, 70000, 1, act::Layout::NSC},
+        act::TensorShape{3, 20000, 2, act::Layout::NSC}, act::TensorShape{100, 3000, 1, act::Layout::NSC}}) {
+    INFO("N=" << shape.n << " C=" << shape.c << " S=" << shape.s);
+    size_t count = (size_t)shape.numElements(), channels = (size_t)shape.c,
+           samples = (size_t)shape.n, perSample = count / samples;
+    std::vector<float> x(count), up(count);
+    for (size_t i = 0; i < count; ++i) {
+      x[i] = (float)(3.0 * std::sin(0.37 * (double)i + 0.2));
+      up[i] = (float)std::cos(0.11 * (double)i);
+    }
+    std::vector<float> a(channels), t(samples), s{0.25f}, y(channels * kKnots), bl(channels),
+        br(channels), kl(channels), kr(channels);
+    for (size_t c = 0; c < channels; ++c) {
+      a[c] = 1.0f + 0.125f * (float)(c % 7);
+      bl[c] = -2.0f - 0.25f * (float)(c % 3);
+      br[c] = 2.0f + 0.25f * (float)(c % 5);
+      kl[c] = 0.125f * (float)(c % 4);
+      kr[c] = 1.0f - 0.125f * (float)(c % 3);
+      for (int k = 0; k < kKnots; ++k)
+        y[c * kKnots + (size_t)k] = 0.5f * (float)k + 0.25f * (float)((c + (size_t)k) % 3);
+    }
+    for (size_t n = 0; n < samples; ++n)
+      t[n] = 0.5f - 0.25f * (float)(n % 3);
+    std::vector<std::vector<float>> params{a, t, s, y, bl, br, kl, kr};
+    Outputs one = backward(g, shape, x, up, params, 1), seven = backward(g, shape, x, up, params, 7);
+    CHECK(act_test::sameBits(one.dx, seven.dx));
+    CHECK(act_test::sameBits(one.da, seven.da));
+    CHECK(act_test::sameBits(one.dt, seven.dt));
+    CHECK(act_test::sameBits(one.ds, seven.ds));
+    CHECK(act_test::sameBits(one.dy, seven.dy));
+    CHECK(act_test::sameBits(one.dbl, seven.dbl));
+    CHECK(act_test::sameBits(one.dkr, seven.dkr));
+
+    // float64 references: the sums and each element's dx.
+    std::vector<double> wantA(channels), wantT(samples), wantY(channels * kKnots),
+        wantKl(channels), wantKr(channels), mag(channels * kKnots);
+    double wantS = 0, magS = 0;
+    size_t badDx = 0;
+    for (size_t i = 0; i < count; ++i) {
+      size_t c = i % channels, n = i / perSample;
+      double xi = x[i], gi = up[i], lo = bl[c], hi = br[c], w = (hi - lo) / (kKnots - 1);
+      double slope; // d pwl / dx
+      const float *yc = &y[c * kKnots];
+      if (xi < lo) {
+        slope = kl[c];
+        wantY[c * kKnots] += gi;
+        wantKl[c] += gi * (xi - lo);
+      } else if (xi > hi) {
+        slope = kr[c];
+        wantY[c * kKnots + kKnots - 1] += gi;
+        wantKr[c] += gi * (xi - hi);
+      } else {
+        double at = std::clamp(std::floor((xi - lo) / w), 0.0, (double)kKnots - 2);
+        size_t k = (size_t)at;
+        double u = (xi - (lo + at * w)) / w;
+        slope = (yc[k + 1] - yc[k]) / w;
+        wantY[c * kKnots + k] += gi * (1.0 - u);
+        wantY[c * kKnots + k + 1] += gi * u;
+      }
+      for (int k = 0; k < kKnots; ++k)
+        mag[c * kKnots + (size_t)k] += std::fabs(gi);
+      double wantDx = gi * (a[c] + 2.0 * t[n] * xi + s[0] + slope);
+      badDx += std::fabs(seven.dx[i] - wantDx) > 2e-5 * std::max(1.0, std::fabs(wantDx));
+      wantA[c] += gi * xi;
+      wantT[n] += gi * xi * xi;
+      wantS += gi * xi;
+      magS += std::fabs(gi * xi);
+    }
+    CHECK(badDx == 0);
+    size_t badA = 0, badY = 0, badK = 0, badT = 0;
+    for (size_t c = 0; c < channels; ++c) {
+      double m = mag[c * kKnots] * 4.0 + 1.0; // |g x| <= 4.5 |g|
+      badA += std::fabs(seven.da[c] - wantA[c]) > 1e-5 * m;
+      badK += std::fabs(seven.dkl[c] - wantKl[c]) > 1e-5 * m;
+      badK += std::fabs(seven.dkr[c] - wantKr[c]) > 1e-5 * m;
+      for (int k = 0; k < kKnots; ++k) {
+        size_t e = c * kKnots + (size_t)k;
+        badY += std::fabs(seven.dy[e] - wantY[e]) > 1e-5 * (mag[e] + 1.0);
+      }
+    }
+    for (size_t n = 0; n < samples; ++n)
+      badT += std::fabs(seven.dt[n] - wantT[n]) > 1e-5 * (1.0 + 16.0 * (double)perSample);
+    CHECK(badA == 0);
+    CHECK(badY == 0);
+    CHECK(badK == 0);
+    CHECK(badT == 0);
+    CHECK(std::fabs(seven.ds[0] - wantS) <= 1e-5 * (1.0 + magS));
+  }
+}
