@@ -157,7 +157,8 @@ inline std::vector<char> filledBuffer(DType dtype, size_t count, double v) {
 /// element, two threads), and so had a channels-last {1, C, 1} with a long C (a
 /// dense layer's batch of one), whose segments take their channels' parameters.
 /// `maxSegments` bounds the segments alone (backward's accumulators of per-channel
-/// parameters are cut with the channels in channels-last).
+/// parameters are cut with the channels in channels-last). Channels-last backward
+/// may instead have few long rows cut into segments that span every row (spanRows).
 struct Chunks {
   int64_t rows, rowsPerChunk, count;
   int64_t segments = 1, segmentLen = 0, rowLen;
