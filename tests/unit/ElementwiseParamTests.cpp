@@ -58,6 +58,13 @@ template <typename T> struct Case {
 
   /// backward with y on `threads` threads.
   void run(const act::Activation &f, unsigned threads) {
+    act::setNumThreads(threads);
+    call(f);
+    act::setNumThreads(0);
+  }
+
+  /// backward with y on the threads set.
+  void call(const act::Activation &f) {
     size_t count = x.size();
     y.assign(count, T(0));
     dx.assign(count, T(0));
@@ -69,11 +76,19 @@ template <typename T> struct Case {
     const T *params[] = {a.data(), m.data(), t.data(), s.data(), k.data()};
     T *dinputs[] = {dx.data()};
     T *dparams[] = {da.data(), dm.data(), dt.data(), ds.data(), nullptr};
-    act::setNumThreads(threads);
     f.backward(shape, in, dy.data(), dinputs, dparams, params, y.data());
-    act::setNumThreads(0);
   }
 };
+
+/// Every output of `a` bitwise those of `b`.
+template <typename T> void checkSameBits(const Case<T> &a, const Case<T> &b) {
+  CHECK(sameBits(a.y, b.y));
+  CHECK(sameBits(a.dx, b.dx));
+  CHECK(sameBits(a.da, b.da));
+  CHECK(sameBits(a.dm, b.dm));
+  CHECK(sameBits(a.dt, b.dt));
+  CHECK(sameBits(a.ds, b.ds));
+}
 
 /// Element i's sample and channel in `sh` (S = 1, so both layouts agree).
 std::pair<size_t, size_t> sampleAndChannel(const act::TensorShape &sh, size_t i) {
@@ -130,12 +145,7 @@ template <typename T> void checkShapes() {
     one.run(f, 1);
     seven.run(f, 7);
     checkAgainstFloat64(seven);
-    CHECK(sameBits(one.y, seven.y));
-    CHECK(sameBits(one.dx, seven.dx));
-    CHECK(sameBits(one.da, seven.da));
-    CHECK(sameBits(one.dm, seven.dm));
-    CHECK(sameBits(one.dt, seven.dt));
-    CHECK(sameBits(one.ds, seven.ds));
+    checkSameBits(one, seven);
   }
 }
 
@@ -243,20 +253,7 @@ TEST_CASE("parameters with a value per element: threads calling at once share on
     cases.emplace_back(shapes[k % 2]);
   std::vector<std::thread> threads;
   for (int k = 0; k < 8; ++k)
-    threads.emplace_back([&, k] {
-      Case<float> &c = cases[(size_t)k];
-      c.y.assign(c.x.size(), 0.0f);
-      c.dx.assign(c.x.size(), 0.0f);
-      c.da.assign(c.a.size(), 0.0f);
-      c.dm.assign(c.m.size(), 0.0f);
-      c.dt.assign(c.t.size(), 0.0f);
-      c.ds.assign(1, 0.0f);
-      const float *in[] = {c.x.data()};
-      const float *params[] = {c.a.data(), c.m.data(), c.t.data(), c.s.data(), c.k.data()};
-      float *dinputs[] = {c.dx.data()};
-      float *dparams[] = {c.da.data(), c.dm.data(), c.dt.data(), c.ds.data(), nullptr};
-      f.backward(c.shape, in, c.dy.data(), dinputs, dparams, params, c.y.data());
-    });
+    threads.emplace_back([&, k] { cases[(size_t)k].call(f); });
   for (std::thread &t : threads)
     t.join();
   for (int k = 0; k < 2; ++k) {
@@ -264,12 +261,7 @@ TEST_CASE("parameters with a value per element: threads calling at once share on
     lone.run(f, 2);
     for (size_t j = (size_t)k; j < cases.size(); j += 2) {
       INFO("call " << j);
-      CHECK(sameBits(cases[j].y, lone.y));
-      CHECK(sameBits(cases[j].dx, lone.dx));
-      CHECK(sameBits(cases[j].da, lone.da));
-      CHECK(sameBits(cases[j].dm, lone.dm));
-      CHECK(sameBits(cases[j].dt, lone.dt));
-      CHECK(sameBits(cases[j].ds, lone.ds));
+      checkSameBits(cases[j], lone);
     }
   }
 }
