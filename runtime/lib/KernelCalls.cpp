@@ -243,6 +243,61 @@ static int forwardRowsFor(const Activation::Impl &impl, DType dtype, const Tenso
   return streaming || rowsUnstaged(shape.c, bytes) ? 1 : 0;
 }
 
+/// Whether forward on the channels-first `shape` (kernelShape's) runs as the
+/// channels-last {N, C S, 1}: rows shorter than a vector (S below the lanes) each
+/// took one masked step and a row's setup (acon_c forward, two threads, ns an
+/// element: {1024, 256, 4} 0.99, {585, 256, 7} 0.57, {455, 256, 9} 0.43 against
+/// 0.13 in nsc). The tensor is the same memory; each per-channel parameter is
+/// repeated S times (expandAlongS), so element (n, c, s) reads its channel's value
+/// in lane c S + s of a channels-last row. Not with tables or parameters varying
+/// along N and C (those would be repeated to the tensor's size), nor where C S
+/// values a parameter pass an eighth of the tensor, nor below kVariantElements.
+static bool shortRowsAsChannels(const Activation::Impl &impl, DType dtype, const TensorShape &shape) {
+  int64_t lanes = hostVectorBits() / (dtype == DType::F64 ? 64 : 32);
+  if (shape.layout != Layout::NCS || shape.s <= 1 || shape.s >= lanes || shape.c <= 1 ||
+      shape.numElements() < Activation::Impl::kVariantElements ||
+      shape.c * shape.s * 8 > shape.numElements())
+    return false;
+  bool perChannel = false;
+  for (const ParamInfo &p : impl.params) {
+    if (p.tableLength || (p.perSample && p.perChannel))
+      return false;
+    perChannel = perChannel || p.perChannel;
+  }
+  return perChannel; // without one, cpuShape runs a flat row already
+}
+
+/// The parameters for {N, C S, 1} channels-last of an {N, C, S} call: each
+/// per-channel one repeated S times into `expanded` (its initial value where null).
+static std::vector<const void *> expandAlongS(const Activation::Impl &impl, DType dtype,
+                                             const TensorShape &shape, const void *const *params,
+                                             std::vector<std::vector<char>> &expanded) {
+  std::vector<const void *> out;
+  const size_t bytes = (size_t)sizeOf(dtype), c = (size_t)shape.c, s = (size_t)shape.s;
+  for (size_t p = 0; p < impl.params.size(); ++p) {
+    const ParamInfo &info = impl.params[p];
+    const void *data = params ? params[p] : nullptr;
+    if (!info.perChannel) {
+      out.push_back(data);
+      continue;
+    }
+    std::vector<char> initial;
+    if (!data) {
+      if (info.init.empty())
+        throw noInitialValue(impl, info);
+      initial = filledBuffer(dtype, c, info.init[0]);
+      data = initial.data();
+    }
+    std::vector<char> &wide = expanded.emplace_back(c * s * bytes);
+    for (size_t k = 0; k < c; ++k)
+      for (size_t j = 0; j < s; ++j)
+        std::memcpy(wide.data() + (k * s + j) * bytes, static_cast<const char *>(data) + k * bytes,
+                    bytes);
+    out.push_back(wide.data());
+  }
+  return out;
+}
+
 void runForward(Activation::Impl &impl, DType dtype, const TensorShape &callerShape,
                 const void *const *inputs, void *y, const void *const *params) {
   impl.requireTarget(Target::CPU);
@@ -253,6 +308,14 @@ void runForward(Activation::Impl &impl, DType dtype, const TensorShape &callerSh
     VariantArgs args(impl, dtype, callerShape, moved, inputs, params);
     return runForward(impl.variantWith(moved), dtype, callerShape, args.inputs.data(), y,
                       args.params.data());
+  }
+  if (const TensorShape ks = kernelShape(callerShape); shortRowsAsChannels(impl, dtype, ks)) {
+    if (!checkCall(impl, ks, inputs, {y}))
+      return;
+    std::vector<std::vector<char>> expanded;
+    std::vector<const void *> ps = expandAlongS(impl, dtype, ks, params, expanded);
+    return runForward(impl, dtype, TensorShape{ks.n, ks.c * ks.s, 1, Layout::NSC}, inputs, y,
+                      ps.data());
   }
   const TensorShape shape = cpuShape(impl, callerShape);
   if (!checkCall(impl, shape, inputs, {y}))
@@ -274,12 +337,18 @@ void runForward(Activation::Impl &impl, DType dtype, const TensorShape &callerSh
   });
 }
 
+/// `gradsInDouble`: `dparams` are double buffers, the sums stored unrounded (for
+/// the short rows run as channels, whose sums go on over S).
 void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerShape,
                  const void *const *inputs, const void *dy, void *const *dinputs,
-                 void *const *dparams, const void *const *params, void *y) {
+                 void *const *dparams, const void *const *params, void *y,
+                 bool gradsInDouble = false) {
   impl.requireTarget(Target::CPU);
-  if (std::vector<unsigned> moved = impl.elementwiseParams(kernelShape(callerShape), true);
-      !moved.empty()) {
+  const DType gradType = gradsInDouble ? DType::F64 : dtype;
+  std::vector<unsigned> moved;
+  if (!gradsInDouble) // (never both: short rows run as channels have N >= 8)
+    moved = impl.elementwiseParams(kernelShape(callerShape), true);
+  if (!moved.empty()) {
     if (!checkCall(impl, callerShape, inputs, {dy, dinputs}))
       return;
     VariantArgs args(impl, dtype, callerShape, moved, inputs, params);
@@ -302,6 +371,40 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
                 dparams ? dps.data() : nullptr, args.params.data(), y);
     if (unwanted.size() > kKeptBytes)
       std::vector<char>().swap(unwanted);
+    return;
+  }
+  if (const TensorShape ks = kernelShape(callerShape);
+      !gradsInDouble && shortRowsAsChannels(impl, dtype, ks)) {
+    if (!checkCall(impl, ks, inputs, {dy, dinputs}))
+      return;
+    std::vector<std::vector<char>> expanded;
+    std::vector<const void *> ps = expandAlongS(impl, dtype, ks, params, expanded);
+    // The gradients come back as double sums over {N, C S, 1}: a per-channel
+    // parameter's C S sums are then summed over S, in order, and each rounded once.
+    const TensorShape wide{ks.n, ks.c * ks.s, 1, Layout::NSC};
+    std::vector<std::vector<double>> sums(impl.params.size());
+    std::vector<void *> dps(impl.params.size(), nullptr);
+    for (size_t p = 0; p < impl.params.size(); ++p)
+      if (dparams && dparams[p] && !impl.params[p].isConst) {
+        sums[p].resize((size_t)impl.params[p].numValues(wide));
+        dps[p] = sums[p].data();
+      }
+    runBackward(impl, dtype, wide, inputs, dy, dinputs, dps.data(), ps.data(), y,
+                /*gradsInDouble=*/true);
+    for (size_t p = 0; p < impl.params.size(); ++p) {
+      if (!dps[p])
+        continue;
+      if (!impl.params[p].perChannel) {
+        storeRange(dtype, dparams[p], 0, sums[p].data(), sums[p].size());
+        continue;
+      }
+      for (size_t c = 0; c < (size_t)ks.c; ++c) {
+        double sum = 0.0;
+        for (size_t j = 0; j < (size_t)ks.s; ++j)
+          sum += sums[p][c * (size_t)ks.s + j];
+        storeAs(dtype, dparams[p], c, sum);
+      }
+    }
     return;
   }
   const TensorShape shape = cpuShape(impl, callerShape);
@@ -470,7 +573,7 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
       std::copy(w, w + (xlo[k] - lo[k]), accs + at[k]);
       std::copy(w + (xhi[k] - lo[k]), w + (hi[k] - lo[k]), accs + at[k] + (xlo[k] - lo[k]));
       if (void *out = dparams ? dparams[learnable[j]] : nullptr)
-        storeRange(dtype, out, (size_t)xlo[k], w + (xlo[k] - lo[k]), (size_t)(xhi[k] - xlo[k]));
+        storeRange(gradType, out, (size_t)xlo[k], w + (xlo[k] - lo[k]), (size_t)(xhi[k] - xlo[k]));
     }
     if (mine.size() * sizeof(double) > kKeptBytes)
       std::vector<double>().swap(mine);
@@ -521,7 +624,7 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
           for (int64_t i = 0; i < end - v; ++i)
             sums[i] += w[i];
         }
-        storeRange(dtype, out, (size_t)v, sums, (size_t)(end - v));
+        storeRange(gradType, out, (size_t)v, sums, (size_t)(end - v));
         v = end;
       }
     };

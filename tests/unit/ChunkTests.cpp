@@ -1,9 +1,12 @@
-// How backward cuts channels-last tensors of few, long rows: a chunk is a segment of
-// channels in every row (Chunks::spansRows), so its per-channel gradient windows are
-// its own. Checked against float64 references written out here, with per-channel,
-// per-sample and scalar parameters and a per-channel table, on shapes that span
-// (few rows, or rows longer than a chunk) and one that does not; bitwise the same
-// on 1 and 7 threads.
+// How calls cut tensors whose rows are far from a chunk's size. Channels-last
+// backward on few, long rows: a chunk is a segment of channels in every row
+// (Chunks::spansRows), so its per-channel gradient windows are its own.
+// Channels-first rows shorter than a vector: {N, C, S} runs as the channels-last
+// {N, C S, 1}, each per-channel parameter repeated S times, its gradient summed over
+// S after. Checked against float64 references written out here, with per-channel,
+// per-sample and scalar parameters (and a per-channel table where it applies), on
+// shapes that take the path and ones that do not; bitwise the same on 1 and 7
+// threads.
 #include "act/act.h"
 
 #include "TestSupport.h"
@@ -144,5 +147,91 @@ TEST_CASE("channels-last backward on few long rows: chunks span every row",
     CHECK(badK == 0);
     CHECK(badT == 0);
     CHECK(std::fabs(seven.ds[0] - wantS) <= 1e-5 * (1.0 + magS));
+  }
+}
+
+TEST_CASE("channels-first rows shorter than a vector run as channels-last rows of C S",
+          "[threads][layout]") {
+  act::Module mod = act::Module::compile(
+      "act h(x; a[C] = 1.0, t[N] = 0.5, s = 0.25, b[C] = 0.0) = a * x + t * x * x + s * sigmoid(b + x)");
+  const act::Activation &h = mod.get("h");
+  // S = 4, 7, 9 and 15 take the path (below 16 float lanes; below 8 at 256 bits);
+  // {8, 64, 7} is below 4096 elements and {4, 256, 7} has C S beyond an eighth of it.
+  for (act::TensorShape shape :
+       {act::TensorShape{300, 64, 4, act::Layout::NCS}, act::TensorShape{100, 96, 7, act::Layout::NCS},
+        act::TensorShape{64, 100, 9, act::Layout::NCS}, act::TensorShape{40, 33, 15, act::Layout::NCS},
+        act::TensorShape{8, 64, 7, act::Layout::NCS}, act::TensorShape{4, 256, 7, act::Layout::NCS}}) {
+    INFO("N=" << shape.n << " C=" << shape.c << " S=" << shape.s);
+    size_t count = (size_t)shape.numElements(), channels = (size_t)shape.c,
+           samples = (size_t)shape.n, per = (size_t)shape.s;
+    std::vector<float> x(count), up(count), a(channels), t(samples), s{0.25f}, b(channels);
+    for (size_t i = 0; i < count; ++i) {
+      x[i] = (float)(3.0 * std::sin(0.37 * (double)i + 0.2));
+      up[i] = (float)std::cos(0.11 * (double)i);
+    }
+    for (size_t c = 0; c < channels; ++c) {
+      a[c] = 1.0f + 0.125f * (float)(c % 7);
+      b[c] = 0.25f * (float)(c % 5) - 0.5f;
+    }
+    for (size_t n = 0; n < samples; ++n)
+      t[n] = 0.5f - 0.25f * (float)(n % 3);
+    const float *in[] = {x.data()};
+    const float *params[] = {a.data(), t.data(), s.data(), b.data()};
+    auto run = [&](unsigned threads, std::vector<float> &y, std::vector<float> &dx,
+                   std::vector<std::vector<float>> &dp, std::vector<float> &yf) {
+      y.assign(count, 0.0f);
+      yf.assign(count, 0.0f);
+      dx.assign(count, 0.0f);
+      dp = {std::vector<float>(channels), std::vector<float>(samples), std::vector<float>(1),
+            std::vector<float>(channels)};
+      float *din[] = {dx.data()};
+      float *dps[] = {dp[0].data(), dp[1].data(), dp[2].data(), dp[3].data()};
+      act::setNumThreads(threads);
+      h.forward(shape, in, y.data(), params);
+      h.backward(shape, in, up.data(), din, dps, params, yf.data());
+      act::setNumThreads(0);
+    };
+    std::vector<float> y1, dx1, yf1, y7, dx7, yf7;
+    std::vector<std::vector<float>> dp1, dp7;
+    run(1, y1, dx1, dp1, yf1);
+    run(7, y7, dx7, dp7, yf7);
+    CHECK(act_test::sameBits(y1, y7));
+    CHECK(act_test::sameBits(dx1, dx7));
+    for (size_t p = 0; p < 4; ++p)
+      CHECK(act_test::sameBits(dp1[p], dp7[p]));
+
+    std::vector<double> wantA(channels), wantB(channels), magA(channels), magB(channels),
+        wantT(samples), magT(samples);
+    double wantS = 0, magS = 0;
+    size_t bad = 0;
+    for (size_t i = 0; i < count; ++i) {
+      size_t c = (i / per) % channels, n = i / (per * channels);
+      double xi = x[i], g = up[i], sig = 1.0 / (1.0 + std::exp(-(b[c] + xi)));
+      double y = a[c] * xi + t[n] * xi * xi + s[0] * sig;
+      double dsig = sig * (1.0 - sig);
+      double dx = g * (a[c] + 2.0 * t[n] * xi + s[0] * dsig);
+      auto off = [](double got, double want) {
+        return std::fabs(got - want) > 2e-6 * std::max(1.0, std::fabs(want));
+      };
+      bad += off(y7[i], y) + off(yf7[i], y) + off(dx7[i], dx);
+      wantA[c] += g * xi;
+      magA[c] += std::fabs(g * xi);
+      wantB[c] += g * s[0] * dsig;
+      magB[c] += std::fabs(g * s[0] * dsig);
+      wantT[n] += g * xi * xi;
+      magT[n] += std::fabs(g * xi * xi);
+      wantS += g * sig;
+      magS += std::fabs(g * sig);
+    }
+    CHECK(bad == 0);
+    size_t badSums = 0;
+    for (size_t c = 0; c < channels; ++c) {
+      badSums += std::fabs(dp7[0][c] - wantA[c]) > 1e-6 * (1.0 + magA[c]);
+      badSums += std::fabs(dp7[3][c] - wantB[c]) > 1e-6 * (1.0 + magB[c]);
+    }
+    for (size_t n = 0; n < samples; ++n)
+      badSums += std::fabs(dp7[1][n] - wantT[n]) > 1e-6 * (1.0 + magT[n]);
+    CHECK(badSums == 0);
+    CHECK(std::fabs(dp7[2][0] - wantS) <= 1e-6 * (1.0 + magS));
   }
 }
