@@ -249,10 +249,14 @@ static int forwardRowsFor(const Activation::Impl &impl, DType dtype, const Tenso
 /// element: {1024, 256, 4} 0.99, {585, 256, 7} 0.57, {455, 256, 9} 0.43 against
 /// 0.13 in nsc). The tensor is the same memory; each per-channel parameter is
 /// repeated S times (expandAlongS), so element (n, c, s) reads its channel's value
-/// in lane c S + s of a channels-last row. Not with tables or parameters varying
-/// along N and C (those would be repeated to the tensor's size), nor where C S
-/// values a parameter pass an eighth of the tensor, nor below kVariantElements.
-static bool shortRowsAsChannels(const Activation::Impl &impl, DType dtype, const TensorShape &shape) {
+/// in lane c S + s of a channels-last row. Not with tables, nor where C S values a
+/// parameter pass an eighth of the tensor, nor below kVariantElements. Parameters
+/// varying along N and C are repeated to the tensor's size: in `forward` only (a
+/// stream more, where their rows had cost more: meta_acon_c forward {1024, 256, 4}
+/// 1.74 -> 0.27), since their gradients would then be one rounded product an
+/// element summed over S, where they are one sum in double.
+static bool shortRowsAsChannels(const Activation::Impl &impl, DType dtype, const TensorShape &shape,
+                                bool forward) {
   int64_t lanes = hostVectorBits() / (dtype == DType::F64 ? 64 : 32);
   if (shape.layout != Layout::NCS || shape.s <= 1 || shape.s >= lanes || shape.c <= 1 ||
       shape.numElements() < Activation::Impl::kVariantElements ||
@@ -260,20 +264,20 @@ static bool shortRowsAsChannels(const Activation::Impl &impl, DType dtype, const
     return false;
   bool perChannel = false;
   for (const ParamInfo &p : impl.params) {
-    if (p.tableLength || (p.perSample && p.perChannel))
+    if (p.tableLength || (p.perSample && p.perChannel && !forward))
       return false;
     perChannel = perChannel || p.perChannel;
   }
   return perChannel; // without one, cpuShape runs a flat row already
 }
 
-/// The parameters for {N, C S, 1} channels-last of an {N, C, S} call: each
-/// per-channel one repeated S times into `expanded` (its initial value where null).
+/// The parameters for {N, C S, 1} channels-last of an {N, C, S} call: each value of
+/// a per-channel one repeated S times into `expanded` (its initial value where null).
 static std::vector<const void *> expandAlongS(const Activation::Impl &impl, DType dtype,
                                              const TensorShape &shape, const void *const *params,
                                              std::vector<std::vector<char>> &expanded) {
   std::vector<const void *> out;
-  const size_t bytes = (size_t)sizeOf(dtype), c = (size_t)shape.c, s = (size_t)shape.s;
+  const size_t bytes = (size_t)sizeOf(dtype), s = (size_t)shape.s;
   for (size_t p = 0; p < impl.params.size(); ++p) {
     const ParamInfo &info = impl.params[p];
     const void *data = params ? params[p] : nullptr;
@@ -281,18 +285,38 @@ static std::vector<const void *> expandAlongS(const Activation::Impl &impl, DTyp
       out.push_back(data);
       continue;
     }
+    const size_t values = (size_t)info.numValues(shape); // C, or N C
     std::vector<char> initial;
     if (!data) {
       if (info.init.empty())
         throw noInitialValue(impl, info);
-      initial = filledBuffer(dtype, c, info.init[0]);
+      initial = filledBuffer(dtype, values, info.init[0]);
       data = initial.data();
     }
-    std::vector<char> &wide = expanded.emplace_back(c * s * bytes);
-    for (size_t k = 0; k < c; ++k)
-      for (size_t j = 0; j < s; ++j)
-        std::memcpy(wide.data() + (k * s + j) * bytes, static_cast<const char *>(data) + k * bytes,
-                    bytes);
+    std::vector<char> &wide = expanded.emplace_back(values * s * bytes);
+    // A [N,C] parameter's repeats are as large as the tensor: written across the
+    // pool in blocks of values.
+    auto repeat = [&](auto type) {
+      using T = decltype(type);
+      const T *from = static_cast<const T *>(data);
+      T *to = reinterpret_cast<T *>(wide.data());
+      constexpr size_t kBlock = 16384;
+      auto block = [&](size_t b) {
+        for (size_t k = b * kBlock, end = std::min(values, k + kBlock); k < end; ++k)
+          std::fill(to + k * s, to + (k + 1) * s, from[k]);
+      };
+      size_t blocks = (values + kBlock - 1) / kBlock;
+      if (blocks > 1)
+        detail::ThreadPool::global().parallelFor(blocks, block);
+      else
+        block(0);
+    };
+    if (bytes == 8)
+      repeat(uint64_t());
+    else if (bytes == 4)
+      repeat(uint32_t());
+    else
+      repeat(uint16_t());
     out.push_back(wide.data());
   }
   return out;
@@ -309,7 +333,7 @@ void runForward(Activation::Impl &impl, DType dtype, const TensorShape &callerSh
     return runForward(impl.variantWith(moved), dtype, callerShape, args.inputs.data(), y,
                       args.params.data());
   }
-  if (const TensorShape ks = kernelShape(callerShape); shortRowsAsChannels(impl, dtype, ks)) {
+  if (const TensorShape ks = kernelShape(callerShape); shortRowsAsChannels(impl, dtype, ks, true)) {
     if (!checkCall(impl, ks, inputs, {y}))
       return;
     std::vector<std::vector<char>> expanded;
@@ -374,7 +398,7 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
     return;
   }
   if (const TensorShape ks = kernelShape(callerShape);
-      !gradsInDouble && shortRowsAsChannels(impl, dtype, ks)) {
+      !gradsInDouble && shortRowsAsChannels(impl, dtype, ks, false)) {
     if (!checkCall(impl, ks, inputs, {dy, dinputs}))
       return;
     std::vector<std::vector<char>> expanded;

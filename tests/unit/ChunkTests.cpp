@@ -235,3 +235,51 @@ TEST_CASE("channels-first rows shorter than a vector run as channels-last rows o
     CHECK(std::fabs(dp7[2][0] - wantS) <= 1e-6 * (1.0 + magS));
   }
 }
+
+TEST_CASE("channels-first short rows with a [N,C] parameter: forward repeats it over S",
+          "[threads][layout]") {
+  // Forward repeats m to the tensor's size; backward keeps the rows (m's gradient
+  // stays one double sum an entry). Both against float64, 1 and 7 threads bitwise.
+  act::Module mod = act::Module::compile("act k(x; m[N,C] = 0.5, a[C] = 1.0) = m * x * x + a * x");
+  const act::Activation &k = mod.get("k");
+  for (act::TensorShape shape :
+       {act::TensorShape{300, 64, 4, act::Layout::NCS}, act::TensorShape{100, 96, 7, act::Layout::NCS}}) {
+    INFO("N=" << shape.n << " C=" << shape.c << " S=" << shape.s);
+    size_t count = (size_t)shape.numElements(), channels = (size_t)shape.c, per = (size_t)shape.s;
+    std::vector<float> x(count), up(count), m((size_t)shape.n * channels), a(channels);
+    for (size_t i = 0; i < count; ++i) {
+      x[i] = (float)(3.0 * std::sin(0.37 * (double)i + 0.2));
+      up[i] = (float)std::cos(0.11 * (double)i);
+    }
+    for (size_t e = 0; e < m.size(); ++e)
+      m[e] = 0.25f * (float)(e % 5) - 0.5f;
+    for (size_t c = 0; c < channels; ++c)
+      a[c] = 1.0f + 0.125f * (float)(c % 7);
+    const float *in[] = {x.data()};
+    const float *params[] = {m.data(), a.data()};
+    std::vector<float> y1(count), y7(count), dx(count), dm(m.size()), da(channels);
+    act::setNumThreads(1);
+    k.forward(shape, in, y1.data(), params);
+    act::setNumThreads(7);
+    k.forward(shape, in, y7.data(), params);
+    float *din[] = {dx.data()};
+    float *dps[] = {dm.data(), da.data()};
+    k.backward(shape, in, up.data(), din, dps, params);
+    act::setNumThreads(0);
+    CHECK(act_test::sameBits(y1, y7));
+    std::vector<double> wantM(m.size());
+    size_t bad = 0;
+    for (size_t i = 0; i < count; ++i) {
+      size_t nc = i / per, c = nc % channels;
+      double xi = x[i], want = m[nc] * xi * xi + a[c] * xi;
+      bad += std::fabs(y7[i] - want) > 2e-6 * std::max(1.0, std::fabs(want));
+      bad += std::fabs(dx[i] - up[i] * (2.0 * m[nc] * xi + a[c])) > 2e-6 * std::max(1.0, std::fabs(want));
+      wantM[nc] += (double)up[i] * xi * xi;
+    }
+    CHECK(bad == 0);
+    size_t badM = 0;
+    for (size_t e = 0; e < m.size(); ++e)
+      badM += std::fabs(dm[e] - wantM[e]) > 1e-6 * (1.0 + 9.0 * (double)per);
+    CHECK(badM == 0);
+  }
+}
