@@ -41,6 +41,15 @@ Error noInitialValue(const Activation::Impl &impl, const ParamInfo &info) {
                "' has no initial value; pass its values");
 }
 
+/// `count` copies of a parameter's initial value (not a table's), for a call that
+/// left it null; throws where it has none.
+std::vector<char> initialFill(const Activation::Impl &impl, const ParamInfo &info, DType dtype,
+                              size_t count) {
+  if (info.init.empty())
+    throw noInitialValue(impl, info);
+  return filledBuffer(dtype, count, info.init[0]);
+}
+
 /// A call's arguments for the variant of its activation that takes the parameters
 /// `moved` as inputs (Activation::Impl::variantWith): the inputs, then the moved
 /// parameters' buffers (a null one filled with its initial value, one per element),
@@ -60,11 +69,8 @@ struct VariantArgs {
         continue;
       }
       if (!data) {
-        const ParamInfo &info = impl.params[p];
-        if (info.init.empty())
-          throw noInitialValue(impl, info);
-        initial.push_back(filledBuffer(dtype, (size_t)shape.numElements(), info.init[0]));
-        data = initial.back().data();
+        size_t count = (size_t)shape.numElements();
+        data = initial.emplace_back(initialFill(impl, impl.params[p], dtype, count)).data();
       }
       inputs.push_back(data); // in increasing order, as the variant's inputs
     }
@@ -253,8 +259,8 @@ static int forwardRowsFor(const Activation::Impl &impl, DType dtype, const Tenso
 /// parameter pass an eighth of the tensor, nor below kVariantElements. Parameters
 /// varying along N and C are repeated to the tensor's size: in `forward` only (a
 /// stream more, where their rows had cost more: meta_acon_c forward {1024, 256, 4}
-/// 1.74 -> 0.27), since their gradients would then be one rounded product an
-/// element summed over S, where they are one sum in double.
+/// 1.27 -> 0.43 side by side), since their gradients would then be one rounded
+/// product an element summed over S, where they are one sum in double.
 static bool shortRowsAsChannels(const Activation::Impl &impl, DType dtype, const TensorShape &shape,
                                 bool forward) {
   int64_t lanes = hostVectorBits() / (dtype == DType::F64 ? 64 : 32);
@@ -287,12 +293,8 @@ static std::vector<const void *> expandAlongS(const Activation::Impl &impl, DTyp
     }
     const size_t values = (size_t)info.numValues(shape); // C, or N C
     std::vector<char> initial;
-    if (!data) {
-      if (info.init.empty())
-        throw noInitialValue(impl, info);
-      initial = filledBuffer(dtype, values, info.init[0]);
-      data = initial.data();
-    }
+    if (!data)
+      data = (initial = initialFill(impl, info, dtype, values)).data();
     std::vector<char> &wide = expanded.emplace_back(values * s * bytes);
     // A [N,C] parameter's repeats are as large as the tensor: written across the
     // pool in blocks of values.
@@ -369,8 +371,11 @@ void runBackward(Activation::Impl &impl, DType dtype, const TensorShape &callerS
                  bool gradsInDouble = false) {
   impl.requireTarget(Target::CPU);
   const DType gradType = gradsInDouble ? DType::F64 : dtype;
+  // The variant stores its moved parameters' gradients in the elements' type, not
+  // into double buffers; its only double caller, short rows run as channels, has
+  // N >= 8, C S > 1 and no [N,C] parameter, so nothing would move there anyway.
   std::vector<unsigned> moved;
-  if (!gradsInDouble) // (never both: short rows run as channels have N >= 8)
+  if (!gradsInDouble)
     moved = impl.elementwiseParams(kernelShape(callerShape), true);
   if (!moved.empty()) {
     if (!checkCall(impl, callerShape, inputs, {dy, dinputs}))

@@ -59,10 +59,9 @@ struct Activation::Impl {
   std::atomic<detail::PackedKernel> ready[kNumDTypes][2][kNumKinds][kNumSlots] = {};
   std::once_flag gpuBuilt;
 
-  /// A variant's module, holding its one activation (elementwiseVariant); null
-  /// for the module's own activations, which live in compiled->module.
+  /// A variant's module, holding its one activation (variantWith); null for the
+  /// module's own activations, which live in compiled->module.
   mlir::OwningOpRef<mlir::ModuleOp> ownModule;
-  bool isVariant = false;
   /// Variants by the parameters they take as inputs; guarded by variantsMutex.
   std::mutex variantsMutex;
   std::map<std::vector<unsigned>, std::unique_ptr<Activation::Impl>> variants;
@@ -96,14 +95,15 @@ struct Activation::Impl {
   /// element ({N, 1, 1}) become one row (meta_acon_c 4.1 -> 0.13).
   std::vector<unsigned> elementwiseParams(const TensorShape &shape, bool forGradients) const {
     std::vector<unsigned> moved;
-    if (isVariant || shape.numElements() < kVariantElements)
+    if (ownModule || shape.numElements() < kVariantElements) // a variant moves no more
       return moved;
-    for (unsigned p = 0; p < params.size(); ++p)
-      if (!params[p].isConst && params[p].tableLength == 0 &&
-          (forGradients || params[p].perSample) &&
-          hasValuePerElement(params[p].perSample, params[p].perChannel, shape.n == 1,
-                             shape.c == 1, shape.s == 1))
+    for (unsigned p = 0; p < params.size(); ++p) {
+      const ParamInfo &info = params[p];
+      if ((forGradients || info.perSample) &&
+          movesToInput(info.isConst, info.tableLength, info.perSample, info.perChannel,
+                       shape.n == 1, shape.c == 1, shape.s == 1))
         moved.push_back(p);
+    }
     return moved;
   }
 
@@ -124,7 +124,6 @@ struct Activation::Impl {
     made->name = name;
     made->formula = formula;
     made->options = options;
-    made->isVariant = true;
     made->inputs = inputs;
     for (unsigned p = 0; p < params.size(); ++p)
       if (std::find(moved.begin(), moved.end(), p) == moved.end())

@@ -23,8 +23,8 @@ SmallVector<unsigned> act::elementwiseParams(ActivationOp act, StringRef unitDim
   ArrayRef<bool> isConst = act.getParamConst();
   SmallVector<unsigned> params;
   for (unsigned p = 0; p < act.getNumParams(); ++p)
-    if (!isConst[p] && act.getTableLength(p) == 0 &&
-        hasValuePerElement(act.isPerSample(p), act.isPerChannel(p), unitN, unitC, unitS))
+    if (movesToInput(isConst[p], act.getTableLength(p), act.isPerSample(p), act.isPerChannel(p),
+                     unitN, unitC, unitS))
       params.push_back(p);
   return params;
 }

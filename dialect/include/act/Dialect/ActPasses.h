@@ -25,12 +25,13 @@ void populateActStabilizePatterns(mlir::RewritePatternSet &patterns,
 /// of the rewrites that fired to its `act.stabilized` attribute.
 mlir::LogicalResult stabilizeActivation(ActivationOp act);
 
-/// Whether a parameter varying along N (`perSample`) and C (`perChannel`) has one
-/// value per element of tensors whose extent is 1 along the unit dimensions: each
-/// dimension it does not vary along is one of them (and S, which none varies along).
-inline bool hasValuePerElement(bool perSample, bool perChannel, bool unitN, bool unitC,
-                               bool unitS) {
-  return unitS && (perSample || unitN) && (perChannel || unitC);
+/// Whether act-params-to-inputs moves a parameter varying along N (`perSample`)
+/// and C (`perChannel`) for tensors whose extent is 1 along the unit dimensions:
+/// learnable, not a table, and with one value per element (each dimension it does
+/// not vary along is a unit one, and so is S, which none varies along).
+inline bool movesToInput(bool isConst, int64_t tableLength, bool perSample, bool perChannel,
+                         bool unitN, bool unitC, bool unitS) {
+  return !isConst && tableLength == 0 && unitS && (perSample || unitN) && (perChannel || unitC);
 }
 /// The learnable parameters of `act` (not tables) with a value per element of
 /// tensors of extent 1 along `unitDims` (letters of "NCS"), in order.
