@@ -1,8 +1,11 @@
 // act runtime: Activation::forward, backward and derivatives on the CPU: argument
-// checks, parameter defaults, and the JIT kernels called over shape-determined row
-// chunks on the thread pool (gradients reduced in a fixed order).
+// checks, and the JIT kernels called over shape-determined row chunks on the thread
+// pool (gradients reduced in a fixed order). The shape and kernel classes a call
+// takes are chosen in CallShapes.cpp, its parameter buffers made in CallParams.cpp.
 #include "act/act.h"
 
+#include "CallParams.h"
+#include "CallShapes.h"
 #include "KernelCall.h"
 #include "ModuleImpl.h"
 #include "ThreadPool.h"
@@ -21,308 +24,26 @@
 using namespace act;
 
 namespace {
+using detail::addParams;
 using detail::checkCall;
 using detail::Chunks;
+using detail::columnClassFor;
+using detail::cpuShape;
+using detail::expandAlongS;
 using detail::filledBuffer;
+using detail::forwardRowsFor;
 using detail::KernelCall;
 using detail::kernelShape;
+using detail::kKeptBytes;
+using detail::shortRowsAsChannels;
 using detail::storeAs;
 using detail::storeRange;
+using detail::VariantArgs;
 
-/// Backward's chunk accumulators: at most this many bytes for 64 chunks (fewer chunks,
-/// down to 4, beyond it), and a calling thread keeps a buffer of up to kKeptBytes
-/// between calls (a larger one is given back). Given back, a buffer is faulted in
-/// again by the next call: pwlu ncs backward at C = 65536, S = 49 (4 chunks of 21 C
-/// doubles, 44 MB) took 184 ms a call with 16 MiB kept, 14 ms with 64 MiB.
-constexpr size_t kAccumulatorBytes = size_t(8) << 20, kKeptBytes = size_t(64) << 20;
+/// Backward's chunk accumulators: at most this many bytes for 64 chunks (fewer
+/// chunks, down to 4, beyond it).
+constexpr size_t kAccumulatorBytes = size_t(8) << 20;
 
-Error noInitialValue(const Activation::Impl &impl, const ParamInfo &info) {
-  return Error("'" + impl.name + "': parameter '" + info.name +
-               "' has no initial value; pass its values");
-}
-
-/// `count` copies of a parameter's initial value (not a table's), for a call that
-/// left it null; throws where it has none.
-std::vector<char> initialFill(const Activation::Impl &impl, const ParamInfo &info, DType dtype,
-                              size_t count) {
-  if (info.init.empty())
-    throw noInitialValue(impl, info);
-  return filledBuffer(dtype, count, info.init[0]);
-}
-
-/// A call's arguments for the variant of its activation that takes the parameters
-/// `moved` as inputs (Activation::Impl::variantWith): the inputs, then the moved
-/// parameters' buffers (a null one filled with its initial value, one per element),
-/// and the other parameters' buffers.
-struct VariantArgs {
-  std::vector<const void *> inputs, params;
-  std::vector<std::vector<char>> initial;
-
-  VariantArgs(const Activation::Impl &impl, DType dtype, const TensorShape &shape,
-              const std::vector<unsigned> &moved, const void *const *in,
-              const void *const *ps) {
-    inputs.assign(in, in + impl.inputs.size());
-    for (unsigned p = 0; p < impl.params.size(); ++p) {
-      const void *data = ps ? ps[p] : nullptr;
-      if (std::find(moved.begin(), moved.end(), p) == moved.end()) {
-        params.push_back(data);
-        continue;
-      }
-      if (!data) {
-        size_t count = (size_t)shape.numElements();
-        data = initial.emplace_back(initialFill(impl, impl.params[p], dtype, count)).data();
-      }
-      inputs.push_back(data); // in increasing order, as the variant's inputs
-    }
-  }
-};
-
-/// Adds every parameter buffer; parameters left null take their initial values,
-/// materialised (rounded to `dtype`) in `defaults`.
-void addParams(KernelCall &call, const Activation::Impl &impl, DType dtype,
-               const TensorShape &shape, const void *const *params,
-               std::vector<std::vector<char>> &defaults) {
-  const size_t numParams = impl.params.size();
-  defaults.resize(numParams); // initial values
-  // Channels-last kernels load per-channel parameters as vectors along C: from a
-  // buffer not 64-byte aligned (malloc's 16), every load straddles two cache lines
-  // (acon_c nsc forward {1, 1024, 16384}, two threads, 4.5-4.85 -> 3.5-3.9 ms). A
-  // parameter small beside the tensor is copied (or its initial values written) to
-  // a 64-byte aligned buffer per call: one the calling thread keeps, up to
-  // kKeptBytes (a fresh one a call was zeroed and faulted in every call: acon_c nsc
-  // backward on {16, 65536, 1}, two threads, 8% of its time in memset's faults).
-  thread_local std::unique_ptr<char, decltype(&std::free)> kept(nullptr, &std::free);
-  thread_local size_t keptBytes = 0;
-  auto alignedFor = [&](const ParamInfo &info, const void *data) {
-    return shape.layout == Layout::NSC && info.perChannel &&
-           (!data || reinterpret_cast<uintptr_t>(data) % 64) &&
-           info.numValues(shape) * 8 <= shape.numElements();
-  };
-  auto roundUp = [](size_t bytes) { return (bytes + 63) / 64 * 64; };
-  size_t alignedBytes = 0, used = 0;
-  for (size_t p = 0; p < numParams; ++p)
-    if (alignedFor(impl.params[p], params ? params[p] : nullptr))
-      alignedBytes += roundUp((size_t)impl.params[p].numValues(shape) * sizeOf(dtype));
-  if (keptBytes < alignedBytes || keptBytes > std::max(alignedBytes, kKeptBytes)) {
-    kept.reset(alignedBytes ? static_cast<char *>(std::aligned_alloc(64, alignedBytes)) : nullptr);
-    keptBytes = kept ? alignedBytes : 0;
-  }
-  for (size_t p = 0; p < numParams; ++p) {
-    const ParamInfo &info = impl.params[p];
-    const void *data = params ? params[p] : nullptr;
-    const int64_t values = info.numValues(shape);
-    const size_t bytes = (size_t)values * sizeOf(dtype);
-    char *aligned = nullptr;
-    if (alignedFor(info, data)) {
-      aligned = kept.get() + used;
-      used += roundUp(bytes);
-    }
-    if (!data) {
-      if (info.init.empty())
-        throw noInitialValue(impl, info);
-      std::vector<double> init = info.initialValues(shape);
-      char *out = aligned;
-      if (!out) {
-        defaults[p].resize(bytes);
-        out = defaults[p].data();
-      }
-      for (size_t k = 0; k < init.size(); ++k)
-        storeAs(dtype, out, k, init[k]);
-      data = out;
-    } else if (aligned) {
-      std::memcpy(aligned, data, bytes);
-      data = aligned;
-    }
-    if (info.tableLength && values >= (int64_t(1) << 31))
-      throw Error("'" + impl.name + "': table parameter '" + info.name +
-                  "' has 2^31 or more entries; kernels index tables with 32 bits");
-    call.add(data, values, sizeOf(dtype), &info);
-  }
-}
-
-/// The shape the CPU kernels run: kernelShape's; every shape as the one row
-/// {1, 1, n} where no parameter varies along N or C (its elements are told apart by
-/// nothing: the row is cut into segments on every thread, where a channels-last
-/// {1, C, 1} had run on one); and {n, 1, s} so where no parameter varies along N
-/// (one channel: a per-channel parameter has one value). Rows of one element had
-/// paid per-row setup for every element (swish forward on {n, 1, 1} 2.7 ns an
-/// element against 0.15), short rows a row's gradient sums every few elements
-/// (acon_c backward on {1M, 1, 16} 2.1 ns an element).
-static TensorShape cpuShape(const Activation::Impl &impl, const TensorShape &callerShape) {
-  TensorShape shape = kernelShape(callerShape);
-  bool perSample = std::any_of(impl.params.begin(), impl.params.end(),
-                               [](const ParamInfo &p) { return p.perSample; });
-  bool perChannel = std::any_of(impl.params.begin(), impl.params.end(),
-                                [](const ParamInfo &p) { return p.perChannel; });
-  if ((shape.c == 1 && !perSample) || (!perSample && !perChannel))
-    shape = TensorShape{1, 1, shape.numElements(), Layout::NCS};
-  return shape;
-}
-
-/// The bytes of an element of `dtype`'s buffers.
-static int64_t elementBytes(DType dtype) {
-  return dtype == DType::F64 ? 8 : dtype == DType::F32 ? 4 : 2;
-}
-
-/// The per-channel parameters' bytes a channel (every table entry), as the kernels
-/// count them (rowsUnstaged, columnClassOf).
-static int64_t perChannelBytes(const Activation::Impl &impl, DType dtype) {
-  int64_t bytes = 0;
-  for (const ParamInfo &p : impl.params)
-    if (p.perChannel)
-      bytes += std::max<int64_t>(1, p.tableLength) * elementBytes(dtype);
-  return bytes;
-}
-
-
-/// The column class of `shape`'s channels-last kernels (-1 where none applies):
-/// gradient kernels, and forward kernels that go by transposed tiles, compiled for
-/// it hold that path alone. `rowsPerCall`: a gradient kernel call's rows.
-///
-/// A gradient kernel with a per-channel table called on fewer than
-/// kTableColumnRows rows goes along rows: by columns a call transposes the table
-/// to [K][C] and sums into a [K][C] buffer, C K values for few rows (pwlu nsc
-/// backward, two threads, ns an element columns -> rows: C = 1024 at 64 rows a
-/// call 2.41 -> 1.58, C = 2048 at 32 rows 3.27 -> 1.80, C = 4096 at 16 6.24 ->
-/// 2.63, C = 16384 at 1 21.1 -> 7.2; from 128 rows a call columns were as fast or
-/// faster: C = 512 at 128 rows 1.63 against 2.19, C = 1024 at 256 1.31 against
-/// 1.45; without a table columns stay faster, acon_c 5-15% at one row).
-constexpr int64_t kTableColumnRows = 128;
-/// Without a table, a tensor in cache with C of at least kRowsFromChannels goes along
-/// rows too, when its calls hold kRowsFromCallRows rows or more: staged column groups
-/// down such rows were slower (two threads, 1M floats, side by side, ns an element:
-/// acon_c {1024, 1024, 1} 0.50 -> 0.35, {1, 2048, 512} 0.51 -> 0.36, {256, 4096, 1}
-/// 0.45 -> 0.41, {64, 512, 32} 0.39 -> 0.30; prelu {1024, 1024, 1} 0.39 -> 0.12,
-/// acon_b 0.51 -> 0.28; at C = 256 mixed, acon_c 0.29 -> 0.30, prelu 0.155 -> 0.12;
-/// at C = 128 columns stay faster, acon_c 0.25 against 0.31; so do they where C is
-/// not a multiple of the lanes, whose rows end in a masked step: acon_c
-/// {21, 1000, 50} 0.36 against 0.41), while with few rows a
-/// call each call's sums cost more along rows ({64, 16384, 1}, 4 rows a call, 0.86
-/// -> 1.7), and from memory wide columns stay as fast or faster ({4096, 4096, 1}
-/// 0.48 against 0.79).
-constexpr int64_t kRowsFromChannels = 512, kRowsFromCallRows = 16;
-static int columnClassFor(const Activation::Impl &impl, DType dtype, const TensorShape &shape,
-                          int64_t rowsPerCall = INT64_MAX) {
-  bool perChannelLearnable =
-      std::any_of(impl.params.begin(), impl.params.end(),
-                  [](const ParamInfo &p) { return p.perChannel && !p.isConst; });
-  if (shape.layout != Layout::NSC || !perChannelLearnable)
-    return -1;
-  int64_t lanes = hostVectorBits() / (dtype == DType::F64 ? 64 : 32);
-  if (lanes <= 1)
-    return -1;
-  if (impl.hasPerChannelTable() && rowsPerCall < kTableColumnRows)
-    return (int)ColumnClass::Rows;
-  ColumnClass cls = columnClassOf(shape.n, shape.c, shape.s, lanes,
-                                  impl.hasPerChannelTable() ? perChannelBytes(impl, dtype) : 0);
-  if (cls == ColumnClass::InCache && !impl.hasPerChannelTable() && shape.c >= kRowsFromChannels &&
-      shape.c % lanes == 0 && rowsPerCall >= kRowsFromCallRows)
-    return (int)ColumnClass::Rows;
-  return (int)cls;
-}
-
-/// The rows class of the forward kernel for calls on `shape` (a chunk's or a
-/// segment's) of a tensor of `elements` (-1 where none applies):
-/// unstaged where its per-channel parameters (none a table: those go by the column
-/// class) pass kStagedParamBytes a row, as the kernel's own test along rows does, and
-/// where the tensor streams from memory (more than kColumnStreamingElements, as for
-/// columns). From memory the stages' buffer traffic cost more than their overlap
-/// gained: side by side, two threads, nsc forward on 16.7M floats at C = 64 acon_c
-/// 3.55 -> 2.69 ms, meta_acon_c 2.90 -> 2.76, at C = 256 acon_c 3.57 -> 2.77; in cache
-/// staging stays faster (1M floats, one thread, acon_c 0.25 ms against 0.31), and at
-/// 4M elements the two tie (0.72 against 0.70).
-///
-/// Rows with no per-channel parameter along them (channels-first, where a row's
-/// parameters are broadcast, and channels-last without per-channel parameters) go
-/// unstaged from memory too (1; 0 in cache): side by side, two threads, ncs forward on
-/// 16.7M floats swish 2.63 -> 2.20 ms, acon_c 2.63 -> 2.49, meta_acon_c 2.69 -> 2.45,
-/// mish 2.53 -> 2.28, gelu 2.84 -> 2.71. Not with a per-channel table (pwlu: its
-/// forward kernels go by the column class).
-static int forwardRowsFor(const Activation::Impl &impl, DType dtype, const TensorShape &shape,
-                          int64_t elements) {
-  if (impl.hasPerChannelTable())
-    return -1;
-  bool streaming = elements > kColumnStreamingElements;
-  int64_t bytes = perChannelBytes(impl, dtype);
-  if (shape.layout != Layout::NSC || bytes == 0)
-    return streaming ? 1 : 0;
-  return streaming || rowsUnstaged(shape.c, bytes) ? 1 : 0;
-}
-
-/// Whether forward on the channels-first `shape` (kernelShape's) runs as the
-/// channels-last {N, C S, 1}: rows shorter than a vector (S below the lanes) each
-/// took one masked step and a row's setup (acon_c forward, two threads, ns an
-/// element: {1024, 256, 4} 0.99, {585, 256, 7} 0.57, {455, 256, 9} 0.43 against
-/// 0.13 in nsc). The tensor is the same memory; each per-channel parameter is
-/// repeated S times (expandAlongS), so element (n, c, s) reads its channel's value
-/// in lane c S + s of a channels-last row. Not with tables, nor where C S values a
-/// parameter pass an eighth of the tensor, nor below kVariantElements. Parameters
-/// varying along N and C are repeated to the tensor's size: in `forward` only (a
-/// stream more, where their rows had cost more: meta_acon_c forward {1024, 256, 4}
-/// 1.27 -> 0.43 side by side), since their gradients would then be one rounded
-/// product an element summed over S, where they are one sum in double.
-static bool shortRowsAsChannels(const Activation::Impl &impl, DType dtype, const TensorShape &shape,
-                                bool forward) {
-  int64_t lanes = hostVectorBits() / (dtype == DType::F64 ? 64 : 32);
-  if (shape.layout != Layout::NCS || shape.s <= 1 || shape.s >= lanes || shape.c <= 1 ||
-      shape.numElements() < Activation::Impl::kVariantElements ||
-      shape.c * shape.s * 8 > shape.numElements())
-    return false;
-  bool perChannel = false;
-  for (const ParamInfo &p : impl.params) {
-    if (p.tableLength || (p.perSample && p.perChannel && !forward))
-      return false;
-    perChannel = perChannel || p.perChannel;
-  }
-  return perChannel; // without one, cpuShape runs a flat row already
-}
-
-/// The parameters for {N, C S, 1} channels-last of an {N, C, S} call: each value of
-/// a per-channel one repeated S times into `expanded` (its initial value where null).
-static std::vector<const void *> expandAlongS(const Activation::Impl &impl, DType dtype,
-                                             const TensorShape &shape, const void *const *params,
-                                             std::vector<std::vector<char>> &expanded) {
-  std::vector<const void *> out;
-  const size_t bytes = (size_t)sizeOf(dtype), s = (size_t)shape.s;
-  for (size_t p = 0; p < impl.params.size(); ++p) {
-    const ParamInfo &info = impl.params[p];
-    const void *data = params ? params[p] : nullptr;
-    if (!info.perChannel) {
-      out.push_back(data);
-      continue;
-    }
-    const size_t values = (size_t)info.numValues(shape); // C, or N C
-    std::vector<char> initial;
-    if (!data)
-      data = (initial = initialFill(impl, info, dtype, values)).data();
-    std::vector<char> &wide = expanded.emplace_back(values * s * bytes);
-    // A [N,C] parameter's repeats are as large as the tensor: written across the
-    // pool in blocks of values.
-    auto repeat = [&](auto type) {
-      using T = decltype(type);
-      const T *from = static_cast<const T *>(data);
-      T *to = reinterpret_cast<T *>(wide.data());
-      constexpr size_t kBlock = 16384;
-      auto block = [&](size_t b) {
-        for (size_t k = b * kBlock, end = std::min(values, k + kBlock); k < end; ++k)
-          std::fill(to + k * s, to + (k + 1) * s, from[k]);
-      };
-      size_t blocks = (values + kBlock - 1) / kBlock;
-      if (blocks > 1)
-        detail::ThreadPool::global().parallelFor(blocks, block);
-      else
-        block(0);
-    };
-    if (bytes == 8)
-      repeat(uint64_t());
-    else if (bytes == 4)
-      repeat(uint32_t());
-    else
-      repeat(uint16_t());
-    out.push_back(wide.data());
-  }
-  return out;
-}
 
 void runForward(Activation::Impl &impl, DType dtype, const TensorShape &callerShape,
                 const void *const *inputs, void *y, const void *const *params) {

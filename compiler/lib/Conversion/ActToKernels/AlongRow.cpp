@@ -194,7 +194,7 @@ LogicalResult KernelEmitter::emitVectorRow(IRMapping &rowMapping, Value n, Value
   else if (bytesPerChannel == 0 && kind == KernelKind::Forward && forwardRows == 1)
     // Rows without per-channel parameters along them (channels-first, or none): a
     // forward kernel for tensors streaming from memory runs the unstaged loop
-    // (act::forwardRowsFor in the runtime; staged stays the default).
+    // (forwardRowsFor in the runtime's CallShapes.cpp; staged stays the default).
     row.unstaged = builder.create<arith::ConstantIntOp>(loc, 1, 1);
   else if (bytesPerChannel > 0 && canPass)
     row.unstaged = builder.create<arith::CmpIOp>(
