@@ -2,7 +2,7 @@
 //
 // One entry per compiled unit (an activation's kernels for one element type and
 // derivative order, or a batch of activations, see Module::compileKernels): the
-// relocatable object files the JIT links (a bundle, see JIT.cpp), wrapped in a header that lets a damaged
+// relocatable object files the JIT links (a bundle, see HostCodegen.h), wrapped in a header that lets a damaged
 // entry be told from a good one:
 //
 //   offset  size  field
