@@ -10,15 +10,8 @@
 #include "ModuleImpl.h"
 #include "ThreadPool.h"
 
-#include "act/Conversion/ColumnClass.h"
-#include "act/Conversion/Passes.h"
-
 #include <algorithm>
-#include <array>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
-#include <memory>
 #include <vector>
 
 using namespace act;
@@ -43,7 +36,6 @@ using detail::VariantArgs;
 /// Backward's chunk accumulators: at most this many bytes for 64 chunks (fewer
 /// chunks, down to 4, beyond it).
 constexpr size_t kAccumulatorBytes = size_t(8) << 20;
-
 
 void runForward(Activation::Impl &impl, DType dtype, const TensorShape &callerShape,
                 const void *const *inputs, void *y, const void *const *params) {
