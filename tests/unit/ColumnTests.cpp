@@ -4,6 +4,8 @@
 // with C a multiple of the lanes, with a masked last group, too narrow for columns
 // (C = 17 at 16 lanes: along rows), and past 4M elements (the unstaged column loop,
 // wide steps of 4 groups); bitwise the same on 1 and 7 threads.
+#include "TestSupport.h"
+
 #include "act/act.h"
 
 #include <catch2/catch.hpp>
@@ -95,8 +97,8 @@ template <typename T> void perKindParameters() {
       params[2][n] = (T)(0.5 * (double)(n % 3));
     auto got = backwardOnSevenAndOne(g, shape, x, dy, params);
 
-    std::vector<double> wantA(C), magA(C), wantM(N * C), magM(N * C), wantT(N), magT(N);
-    double wantS = 0, magS = 0;
+    std::vector<act_test::RefSum> wantA(C), wantM(N * C), wantT(N);
+    act_test::RefSum wantS;
     size_t bad = 0, perSample = count / N;
     const auto &a = params[0], &m = params[1], &t = params[2];
     double s = params[3][0];
@@ -107,25 +109,21 @@ template <typename T> void perKindParameters() {
       double dx = gi * (a[c] + 2 * m[nc] * xi + t[n] + 3 * s * xi * xi);
       bad += std::fabs(got[0][i] - y) > tolerance<T>() * std::max(1.0, std::fabs(y));
       bad += std::fabs(got[1][i] - dx) > tolerance<T>() * std::max(1.0, std::fabs(dx));
-      wantA[c] += gi * xi;
-      magA[c] += std::fabs(gi * xi);
-      wantM[nc] += gi * xi * xi;
-      magM[nc] += std::fabs(gi * xi * xi);
-      wantT[n] += gi * xi;
-      magT[n] += std::fabs(gi * xi);
-      wantS += gi * xi * xi * xi;
-      magS += std::fabs(gi * xi * xi * xi);
+      wantA[c].add(gi * xi);
+      wantM[nc].add(gi * xi * xi);
+      wantT[n].add(gi * xi);
+      wantS.add(gi * xi * xi * xi);
     }
     CHECK(bad == 0);
     size_t badGrad = 0;
     for (size_t c = 0; c < C; ++c)
-      badGrad += std::fabs(got[2][c] - wantA[c]) > tolerance<T>() * magA[c];
+      badGrad += !wantA[c].close(got[2][c], tolerance<T>());
     for (size_t k = 0; k < N * C; ++k)
-      badGrad += std::fabs(got[3][k] - wantM[k]) > tolerance<T>() * magM[k];
+      badGrad += !wantM[k].close(got[3][k], tolerance<T>());
     for (size_t n = 0; n < N; ++n)
-      badGrad += std::fabs(got[4][n] - wantT[n]) > tolerance<T>() * magT[n];
+      badGrad += !wantT[n].close(got[4][n], tolerance<T>());
     CHECK(badGrad == 0);
-    CHECK(std::fabs(got[5][0] - wantS) <= tolerance<T>() * magS);
+    CHECK(wantS.close(got[5][0], tolerance<T>()));
   }
 }
 
@@ -257,20 +255,18 @@ template <typename T> void maskedLanes() {
     for (size_t c = 0; c < C; ++c)
       params[0][c] = (T)(1.0 + 0.125 * (double)(c % 7));
     auto got = backwardOnSevenAndOne(q, shape, x, dy, params);
-    std::vector<double> wantA(C), magA(C);
-    double wantS = 0, magS = 0;
+    std::vector<act_test::RefSum> wantA(C);
+    act_test::RefSum wantS;
     for (size_t i = 0; i < count; ++i) {
       double xi = x[i], gi = dy[i];
-      wantA[i % C] += gi * xi;
-      magA[i % C] += std::fabs(gi * xi);
-      wantS += gi * std::log(xi);
-      magS += std::fabs(gi * std::log(xi));
+      wantA[i % C].add(gi * xi);
+      wantS.add(gi * std::log(xi));
     }
     size_t badGrad = 0;
     for (size_t c = 0; c < C; ++c)
-      badGrad += !(std::fabs(got[2][c] - wantA[c]) <= tolerance<T>() * magA[c]);
+      badGrad += !wantA[c].close(got[2][c], tolerance<T>());
     CHECK(badGrad == 0);
-    CHECK(std::fabs(got[3][0] - wantS) <= tolerance<T>() * magS);
+    CHECK(wantS.close(got[3][0], tolerance<T>()));
   }
 }
 
@@ -382,22 +378,19 @@ TEST_CASE("channels-last wide column steps in f16 and bf16: dx float32 rounded o
     CHECK(bad == 0);
     // The gradients against float64 sums over the same (half) values: within the
     // half type's rounding of the result (2^-8 relative for bf16, 2^-11 for f16).
-    std::vector<double> wantA(C), magA(C), wantM(2 * C), magM(2 * C);
+    std::vector<act_test::RefSum> wantA(C), wantM(2 * C);
     for (size_t i = 0; i < count; ++i) {
       size_t c = i % C, nc = i / (count / 2) * C + c;
       double x = x32[i], g = dy32[i], s = 1 / (1 + std::exp(-m32[nc] * x));
-      double ta = g * x * s, tm = g * a32[c] * x * x * s * (1 - s);
-      wantA[c] += ta;
-      magA[c] += std::fabs(ta);
-      wantM[nc] += tm;
-      magM[nc] += std::fabs(tm);
+      wantA[c].add(g * x * s);
+      wantM[nc].add(g * a32[c] * x * x * s * (1 - s));
     }
     double rel = t.dtype == act::DType::BF16 ? 1.0 / 128 : 1.0 / 1024;
     size_t badGrad = 0;
     for (size_t c = 0; c < C; ++c)
-      badGrad += std::fabs(t.widen(da16[c]) - wantA[c]) > rel * magA[c];
+      badGrad += !wantA[c].close(t.widen(da16[c]), rel);
     for (size_t k = 0; k < 2 * C; ++k)
-      badGrad += std::fabs(t.widen(dm16[k]) - wantM[k]) > rel * magM[k];
+      badGrad += !wantM[k].close(t.widen(dm16[k]), rel);
     CHECK(badGrad == 0);
   }
 }

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -34,6 +35,18 @@ inline const act::Module &seeds() {
 template <typename T> bool sameBits(const std::vector<T> &a, const std::vector<T> &b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
+
+/// A float64 reference sum of gradient contributions, with the sum of their
+/// magnitudes: a reduced gradient is close when within `tol` of that magnitude (the
+/// rounding a float sum can carry however its terms cancel).
+struct RefSum {
+  double sum = 0, mag = 0;
+  void add(double v) {
+    sum += v;
+    mag += std::fabs(v);
+  }
+  bool close(double got, double tol) const { return std::fabs(got - sum) <= tol * mag; }
+};
 
 inline const char *layoutName(act::Layout l) { return l == act::Layout::NCS ? "NCS" : "NSC"; }
 
