@@ -9,18 +9,13 @@
 namespace act::detail {
 
 namespace {
-/// The bytes of an element of `dtype`'s buffers.
-int64_t elementBytes(DType dtype) {
-  return dtype == DType::F64 ? 8 : dtype == DType::F32 ? 4 : 2;
-}
-
 /// The per-channel parameters' bytes a channel (every table entry), as the kernels
 /// count them (rowsUnstaged, columnClassOf).
 int64_t perChannelBytes(const Activation::Impl &impl, DType dtype) {
   int64_t bytes = 0;
   for (const ParamInfo &p : impl.params)
     if (p.perChannel)
-      bytes += std::max<int64_t>(1, p.tableLength) * elementBytes(dtype);
+      bytes += std::max<int64_t>(1, p.tableLength) * (int64_t)sizeOf(dtype);
   return bytes;
 }
 } // namespace
